@@ -1,0 +1,3 @@
+from verno.cli.main import main
+
+main()

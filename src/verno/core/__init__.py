@@ -1,0 +1,1 @@
+"""The engine core: loading, matching, variables, JMESPath, conditions, context and the rule pipeline."""

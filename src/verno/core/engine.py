@@ -1,0 +1,132 @@
+"""The Engine: owns the plugin manager and the registries, prepares policies, evaluates resources."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from verno.core.context import Context
+from verno.core.errors import PluginError
+from verno.core.hookspecs import RULE_HOOKS
+from verno.core.jmespath import JMESPath
+from verno.core.plugins import build_plugin_manager, call_registry_hook, handlers_of
+from verno.core.prepare import PreparedPolicy, prepare_policy
+from verno.core.registry import Registry
+from verno.core.request import Request
+from verno.core.results import PolicyResponse, Status
+
+#: The order rule kinds run in for one resource (Kyverno's CLI and admission order).
+PHASES = ("mutate", "verifyImages", "validate", "generate")
+
+#: The plugin to install for a rule kind that has no handler.
+HANDLER_PACKAGES = {
+    "validate": "verno.plugins.validate",
+    "mutate": "verno.plugins.mutate",
+    "generate": "verno.plugins.generate",
+    "verifyImages": "verno.plugins.verifyimages",
+}
+
+
+class Engine:
+    """One configured engine. Build one per process (or per test); there is no global state."""
+
+    def __init__(self, plugins: Iterable[Any] = (), *, load_entrypoints: bool = True,
+                 disabled: Iterable[str] | None = None):
+        self.pm = build_plugin_manager(plugins, load_entrypoints=load_entrypoints, disabled=disabled)
+        self.operators: Registry = Registry("condition operator", case_insensitive=True)
+        self.functions: Registry = Registry("JMESPath function")
+        self.loaders: Registry = Registry("context loader")
+        self.predicate_checkers: Registry = Registry("attestation predicate checker")
+        self.output_formats: Registry = Registry("output format")
+        call_registry_hook(self.pm, "verno_register_operators", self.operators)
+        call_registry_hook(self.pm, "verno_register_jmespath_functions", self.functions)
+        call_registry_hook(self.pm, "verno_register_context_loaders", self.loaders)
+        call_registry_hook(self.pm, "verno_register_predicate_checkers", self.predicate_checkers)
+        call_registry_hook(self.pm, "verno_register_output_formats", self.output_formats)
+        self.jmespath = JMESPath(self.functions)
+
+    # -- plugins ---------------------------------------------------------------------------------------
+    def handlers(self, kind: str) -> list[str]:
+        return handlers_of(self.pm, RULE_HOOKS[kind])
+
+    def missing_handler_message(self, kind: str) -> str:
+        return (f"no plugin handles {kind} rules: install or enable the plugin providing hook "
+                f"{RULE_HOOKS[kind]} (the built-in one is {HANDLER_PACKAGES[kind]}; check VERNO_DISABLE_PLUGINS)")
+
+    def require_handlers(self, policies: Iterable[PreparedPolicy]) -> None:
+        """Fail at start-up, naming the fix, when a loaded rule kind has no handler."""
+        for prepared in policies:
+            for kind in prepared.kinds:
+                if not self.handlers(kind):
+                    raise PluginError(f"policy {prepared.name}: {self.missing_handler_message(kind)}")
+
+    def plugin_summary(self) -> list[dict[str, Any]]:
+        """Each loaded plugin with the hooks it implements and what it registered."""
+        out = []
+        for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda x: str(x[0])):
+            hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+            out.append({
+                "name": name,
+                "module": getattr(plugin, "__name__", type(plugin).__name__),
+                "hooks": hooks,
+                "operators": self.operators.by_plugin(name),
+                "functions": self.functions.by_plugin(name),
+                "context_loaders": self.loaders.by_plugin(name),
+                "predicate_checkers": self.predicate_checkers.by_plugin(name),
+                "output_formats": self.output_formats.by_plugin(name),
+            })
+        return out
+
+    # -- policies --------------------------------------------------------------------------------------
+    def prepare(self, policy: Any, source: str = "") -> PreparedPolicy:
+        from verno.core.checks import check_policy
+
+        prepared = prepare_policy(policy, source)
+        check_policy(prepared, self)
+        return prepared
+
+    # -- evaluation ------------------------------------------------------------------------------------
+    def evaluate(self, policies: list[PreparedPolicy], request: Request, *, sources: Any = None,
+                 exceptions: Iterable[Any] = ()) -> list[PolicyResponse]:
+        """Evaluate one resource against every policy: mutate, then verifyImages, validate, generate.
+
+        Each mutation is applied to the resource before the next rule runs, so later rules (and
+        validate rules) see the mutated object.
+        """
+        from verno.core.pipeline import run_rule
+        from verno.core.sources import Sources
+        from verno.core.variables_builtin import base_context
+
+        sources = sources if sources is not None else Sources()
+        exceptions = list(exceptions)
+        responses = {id(p): PolicyResponse(p.policy, request.resource, operation=request.operation,
+                                           namespace_labels=request.namespace_labels) for p in policies}
+        for phase in PHASES:
+            for prepared in policies:
+                if phase not in prepared.kinds or not _in_scope(prepared, request):
+                    continue
+                response = responses[id(prepared)]
+                context = Context(base_context(request, sources, prepared.policy.name))
+                applied = False
+                for rule in prepared.rules:
+                    if rule.kind != phase:
+                        continue
+                    if applied and prepared.policy.spec.apply_rules == "One":
+                        break
+                    for rr in run_rule(self, prepared, rule, request, context, sources, exceptions):
+                        response.rules.append(rr)
+                        if rr.status in (Status.PASS, Status.FAIL):
+                            applied = True
+                        if rr.patched_resource is not None and rr.status == Status.PASS:
+                            request = request.with_resource(rr.patched_resource)
+                            context.data["request"] = request.request_variable()
+                            response.patched_resource = rr.patched_resource
+        for p in policies:
+            r = responses[id(p)]
+            if r.patched_resource is None:
+                r.patched_resource = request.resource
+        return [responses[id(p)] for p in policies]
+
+
+def _in_scope(prepared: PreparedPolicy, request: Request) -> bool:
+    """A namespaced Policy only applies to resources in its own namespace."""
+    ns = prepared.policy.namespace
+    return not ns or ns == request.namespace

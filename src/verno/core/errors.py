@@ -1,0 +1,54 @@
+"""Exceptions the core raises. Every user-facing error renders as one line."""
+from __future__ import annotations
+
+
+class VernoError(Exception):
+    """Base class of every error verno reports to a user (CLI exit code 1, never a traceback)."""
+
+
+class LoadError(VernoError):
+    """A file could not be read or a document in it is invalid.
+
+    ``source`` is the file name (or ``-`` for stdin), ``document`` the 0-based document index inside the
+    file (None when the whole file failed), ``field`` a dotted path to the offending field.
+    """
+
+    def __init__(self, source: str, message: str, *, document: int | None = None, field: str = ""):
+        self.source = source
+        self.document = document
+        self.field = field
+        self.message = message
+        where = source
+        if document is not None:
+            where += f" (document {document + 1})"
+        if field:
+            where += f": {field}"
+        super().__init__(f"{where}: {message}")
+
+
+class PluginError(VernoError):
+    """Plugins are inconsistent: a duplicate registration, a missing handler, a bad hook result."""
+
+
+class NotFoundError(VernoError):
+    """A JMESPath field lookup found no such key (Kyverno: ``Unknown key "x" in path``)."""
+
+    def __init__(self, key: str):
+        self.key = key
+        super().__init__(f'Unknown key "{key}" in path')
+
+
+class JMESPathError(VernoError):
+    """A JMESPath expression failed to compile or evaluate."""
+
+
+class SubstitutionError(VernoError):
+    """A ``{{ }}`` variable could not be resolved."""
+
+
+class ContextLoadError(VernoError):
+    """A rule ``context`` entry failed to load."""
+
+
+class ConditionError(VernoError):
+    """A condition is invalid (unknown operator, bad operand type)."""

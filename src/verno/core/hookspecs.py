@@ -1,0 +1,146 @@
+"""Every extension point of verno, in the order the engine uses them.
+
+A plugin is any module or object with functions named like the hooks below and decorated with
+:data:`hookimpl`. Built-in plugins are declared under the ``verno`` entry-point group in
+``pyproject.toml`` exactly as a third-party package would declare its own.
+
+There are two families of hooks:
+
+* **Registry hooks** (``verno_register_*``) are called once when an :class:`~verno.core.engine.Engine` is
+  built. Each receives a ``register`` callable; registering a name that another plugin already registered
+  is a start-up error naming both plugins.
+* **Rule hooks** (``verno_<kind>_rule``) are called by the rule pipeline for each rule that matched a
+  resource, after its context was loaded and its preconditions passed. They are ``firstresult``: the
+  first implementation that returns something other than ``None`` handles the rule. Built-in handlers are
+  ``trylast`` so a third-party plugin can take a rule kind over.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from verno.core.pipeline import RuleContext
+    from verno.core.results import RuleResponse
+
+PROJECT = "verno"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+# ---------------------------------------------------------------------------------------------------------
+# Registries: called once per Engine
+# ---------------------------------------------------------------------------------------------------------
+
+
+@hookspec
+def verno_register_operators(register: Callable[..., None]) -> None:
+    """Register condition operators (``Equals``, ``AnyIn``, ...).
+
+    :param register: ``register(name, fn, *, deprecated_for=None)``. ``name`` is matched
+        case-insensitively. ``fn(key, value) -> bool`` receives the substituted key and value of a
+        condition and raises :class:`~verno.core.errors.ConditionError` for an invalid operand.
+        ``deprecated_for`` names the operator to use instead; it is reported as a warning.
+    """
+
+
+@hookspec
+def verno_register_jmespath_functions(register: Callable[..., None]) -> None:
+    """Register custom JMESPath functions.
+
+    :param register: ``register(name, fn, arg_types, *, description="", returns="any")``.
+        ``fn(*args)`` is called with evaluated arguments; ``arg_types`` is a list with one entry per
+        argument, each a list of JMESPath type names (``"string"``, ``"number"``, ``"boolean"``,
+        ``"array"``, ``"object"``, ``"null"``, ``"expref"``, ``"any"``, ``"array-string"``,
+        ``"array-number"``). A trailing entry ``{"variadic": True, "types": [...]}`` accepts any number
+        of further arguments. Errors raised as :class:`~verno.core.errors.JMESPathError` become
+        rule errors with their message.
+    """
+
+
+@hookspec
+def verno_register_context_loaders(register: Callable[..., None]) -> None:
+    """Register loaders for rule ``context`` entries (``variable``, ``configMap``, ``apiCall``, ...).
+
+    :param register: ``register(key, loader)``. ``key`` is the entry field that selects the loader
+        (``"apiCall"``). ``loader(entry, rc) -> Any`` receives the entry's field value (a dict, variables
+        not yet substituted) and the :class:`~verno.core.pipeline.RuleContext`; it returns the value to
+        store under the entry's ``name`` and raises
+        :class:`~verno.core.errors.ContextLoadError` when it cannot. Data sources (Values files, mocked
+        API responses, a cluster client) are reached through ``rc.sources``.
+    """
+
+
+@hookspec
+def verno_register_predicate_checkers(register: Callable[..., None]) -> None:
+    """Register attestation predicate checkers for verifyImages ``attestations``.
+
+    :param register: ``register(predicate_type, checker)``. ``predicate_type`` is a URI or a wildcard
+        pattern. ``checker(statement, attestation, rc) -> tuple[bool, str]`` returns whether the in-toto
+        statement satisfies the attestation entry, and a message saying why not.
+    """
+
+
+@hookspec
+def verno_register_output_formats(register: Callable[..., None]) -> None:
+    """Register output formats for ``verno test -o`` and ``verno apply --output-format``.
+
+    :param register: ``register(name, formatter, *, command)``. ``command`` is ``"test"`` or
+        ``"apply"``. For ``test``, ``formatter(rows, summary) -> str`` receives the result rows
+        (:class:`verno.cli.testing.TestRow`) and the summary counts; for ``apply``,
+        ``formatter(report) -> str`` receives the PolicyReport as a dict.
+    """
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Rule kinds: called per matching rule, firstresult
+# ---------------------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def verno_validate_rule(rc: RuleContext) -> list[RuleResponse] | None:
+    """Evaluate a ``validate`` rule against ``rc.resource``.
+
+    Called after match, exceptions, context loading and preconditions.
+
+    :param rc: the rule's context: ``rc.rule`` (the typed rule), ``rc.resource``, ``rc.context``
+        (the JSON context variables are queried from) and the engine services (``rc.query``,
+        ``rc.substitute``, ``rc.check_conditions``, ``rc.load_context``).
+    :return: the rule's responses (usually one), or ``None`` to let another plugin handle it.
+    """
+
+
+@hookspec(firstresult=True)
+def verno_mutate_rule(rc: RuleContext) -> list[RuleResponse] | None:
+    """Apply a ``mutate`` rule to ``rc.resource``.
+
+    :return: responses; a passing response carries ``patched_resource``, which the pipeline hands to
+        every later rule. ``None`` lets another plugin handle it.
+    """
+
+
+@hookspec(firstresult=True)
+def verno_generate_rule(rc: RuleContext) -> list[RuleResponse] | None:
+    """Compute the resources a ``generate`` rule creates for the trigger ``rc.resource``.
+
+    :return: responses; a passing response carries ``generated_resources``. ``None`` lets another
+        plugin handle it.
+    """
+
+
+@hookspec(firstresult=True)
+def verno_verify_images(rc: RuleContext) -> list[RuleResponse] | None:
+    """Verify the images of ``rc.resource`` against a ``verifyImages`` rule.
+
+    :return: responses; a passing response may carry ``patched_resource`` (digest pinning). ``None``
+        lets another plugin handle it.
+    """
+
+
+#: Rule kind -> the hook that handles it and the plugin a user installs to get one.
+RULE_HOOKS: dict[str, str] = {
+    "validate": "verno_validate_rule",
+    "mutate": "verno_mutate_rule",
+    "generate": "verno_generate_rule",
+    "verifyImages": "verno_verify_images",
+}

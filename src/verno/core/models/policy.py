@@ -1,0 +1,225 @@
+"""ClusterPolicy and Policy (kyverno.io/v1, v2beta1)."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from verno.core.models.base import JSON, Metadata, Model
+from verno.core.models.conditions import AnyAllConditions, Condition, Conditions
+from verno.core.models.context import ContextEntry
+from verno.core.models.match import LabelSelector, MatchResources
+
+FailureAction = Literal["audit", "enforce", "Audit", "Enforce"]
+
+
+class FailureActionOverride(Model):
+    action: FailureAction
+    namespaces: list[str] = []
+    namespace_selector: LabelSelector | None = None
+
+
+class Deny(Model):
+    conditions: Conditions | None = None
+
+
+class ForEachValidation(Model):
+    list_: str = Field(alias="list")
+    element_scope: bool | None = None
+    context: list[ContextEntry] = []
+    preconditions: Conditions | None = None
+    pattern: JSON = None
+    any_pattern: JSON = None
+    deny: Deny | None = None
+    foreach: list[ForEachValidation] | None = None
+
+
+class Validation(Model):
+    message: str = ""
+    failure_action: Literal["Audit", "Enforce"] | None = None
+    failure_action_overrides: list[FailureActionOverride] = []
+    allow_existing_violations: bool = True
+    pattern: JSON = None
+    any_pattern: list[JSON] | None = None
+    deny: Deny | None = None
+    foreach: list[ForEachValidation] | None = None
+    pod_security: dict[str, Any] | None = None
+    cel: dict[str, Any] | None = None
+    manifests: dict[str, Any] | None = None
+    assert_: JSON = Field(default=None, alias="assert")
+
+
+class ForEachMutation(Model):
+    list_: str = Field(default="", alias="list")
+    order: Literal["Ascending", "Descending"] | None = None
+    context: list[ContextEntry] = []
+    preconditions: Conditions | None = None
+    patch_strategic_merge: JSON = None
+    patches_json6902: str = ""
+    foreach: list[ForEachMutation] | None = None
+
+
+class TargetResource(Model):
+    api_version: str = ""
+    kind: str = ""
+    namespace: str = ""
+    name: str = ""
+    uid: str = ""
+    selector: LabelSelector | None = None
+    context: list[ContextEntry] = []
+    preconditions: Conditions | None = None
+
+
+class Mutation(Model):
+    targets: list[TargetResource] = []
+    patch_strategic_merge: JSON = None
+    patches_json6902: str = ""
+    foreach: list[ForEachMutation] | None = None
+    mutate_existing_on_policy_update: bool | None = None
+
+
+class CloneFrom(Model):
+    namespace: str = ""
+    name: str = ""
+
+
+class CloneList(Model):
+    namespace: str = ""
+    kinds: list[str] = []
+    selector: LabelSelector | None = None
+
+
+class ForEachGeneration(Model):
+    list_: str = Field(default="", alias="list")
+    context: list[ContextEntry] = []
+    preconditions: Conditions | None = None
+    api_version: str = ""
+    kind: str = ""
+    namespace: str = ""
+    name: str = ""
+    uid: str = ""
+    data: JSON = None
+    clone: CloneFrom | None = None
+    clone_list: CloneList | None = None
+
+
+class Generation(ForEachGeneration):
+    list_: str = Field(default="", alias="list")
+    synchronize: bool = False
+    orphan_downstream_on_policy_delete: bool = False
+    generate_existing: bool | None = None
+    foreach: list[ForEachGeneration] | None = None
+
+
+class ImageExtractor(Model):
+    path: str
+    value: str = ""
+    name: str = ""
+    key: str = ""
+    jmes_path: str = ""
+
+
+class Rule(Model):
+    name: str = Field(max_length=63)
+    context: list[ContextEntry] = []
+    report_properties: dict[str, str] = {}
+    match: MatchResources = Field(default_factory=MatchResources)
+    exclude: MatchResources | None = None
+    preconditions: Conditions | None = None
+    skip_background_requests: bool = True
+    image_extractors: dict[str, list[ImageExtractor]] | None = None
+    cel_preconditions: list[dict[str, Any]] | None = None
+    mutate: Mutation | None = None
+    validate_: Validation | None = Field(default=None, alias="validate")
+    generate: Generation | None = None
+    verify_images: list[dict[str, Any]] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Rule":
+        kinds = [k for k in ("mutate", "validate", "generate", "verifyImages") if self.raw_kind(k) is not None]
+        if len(kinds) != 1:
+            found = ", ".join(kinds) or "none"
+            raise ValueError(
+                f"rule {self.name!r} must set exactly one of mutate, validate, generate, verifyImages (found {found})"
+            )
+        return self
+
+    def raw_kind(self, kind: str) -> Any:
+        return {
+            "mutate": self.mutate,
+            "validate": self.validate_,
+            "generate": self.generate,
+            "verifyImages": self.verify_images,
+        }[kind]
+
+    @property
+    def kind(self) -> str:
+        """``validate``, ``mutate``, ``generate`` or ``verifyImages``."""
+        for k in ("validate", "mutate", "generate", "verifyImages"):
+            if self.raw_kind(k) is not None:
+                return k
+        raise AssertionError("validated rule without a kind")
+
+
+class WebhookConfiguration(Model):
+    failure_policy: Literal["Ignore", "Fail"] | None = None
+    timeout_seconds: int | None = Field(default=None, ge=1, le=30)
+    match_conditions: list[dict[str, Any]] | None = None
+
+
+class Spec(Model):
+    rules: list[Rule] = []
+    apply_rules: Literal["All", "One"] | None = None
+    background: bool = True
+    admission: bool = True
+    emit_warning: bool = False
+    use_server_side_apply: bool = False
+    webhook_configuration: WebhookConfiguration | None = None
+    validation_failure_action: FailureAction = "Audit"
+    validation_failure_action_overrides: list[FailureActionOverride] = []
+    failure_policy: Literal["Ignore", "Fail"] | None = None
+    webhook_timeout_seconds: int | None = None
+    schema_validation: bool | None = None
+    mutate_existing_on_policy_update: bool | None = None
+    generate_existing: bool | None = None
+    generate_existing_on_policy_update: bool | None = None
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_names(cls, rules: list[Rule]) -> list[Rule]:
+        seen: set[str] = set()
+        for rule in rules:
+            if rule.name in seen:
+                raise ValueError(f"duplicate rule name {rule.name!r}")
+            seen.add(rule.name)
+        return rules
+
+
+class Policy(Model):
+    """A ClusterPolicy or a namespaced Policy."""
+
+    api_version: Literal["kyverno.io/v1", "kyverno.io/v2beta1"]
+    kind: Literal["ClusterPolicy", "Policy"]
+    metadata: Metadata
+    spec: Spec
+    status: JSON = None
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def namespace(self) -> str:
+        return self.metadata.namespace if self.kind == "Policy" else ""
+
+    @property
+    def key(self) -> str:
+        """``name`` for a ClusterPolicy, ``namespace/name`` for a Policy (as Kyverno reports it)."""
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        return self.metadata.annotations or {}
+
+
+__all__ = ["Policy", "Rule", "Spec", "Condition", "AnyAllConditions"]

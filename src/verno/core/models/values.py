@@ -1,0 +1,62 @@
+"""Values files (``cli.kyverno.io/v1alpha1``, kind Values): variables for offline evaluation."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from verno.core.models.base import Metadata, Model
+
+
+class RuleValues(Model):
+    name: str
+    values: dict[str, Any] = {}
+    foreach_values: dict[str, list[Any]] = {}
+
+
+class ResourceValues(Model):
+    name: str
+    values: dict[str, Any] = {}
+
+
+class PolicyValues(Model):
+    name: str
+    rules: list[RuleValues] = []
+    resources: list[ResourceValues] = []
+
+
+class NamespaceSelector(Model):
+    name: str
+    labels: dict[str, str] = {}
+
+
+class Subresource(Model):
+    parent_resource: dict[str, Any]
+    subresource: dict[str, Any]
+
+
+class ValuesBody(Model):
+    global_values: dict[str, Any] = {}
+    policies: list[PolicyValues] = []
+    namespace_selector: list[NamespaceSelector] = []
+    namespaces: list[dict[str, Any]] = []
+    subresources: list[Subresource] = []
+
+
+class ValuesFile(ValuesBody):
+    api_version: Literal["cli.kyverno.io/v1alpha1", "cli.kyverno.io/v1beta1"]
+    kind: Literal["Values"]
+    metadata: Metadata | None = None
+
+    def namespace_labels(self) -> dict[str, dict[str, str]]:
+        """Namespace name -> labels, from ``namespaceSelector`` and ``namespaces``."""
+        out = {ns.name: dict(ns.labels) for ns in self.namespace_selector}
+        for obj in self.namespaces:
+            meta = obj.get("metadata") or {}
+            if meta.get("name"):
+                out.setdefault(meta["name"], {}).update(meta.get("labels") or {})
+        return out
+
+    def policy(self, name: str) -> PolicyValues | None:
+        for p in self.policies:
+            if p.name == name:
+                return p
+        return None

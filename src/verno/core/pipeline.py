@@ -1,0 +1,129 @@
+"""The rule pipeline every rule kind shares.
+
+match -> exclude -> exceptions -> context checkpoint -> load context -> preconditions (skip) -> the
+rule kind's handler (a plugin) -> restore. It runs per policy, per resource, per rule; everything that
+can be computed from the policy alone was computed when the policy was prepared (see ``prepare.py``).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from verno.core.context import Context
+from verno.core.errors import ContextLoadError, NotFoundError, SubstitutionError, VernoError
+from verno.core.models.conditions import normalize
+from verno.core.request import Request
+from verno.core.results import RULE_TYPES, RuleResponse, Status
+from verno.core.sources import Sources
+
+if TYPE_CHECKING:  # pragma: no cover
+    from verno.core.engine import Engine
+    from verno.core.prepare import PreparedPolicy, PreparedRule
+
+
+class RuleContext:
+    """Everything a rule handler sees: the rule, the resource, the JSON context and engine services."""
+
+    __slots__ = ("engine", "prepared", "rule", "policy", "request", "context", "sources", "foreach_depth",
+                 "foreach_index")
+
+    def __init__(self, engine: Engine, prepared: PreparedPolicy, rule: PreparedRule, request: Request,
+                 context: Context, sources: Sources):
+        self.engine = engine
+        self.prepared = prepared
+        self.policy = prepared.policy
+        self.rule = rule
+        self.request = request
+        self.context = context
+        self.sources = sources
+        self.foreach_depth = 0
+        self.foreach_index = -1
+
+    @property
+    def resource(self) -> dict[str, Any]:
+        return self.request.resource
+
+    @property
+    def rule_type(self) -> str:
+        return RULE_TYPES[self.rule.kind]
+
+    # -- services --------------------------------------------------------------------------------------
+    def query(self, expression: str) -> Any:
+        """Evaluate a JMESPath expression against the JSON context (raises NotFoundError)."""
+        return self.engine.jmespath.search(expression, self.context.data)
+
+    def substitute(self, document: Any, *, lenient: bool = False, at_prefix: str = "request.object") -> Any:
+        """Resolve ``{{ }}`` variables and ``$()`` references in ``document`` (a copy is returned).
+
+        ``lenient`` resolves unknown variables to ``""`` (preconditions and conditions do this).
+        """
+        from verno.core.variables import substitute_all
+
+        return substitute_all(document, self.query, lenient=lenient, at_prefix=at_prefix)
+
+    def check_conditions(self, conditions: Any) -> tuple[bool, str]:
+        """Evaluate ``{any, all}`` (or a legacy list) conditions: (result, joined messages)."""
+        from verno.core.conditions import check_conditions
+
+        return check_conditions(normalize(conditions), self)
+
+    def load_context(self, entries: list[Any]) -> None:
+        """Load ``context`` entries, in order, into the JSON context (raises ContextLoadError)."""
+        from verno.core.loaders.run import load_entries
+
+        load_entries(entries, self)
+
+    # -- responses -------------------------------------------------------------------------------------
+    def response(self, status: Status, message: str = "", **extra: Any) -> RuleResponse:
+        return RuleResponse(self.rule.name, self.rule_type, status, message,
+                            properties=dict(self.rule.rule.report_properties), **extra)
+
+
+def run_rule(engine: Engine, prepared: PreparedPolicy, rule: PreparedRule, request: Request,
+             context: Context, sources: Sources, exceptions: list[Any]) -> list[RuleResponse]:
+    """Run one rule through the pipeline. Returns [] when the rule does not apply to the resource."""
+    if not rule.matcher.matches(request):
+        return []
+    rc = RuleContext(engine, prepared, rule, request, context, sources)
+    context.checkpoint()
+    try:
+        hit = _exception_for(engine, prepared, rule, request, rc, exceptions)
+        if hit is not None:
+            return [rc.response(Status.SKIP, "rule is skipped due to policy exceptions", exception=hit)]
+        _inject_rule_values(rc)
+        try:
+            rc.load_context(rule.rule.context)
+        except (ContextLoadError, NotFoundError, SubstitutionError, VernoError) as exc:
+            return [rc.response(Status.ERROR, f"failed to load context: {exc}")]
+        if rule.rule.preconditions is not None:
+            try:
+                ok, msg = rc.check_conditions(rule.rule.preconditions)
+            except VernoError as exc:
+                return [rc.response(Status.ERROR, f"failed to evaluate preconditions: {exc}")]
+            if not ok:
+                return [rc.response(Status.SKIP, "; ".join(x for x in ("preconditions not met", msg) if x))]
+        hook = getattr(engine.pm.hook, rule.hook)
+        try:
+            responses = hook(rc=rc)
+        except VernoError as exc:
+            return [rc.response(Status.ERROR, str(exc))]
+        if responses is None:
+            return [rc.response(Status.ERROR, engine.missing_handler_message(rule.kind))]
+        return responses
+    finally:
+        context.restore()
+
+
+def _inject_rule_values(rc: RuleContext) -> None:
+    values, _ = rc.sources.rule_values(rc.policy.name, rc.rule.base_name)
+    for key, value in values.items():
+        rc.context.add_variable(key, value)
+
+
+def _exception_for(engine: Engine, prepared: PreparedPolicy, rule: PreparedRule, request: Request,
+                   rc: RuleContext, exceptions: list[Any]) -> str | None:
+    from verno.core.exceptions import exception_matches
+
+    for exc in exceptions:
+        if exc.applies_to(prepared.policy.key, rule.name) and exception_matches(exc, request, rc):
+            return exc.key
+    return None

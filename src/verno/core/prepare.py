@@ -1,0 +1,56 @@
+"""Turning a loaded policy into what the pipeline runs: autogen rules, compiled matchers, hooks.
+
+Everything here happens once per policy load, never per resource.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from verno.core.hookspecs import RULE_HOOKS
+from verno.core.models.policy import Policy, Rule
+
+if TYPE_CHECKING:  # pragma: no cover
+    from verno.core.match import RuleMatcher
+
+
+@dataclass
+class PreparedRule:
+    rule: Rule
+    #: the name results carry (``autogen-<rule>`` for a generated controller rule)
+    name: str
+    #: the rule as written in the policy (Values and exceptions refer to it)
+    base_name: str
+    kind: str
+    hook: str
+    matcher: RuleMatcher
+
+
+@dataclass
+class PreparedPolicy:
+    policy: Policy
+    rules: list[PreparedRule] = field(default_factory=list)
+    #: rule kinds present, for skipping whole phases quickly
+    kinds: frozenset[str] = frozenset()
+    source: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.policy.name
+
+    def rules_of(self, kind: str) -> list[PreparedRule]:
+        return [r for r in self.rules if r.kind == kind]
+
+
+def prepare_policy(policy: Policy, source: str = "") -> PreparedPolicy:
+    from verno.core.autogen import expand_rules
+    from verno.core.match import RuleMatcher
+
+    prepared = PreparedPolicy(policy, source=source)
+    for rule, base_name in expand_rules(policy):
+        kind = rule.kind
+        prepared.rules.append(
+            PreparedRule(rule, rule.name, base_name, kind, RULE_HOOKS[kind], RuleMatcher(rule, policy))
+        )
+    prepared.kinds = frozenset(r.kind for r in prepared.rules)
+    return prepared

@@ -1,0 +1,58 @@
+"""Where context loaders get data from: Values files and mocks offline, a cluster client online."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class ClusterClient(Protocol):
+    """What a cluster-backed loader needs; implemented over the ``kubernetes`` client in cluster mode."""
+
+    def get_configmap(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    def raw_get(self, url_path: str) -> Any: ...
+
+    def raw_post(self, url_path: str, body: Any) -> Any: ...
+
+
+@dataclass
+class Sources:
+    """Data handed to context loaders through ``rc.sources``."""
+
+    #: variables for every policy and resource (Values ``globalValues`` and ``--set``)
+    global_values: dict[str, Any] = field(default_factory=dict)
+    #: a merged Values file (per-policy, per-rule, per-resource values), or None
+    values: Any = None
+    #: mocked API responses: (method, url or urlPath) -> response dict {statusCode, body}
+    api_call_responses: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: global context entries by name -> data
+    global_context: dict[str, Any] = field(default_factory=dict)
+    #: a cluster client, when verno runs against a cluster
+    cluster: ClusterClient | None = None
+    #: whether image registries may be reached (``--registry``)
+    registry_access: bool = False
+    #: resources available to clone/list lookups offline (``clusterResources``)
+    cluster_resources: list[dict[str, Any]] = field(default_factory=list)
+
+    def rule_values(self, policy: str, rule: str) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+        """Values and foreachValues a Values file gives one rule."""
+        if self.values is None:
+            return {}, {}
+        pv = self.values.policy(policy)
+        if pv is None:
+            return {}, {}
+        for r in pv.rules:
+            if r.name == rule:
+                return r.values, r.foreach_values
+        return {}, {}
+
+    def resource_values(self, policy: str, resource_name: str) -> dict[str, Any]:
+        if self.values is None:
+            return {}
+        pv = self.values.policy(policy)
+        if pv is None:
+            return {}
+        for r in pv.resources:
+            if r.name == resource_name:
+                return r.values
+        return {}
