@@ -25,6 +25,8 @@ class Request:
     #: group/version/kind of the request when it differs from the object's (a subresource such as Scale)
     request_kind: tuple[str, str, str] | None = None
     dry_run: bool = False
+    #: per-resource memo (``images``); rebuilt when the resource changes
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # facts derived once per resource, read by every rule's matcher
     kind: str = field(init=False, default="")

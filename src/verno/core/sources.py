@@ -33,6 +33,8 @@ class Sources:
     registry_access: bool = False
     #: resources available to clone/list lookups offline (``clusterResources``)
     cluster_resources: list[dict[str, Any]] = field(default_factory=list)
+    #: an OCI registry client (``image_data(reference, credentials)``), when registries may be reached
+    registry_client: Any = None
 
     def rule_values(self, policy: str, rule: str) -> tuple[dict[str, Any], dict[str, list[Any]]]:
         """Values and foreachValues a Values file gives one rule."""

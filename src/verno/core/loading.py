@@ -1,0 +1,121 @@
+"""Reading policies, exceptions, resources and CLI files from paths, directories and stdin.
+
+Every problem is a :class:`~verno.core.errors.LoadError` naming the file, the document and the field.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from verno.core.errors import LoadError
+from verno.core.yamlio import iter_documents
+
+YAML_EXTENSIONS = (".yaml", ".yml", ".json")
+POLICY_KINDS = {"ClusterPolicy", "Policy"}
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class Document:
+    source: str
+    index: int
+    data: Any
+
+    @property
+    def where(self) -> str:
+        return f"{self.source} (document {self.index + 1})"
+
+
+def read_text(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        raise LoadError(path, "no such file or directory") from None
+    except IsADirectoryError:
+        raise LoadError(path, "is a directory, expected a file") from None
+    except UnicodeDecodeError as exc:
+        raise LoadError(path, f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    except OSError as exc:
+        raise LoadError(path, exc.strerror or str(exc)) from None
+
+
+def expand_paths(paths: Iterable[str]) -> list[str]:
+    """Files as given; directories walked recursively for YAML/JSON files, in sorted order."""
+    out: list[str] = []
+    for path in paths:
+        if path == "-" or os.path.isfile(path):
+            out.append(path)
+        elif os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                out.extend(os.path.join(root, f) for f in sorted(files) if f.endswith(YAML_EXTENSIONS))
+        else:
+            raise LoadError(path, "no such file or directory")
+    return out
+
+
+def iter_file_documents(path: str) -> Iterator[Document]:
+    for index, data in iter_documents(read_text(path), path):
+        yield Document(path, index, data)
+
+
+def iter_path_documents(paths: Iterable[str]) -> Iterator[Document]:
+    for path in expand_paths(paths):
+        yield from iter_file_documents(path)
+
+
+def validate_model(model: type[M], doc: Document) -> M:
+    """Parse ``doc`` as ``model``; a failure names the file, document and field path."""
+    if not isinstance(doc.data, dict):
+        raise LoadError(doc.source, f"expected a mapping, got {type(doc.data).__name__}", document=doc.index)
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        field = field_path(err.get("loc", ()))
+        msg = err.get("msg", "invalid")
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown field"
+        elif err.get("type") == "literal_error":
+            msg = f"{msg}, got {err.get('input')!r}"
+        more = len(exc.errors()) - 1
+        if more:
+            msg += f" (and {more} more error{'s' if more > 1 else ''})"
+        raise LoadError(doc.source, msg, document=doc.index, field=field) from None
+
+
+def field_path(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part).startswith(("function-", "list[", "union[", "tagged-union[")) or part in (
+            "AnyAllConditions", "list[Condition]",
+        ):
+            continue  # pydantic's names for union branches, not fields
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def kind_of(data: Any) -> tuple[str, str]:
+    if isinstance(data, dict):
+        return str(data.get("apiVersion") or ""), str(data.get("kind") or "")
+    return "", ""
+
+
+def flatten_lists(doc: Document) -> Iterator[Document]:
+    """A ``kind: List`` (or ``*List``) document stands for its items."""
+    data = doc.data
+    if isinstance(data, dict) and str(data.get("kind", "")).endswith("List") and isinstance(data.get("items"), list):
+        for item in data["items"]:
+            yield Document(doc.source, doc.index, item)
+    else:
+        yield doc

@@ -1,0 +1,87 @@
+"""validate ``foreach``: each element of a list, with its own context, preconditions and checks."""
+from __future__ import annotations
+
+from typing import Any
+
+from verno.core.errors import VernoError
+from verno.core.results import RuleResponse, Status
+
+
+def validate_foreach(rc: Any, entries: list[Any]) -> RuleResponse | None:
+    """Kyverno's validateForEach: the first non-passing entry decides; no element applied -> skip."""
+    applied = 0
+    for entry in entries:
+        try:
+            elements = evaluate_list(rc, entry.list_)
+        except VernoError:
+            continue  # an unresolvable list (e.g. an unknown key) contributes nothing
+        response, count = _elements(rc, entry, elements)
+        if response.status != Status.PASS:
+            return response
+        applied += count
+    if applied == 0:
+        return rc.response(Status.SKIP, "rule skipped")
+    return rc.response(Status.PASS, "rule passed")
+
+
+def evaluate_list(rc: Any, expression: str) -> list[Any]:
+    if "{{" in expression:
+        expression = rc.substitute(expression)
+    value = rc.query(expression)
+    return value if isinstance(value, list) else [value]
+
+
+def _elements(rc: Any, entry: Any, elements: list[Any]) -> tuple[RuleResponse, int]:
+    from verno.plugins.validate.rule import Level, evaluate
+
+    depth = rc.foreach_depth
+    applied = 0
+    _, foreach_values = rc.sources.rule_values(rc.policy.name, rc.rule.base_name)
+    last = len(elements) - 1
+    for index, element in enumerate(elements):
+        if element is None:
+            continue
+        scoped = isinstance(element, dict)
+        if entry.element_scope is not None:
+            if entry.element_scope and not scoped:
+                return rc.response(Status.ERROR, "failed to process foreach: cannot use elementScope=true foreach "
+                                                 f"rules for elements that are not maps, got {type(element).__name__}"), applied
+            scoped = entry.element_scope
+        rc.context.checkpoint()
+        saved_depth, saved_index = rc.foreach_depth, rc.foreach_index
+        try:
+            rc.context.add_element(element, index, depth)
+            rc.foreach_depth, rc.foreach_index = depth + 1, index
+            response = _element(rc, entry, element if scoped else None, foreach_values, index, Level, evaluate)
+        finally:
+            rc.foreach_depth, rc.foreach_index = saved_depth, saved_index
+            rc.context.restore()
+        if response is None or response.status == Status.SKIP:
+            continue
+        if response.status == Status.ERROR:
+            if index < last:
+                continue  # as Kyverno: an error on an element other than the last is passed over
+            return rc.response(Status.ERROR, f"validation failure: {response.message}"), applied
+        if response.status != Status.PASS:
+            return rc.response(Status.FAIL, f"validation failure: {response.message}", path=response.path), applied
+        applied += 1
+    return rc.response(Status.PASS, ""), applied
+
+
+def _element(rc: Any, entry: Any, scope: Any, foreach_values: dict[str, list[Any]], index: int,
+             Level: Any, evaluate: Any) -> RuleResponse | None:
+    try:
+        rc.load_context(entry.context)
+    except VernoError as exc:
+        return rc.response(Status.ERROR, f"failed to load context: {exc}")
+    for key, values in foreach_values.items():
+        if index < len(values):
+            rc.context.add_variable(key, values[index])
+    if entry.preconditions is not None:
+        try:
+            ok, msg = rc.check_conditions(entry.preconditions)
+        except VernoError as exc:
+            return rc.response(Status.ERROR, f"failed to evaluate preconditions: {exc}")
+        if not ok:
+            return rc.response(Status.SKIP, "; ".join(x for x in ("preconditions not met", msg) if x))
+    return evaluate(rc, Level(entry, scope))
