@@ -9,7 +9,7 @@ from verno.core.hookspecs import RULE_HOOKS
 from verno.core.jmespath import JMESPath
 from verno.core.plugins import build_plugin_manager, call_registry_hook, handlers_of
 from verno.core.prepare import PreparedPolicy, prepare_policy
-from verno.core.registry import Registry
+from verno.core.registry import CommandRegistry, Registry
 from verno.core.request import Request
 from verno.core.results import PolicyResponse, Status
 
@@ -35,7 +35,7 @@ class Engine:
         self.functions: Registry = Registry("JMESPath function")
         self.loaders: Registry = Registry("context loader")
         self.predicate_checkers: Registry = Registry("attestation predicate checker")
-        self.output_formats: Registry = Registry("output format")
+        self.output_formats: CommandRegistry = CommandRegistry("output format")
         call_registry_hook(self.pm, "verno_register_operators", self.operators)
         call_registry_hook(self.pm, "verno_register_jmespath_functions", self.functions)
         call_registry_hook(self.pm, "verno_register_context_loaders", self.loaders)

@@ -71,3 +71,17 @@ class Registry(Generic[T]):
 
     def by_plugin(self, plugin: str) -> list[str]:
         return [e.name for e in self._entries.values() if e.plugin == plugin]
+
+
+class CommandRegistry(Registry[T]):
+    """A registry whose names are per command (``test:json``, ``apply:json``)."""
+
+    def registrar(self, plugin: str) -> Callable[..., None]:
+        def register(name: str, value: T, *, command: str, **options: Any) -> None:
+            self.add(f"{command}:{name}", value, plugin, command=command, **options)
+
+        return register
+
+    def for_command(self, command: str) -> dict[str, T]:
+        prefix = command + ":"
+        return {e.name[len(prefix):]: e.value for e in self if e.name.startswith(prefix)}

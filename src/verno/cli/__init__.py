@@ -1,0 +1,1 @@
+"""The ``verno`` command line: apply, test, jp, plugins."""

@@ -1,0 +1,108 @@
+"""``verno apply``: policies against resources, with Kyverno's output, counts and exit codes."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+import yaml
+
+from verno.cli.progress import Progress
+from verno.cli.report import Counts, policy_reports, report_result
+from verno.cli.session import Session, iter_resources, load_userinfo, load_values, merge_values, parse_set, resource_label
+from verno.cli.table import render
+from verno.core.engine import Engine
+from verno.core.policyset import load_policy_set
+from verno.core.results import Status
+
+
+@click.command("apply")
+@click.argument("policies", nargs=-1, required=True)
+@click.option("-r", "--resource", "--resources", "resources", multiple=True, help="Resource file or directory (repeatable); - for stdin.")
+@click.option("-f", "--values-file", "values_file", default="", help="Values file (kind: Values).")
+@click.option("-s", "--set", "set_values", multiple=True, help="Variables: key=value,key2=value2.")
+@click.option("-u", "--userinfo", "userinfo", default="", help="UserInfo file (roles, clusterRoles, subjects).")
+@click.option("-e", "--exception", "--exceptions", "exceptions", multiple=True, help="PolicyException file (repeatable).")
+@click.option("--audit-warn", is_flag=True, help="Report failures of Audit rules as warnings.")
+@click.option("--warn-exit-code", type=int, default=0, help="Exit code when there are warnings and no failures.")
+@click.option("--warn-no-pass", is_flag=True, help="Use --warn-exit-code when nothing passed.")
+@click.option("-p", "--policy-report", "policy_report", is_flag=True, help="Print PolicyReports instead of text.")
+@click.option("--output-format", type=click.Choice(["yaml", "json"]), default="yaml", help="Format of -p reports.")
+@click.option("-t", "--table", "table", is_flag=True, help="Print results as a table.")
+@click.option("--detailed-results", is_flag=True, help="Add messages to the table.")
+@click.option("--remove-color", is_flag=True, help="Accepted for Kyverno compatibility; output has no color.")
+def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_file: str,
+                  set_values: tuple[str, ...], userinfo: str, exceptions: tuple[str, ...], audit_warn: bool,
+                  warn_exit_code: int, warn_no_pass: bool, policy_report: bool, output_format: str, table: bool,
+                  detailed_results: bool, remove_color: bool) -> None:
+    """Apply POLICIES (files or directories) to resources."""
+    if not resources:
+        raise click.UsageError("give resources with -r/--resource")
+    engine = Engine()
+    policy_set = load_policy_set(engine, policies, exceptions)
+    for notice in policy_set.notices:
+        click.echo(f"notice: {notice}", err=True)
+    engine.require_handlers(policy_set.policies)
+    values = merge_values(load_values(values_file) if values_file else None, None, parse_set(set_values))
+    session = Session.build(values, load_userinfo(userinfo) if userinfo else None)
+    docs = list(iter_resources(resources))
+
+    quiet = policy_report or table
+    if not quiet:
+        extra = f" with {len(policy_set.exceptions)} exception(s)" if policy_set.exceptions else ""
+        click.echo(f"\nApplying {policy_set.rule_count} policy rule(s) to {len(docs)} resource(s){extra}...")
+
+    counts = Counts()
+    all_responses = []
+    rows: list[list[Any]] = []
+    progress = Progress("resources", len(docs))
+    for doc in docs:
+        request = session.request(doc.data)
+        responses = engine.evaluate(policy_set.policies, request, sources=session.sources,
+                                    exceptions=policy_set.exceptions)
+        progress.advance()
+        for response in responses:
+            failed: list[str] = []
+            for rule in response.rules:
+                result = report_result(response, rule, audit_warn)
+                counts.add(result)
+                if table:
+                    row = [len(rows) + 1, response.policy.key, rule.name, resource_label(doc.data), result]
+                    rows.append(row + [rule.message] if detailed_results else row)
+                if rule.status == Status.FAIL:
+                    failed.append(f"{len(failed) + 1} - {rule.name} {rule.message}")
+            if failed and not quiet:
+                warn = audit_warn and all(report_result(response, r, True) == "warn"
+                                          for r in response.rules if r.status == Status.FAIL)
+                how = "failed as audit warning" if warn else "failed"
+                click.echo(f"\npolicy {response.policy.key} -> resource {resource_label(doc.data)} {how}:")
+                for line in failed:
+                    click.echo(line)
+        if policy_report:
+            all_responses.extend(responses)
+    progress.close()
+
+    if policy_report:
+        reports = policy_reports(all_responses, audit_warn)
+        if output_format == "json":
+            click.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
+        else:
+            click.echo("---\n".join(yaml.safe_dump(r, sort_keys=False) for r in reports), nl=False)
+    elif table:
+        headers = ["ID", "POLICY", "RULE", "RESOURCE", "RESULT"] + (["MESSAGE"] if detailed_results else [])
+        click.echo(render(headers, rows))
+    else:
+        click.echo(f"\n{counts.line()}")
+    sys.exit(exit_code(counts, warn_exit_code, warn_no_pass))
+
+
+def exit_code(counts: Counts, warn_exit_code: int, warn_no_pass: bool) -> int:
+    """Kyverno's exit codes: 1 on failures or errors, else the warn code where asked."""
+    if counts.fail or counts.error:
+        return 1
+    if counts.warn and warn_exit_code:
+        return warn_exit_code
+    if warn_no_pass and counts.pass_ == 0:
+        return warn_exit_code
+    return 0

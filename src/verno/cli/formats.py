@@ -1,0 +1,60 @@
+"""Built-in output formats (a plugin): json, yaml, markdown and junit for ``verno test``."""
+from __future__ import annotations
+
+import json
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+import yaml
+
+from verno.core.hookspecs import hookimpl
+
+
+def _rows(rows: list[Any]) -> list[dict[str, Any]]:
+    return [row.as_dict() for row in rows]
+
+
+def to_json(rows: list[Any], summary: dict[str, int]) -> str:
+    return json.dumps({"summary": summary, "results": _rows(rows)}, indent=2)
+
+
+def to_yaml(rows: list[Any], summary: dict[str, int]) -> str:
+    return yaml.safe_dump({"summary": summary, "results": _rows(rows)}, sort_keys=False)
+
+
+def to_markdown(rows: list[Any], summary: dict[str, int]) -> str:
+    lines = ["| ID | POLICY | RULE | RESOURCE | RESULT | REASON | MESSAGE |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        cells = [str(r.id), r.policy, r.rule, r.resource, r.result, r.reason, r.message]
+        lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    lines.append("")
+    lines.append(f"**Test Summary:** {summary['passed']} tests passed and {summary['failed']} tests failed")
+    return "\n".join(lines)
+
+
+def to_junit(rows: list[Any], summary: dict[str, int]) -> str:
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           f'<testsuites name="verno" tests="{len(rows)}" failures="{summary["failed"]}">']
+    by_file: dict[str, list[Any]] = {}
+    for r in rows:
+        by_file.setdefault(r.test, []).append(r)
+    for test, items in by_file.items():
+        fails = sum(1 for r in items if not r.ok)
+        out.append(f'  <testsuite name={quoteattr(test)} tests="{len(items)}" failures="{fails}">')
+        for r in items:
+            name = quoteattr(f"{r.policy}/{r.rule}/{r.resource}")
+            out.append(f'    <testcase classname={quoteattr(r.policy)} name={name}>')
+            if not r.ok:
+                out.append(f'      <failure message={quoteattr(r.reason)}>{escape(r.message)}</failure>')
+            out.append("    </testcase>")
+        out.append("  </testsuite>")
+    out.append("</testsuites>")
+    return "\n".join(out)
+
+
+@hookimpl
+def verno_register_output_formats(register):
+    register("json", to_json, command="test")
+    register("yaml", to_yaml, command="test")
+    register("markdown", to_markdown, command="test")
+    register("junit", to_junit, command="test")

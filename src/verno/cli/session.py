@@ -1,0 +1,156 @@
+"""What `verno apply` and `verno test` share: Values, UserInfo, resources, and building requests."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+from verno.core.errors import LoadError
+from verno.core.loading import Document, flatten_lists, iter_file_documents, iter_path_documents, validate_model
+from verno.core.models.userinfo import UserInfoFile
+from verno.core.models.values import ValuesBody, ValuesFile
+from verno.core.request import Request
+from verno.core.sources import Sources
+
+OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
+
+
+def load_values(path: str) -> ValuesFile:
+    docs = list(iter_file_documents(path))
+    if len(docs) != 1:
+        raise LoadError(path, f"expected one Values document, found {len(docs)}")
+    doc = docs[0]
+    if isinstance(doc.data, dict) and (not doc.data.get("apiVersion") or not doc.data.get("kind")):
+        raise LoadError(path, "uses a deprecated schema (no apiVersion/kind) — please migrate: add "
+                              "apiVersion: cli.kyverno.io/v1alpha1 and kind: Values", document=doc.index)
+    return validate_model(ValuesFile, doc)
+
+
+def load_userinfo(path: str) -> UserInfoFile:
+    docs = list(iter_file_documents(path))
+    if len(docs) != 1:
+        raise LoadError(path, f"expected one UserInfo document, found {len(docs)}")
+    doc = docs[0]
+    if isinstance(doc.data, dict) and (not doc.data.get("apiVersion") or not doc.data.get("kind")):
+        raise LoadError(path, "uses a deprecated schema (no apiVersion/kind) — please migrate: add "
+                              "apiVersion: cli.kyverno.io/v1alpha1 and kind: UserInfo", document=doc.index)
+    return validate_model(UserInfoFile, doc)
+
+
+def parse_set(pairs: Iterable[str]) -> dict[str, Any]:
+    """``-s a=b,c=d`` (repeatable) into variables."""
+    out: dict[str, Any] = {}
+    for chunk in pairs:
+        for pair in chunk.split(","):
+            if not pair.strip():
+                continue
+            if "=" not in pair:
+                raise LoadError("--set", f"expected key=value, got {pair!r}")
+            key, value = pair.split("=", 1)
+            out[key.strip()] = value.strip()
+    return out
+
+
+def merge_values(file_values: ValuesFile | None, inline: ValuesBody | None, variables: dict[str, Any]) -> ValuesFile | None:
+    if file_values is None and inline is None and not variables:
+        return None
+    base = file_values.model_dump(by_alias=True) if file_values else {
+        "apiVersion": "cli.kyverno.io/v1alpha1", "kind": "Values"}
+    if inline is not None:
+        extra = inline.model_dump(by_alias=True)
+        base["globalValues"] = {**base.get("globalValues", {}), **extra.get("globalValues", {})}
+        for key in ("policies", "namespaceSelector", "namespaces", "subresources"):
+            base[key] = list(base.get(key) or []) + list(extra.get(key) or [])
+    base["globalValues"] = {**(base.get("globalValues") or {}), **variables}
+    return ValuesFile.model_validate(base)
+
+
+@dataclass
+class Session:
+    """Values, user info and data sources for one run."""
+
+    values: ValuesFile | None = None
+    userinfo: UserInfoFile | None = None
+    sources: Sources = field(default_factory=Sources)
+    namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, values: ValuesFile | None, userinfo: UserInfoFile | None, **sources: Any) -> "Session":
+        global_values = dict(values.global_values) if values else {}
+        src = Sources(global_values=global_values, values=values, **sources)
+        labels = values.namespace_labels() if values else {}
+        return cls(values, userinfo, src, labels)
+
+    @property
+    def default_operation(self) -> str:
+        op = self.sources.global_values.get("request.operation")
+        if op is None:
+            return "CREATE"
+        if not isinstance(op, str) or op.upper() not in OPERATIONS:
+            raise LoadError("values", f"request.operation must be one of {', '.join(OPERATIONS)}, got {op!r}",
+                            field="globalValues.request.operation")
+        return op.upper()
+
+    def request(self, resource: dict[str, Any], operation: str | None = None,
+                old_resource: dict[str, Any] | None = None) -> Request:
+        op = operation or self.default_operation
+        meta = resource.get("metadata") or {}
+        ns = meta.get("namespace") or ""
+        if resource.get("kind") == "Namespace":
+            ns = meta.get("name") or ""
+        labels = dict(self.namespace_labels.get(ns, {}))
+        if resource.get("kind") == "Namespace" and not labels:
+            labels = dict(meta.get("labels") or {})
+        user = None
+        roles: list[str] = []
+        cluster_roles: list[str] = []
+        if self.userinfo is not None:
+            user = self.userinfo.user_info.model_dump(by_alias=True)
+            roles = list(self.userinfo.roles)
+            cluster_roles = list(self.userinfo.cluster_roles)
+        subresource, request_kind = self._subresource(resource)
+        if op == "DELETE":
+            return Request({}, old_resource or resource, op, user, roles, cluster_roles, labels, subresource,
+                           request_kind)
+        if op == "UPDATE":
+            old_resource = old_resource or resource
+        return Request(resource, old_resource, op, user, roles, cluster_roles, labels, subresource, request_kind)
+
+    def _subresource(self, resource: dict[str, Any]) -> tuple[str, tuple[str, str, str] | None]:
+        """A resource whose kind is a declared subresource (Values ``subresources``), e.g. Scale."""
+        if self.values is None:
+            return "", None
+        api_version = resource.get("apiVersion") or ""
+        group, _, version = api_version.rpartition("/")
+        for sub in self.values.subresources:
+            s = sub.subresource
+            if s.get("kind") == resource.get("kind") and (s.get("group") or "") == group and \
+                    (s.get("version") or "") == version:
+                parent = sub.parent_resource
+                name = str(s.get("name") or "")
+                return name.split("/", 1)[1] if "/" in name else name, (
+                    parent.get("group") or "", parent.get("version") or "", parent.get("kind") or "")
+        return "", None
+
+
+def iter_resources(paths: Iterable[str]) -> Iterator[Document]:
+    """Resource documents from paths, one at a time; ``List`` kinds stand for their items."""
+    for doc in iter_path_documents(paths):
+        for item in flatten_lists(doc):
+            data = item.data
+            if not isinstance(data, dict):
+                raise LoadError(item.source, f"expected a Kubernetes object, got {type(data).__name__}",
+                                document=item.index)
+            if not data.get("kind"):
+                raise LoadError(item.source, "a resource needs a kind", document=item.index, field="kind")
+            if not isinstance(data.get("metadata", {}), dict):
+                raise LoadError(item.source, "metadata must be a mapping", document=item.index, field="metadata")
+            yield item
+
+
+def resource_label(resource: dict[str, Any]) -> str:
+    """``namespace/Kind/name`` (``Kind/name`` when cluster-scoped), as Kyverno prints resources."""
+    meta = resource.get("metadata") or {}
+    ns = meta.get("namespace") or ""
+    name = meta.get("name") or meta.get("generateName") or ""
+    kind = resource.get("kind") or ""
+    return f"{ns}/{kind}/{name}" if ns else f"{kind}/{name}"
