@@ -76,10 +76,12 @@ class FilterMatcher:
     """One ``{resources, subjects, roles, clusterRoles}`` filter, compiled."""
 
     __slots__ = ("operations", "kinds", "names", "namespaces", "annotations", "selector",
-                 "namespace_selector", "ns_selector_star", "user", "description_empty")
+                 "namespace_selector", "ns_selector_star", "user", "description_empty", "for_exception")
 
     def __init__(self, desc: ResourceDescription, roles: list[str], cluster_roles: list[str],
-                 subjects: list[Any]):
+                 subjects: list[Any], *, for_exception: bool = False):
+        #: PolicyException semantics: a namespaceSelector is skipped (not an error) for a Namespace
+        self.for_exception = for_exception
         self.description_empty = _is_empty_description(desc)
         self.operations = frozenset(desc.operations) if desc.operations else None
         self.kinds = compile_kinds(desc.kinds) if desc.kinds else None
@@ -98,8 +100,8 @@ class FilterMatcher:
         self.user = UserMatcher(roles, cluster_roles, subjects)
 
     @classmethod
-    def from_filter(cls, f: ResourceFilter) -> "FilterMatcher":
-        return cls(f.resources, f.roles, f.cluster_roles, f.subjects)
+    def from_filter(cls, f: ResourceFilter, *, for_exception: bool = False) -> "FilterMatcher":
+        return cls(f.resources, f.roles, f.cluster_roles, f.subjects, for_exception=for_exception)
 
     def is_empty(self, use_user: bool) -> bool:
         return self.description_empty and (not use_user or self.user.empty)
@@ -130,7 +132,10 @@ class FilterMatcher:
             return "annotations does not match"
         if self.selector is not None and not self.selector(request.labels):
             return "selector does not match"
-        if self.namespace_selector is not None:
+        if self.namespace_selector is not None and self.for_exception:
+            if request.kind not in ("Namespace", "") and not self.namespace_selector(request.namespace_labels):
+                return "namespace selector does not match labels"
+        elif self.namespace_selector is not None:
             if request.kind == "Namespace":
                 return "namespace selector is not applicable for namespace resource"
             if (request.kind or self.ns_selector_star) and not self.namespace_selector(request.namespace_labels):
