@@ -1,0 +1,104 @@
+"""``{any, all}`` condition evaluation (K: ``pkg/engine/variables/evaluate.go``).
+
+Keys and values are substituted the way Kyverno resolves preconditions (an unresolved variable becomes
+``""``), then handed to the operator registered under the condition's ``operator`` (case-insensitive).
+
+* ``any`` stops at its first true condition, ``all`` at its first false one; both blocks are evaluated and
+  the result is ``any and all``. An absent block counts as true; a present but empty ``any`` is false,
+  as in Kyverno.
+* The message is built from the ``message`` fields: when the result is false, those of the conditions
+  that evaluated false (every ``any`` condition tried, then the failing ``all`` one); when true, those that
+  evaluated true (a ``deny`` uses these). Empty messages are dropped; the rest are joined with ``"; "``.
+* The legacy bare list is an ``all`` block whose messages are joined with ``";"``.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable
+
+from verno.core.errors import ConditionError
+from verno.core.models.conditions import AnyAllConditions, Condition
+
+if TYPE_CHECKING:  # pragma: no cover
+    from verno.core.registry import Registry
+
+
+def _join(messages: Iterable[str], sep: str) -> str:
+    return sep.join(m for m in messages if m)
+
+
+def unknown_operator_message(name: str, registry: Registry[Any]) -> str:
+    return f"unknown operator {name}; supported: {', '.join(registry.names())}"
+
+
+def _evaluate(cond: Condition, rc: Any) -> tuple[bool, str]:
+    key = rc.substitute(cond.key, lenient=True)
+    value = rc.substitute(cond.value, lenient=True)
+    registry = rc.engine.operators
+    entry = registry.get(cond.operator) if isinstance(cond.operator, str) else None
+    if entry is None:
+        raise ConditionError(unknown_operator_message(str(cond.operator), registry))
+    return bool(entry.value(key, value)), cond.message or ""
+
+
+def _legacy(conds: list[Condition], rc: Any) -> tuple[bool, str]:
+    true_messages = []
+    for cond in conds:
+        ok, msg = _evaluate(cond, rc)
+        if not ok:
+            return False, msg
+        true_messages.append(msg)
+    return True, _join(true_messages, ";")
+
+
+def check_conditions(conds: AnyAllConditions | list[Condition] | None, rc: Any) -> tuple[bool, str]:
+    """Evaluate conditions against ``rc`` (a :class:`~verno.core.pipeline.RuleContext`).
+
+    :return: (result, message) as described in the module docstring.
+    :raises ConditionError: for an operator no plugin registered.
+    """
+    if conds is None:
+        return True, ""
+    if isinstance(conds, list):
+        return _legacy(conds, rc)
+    any_ok = all_ok = True
+    true_messages: list[str] = []
+    false_messages: list[str] = []
+    if conds.any is not None:
+        any_ok = False
+        for cond in conds.any:
+            ok, msg = _evaluate(cond, rc)
+            if ok:
+                any_ok = True
+                true_messages.append(msg)
+                break
+            false_messages.append(msg)
+    for cond in conds.all or ():
+        ok, msg = _evaluate(cond, rc)
+        if not ok:
+            all_ok = False
+            false_messages.append(msg)
+            break
+        true_messages.append(msg)
+    if any_ok and all_ok:
+        return True, _join(true_messages, "; ")
+    return False, _join(false_messages, "; ")
+
+
+def validate_operator_names(conds: AnyAllConditions | list[Condition] | None, registry: Registry[Any]) -> list[str]:
+    """Load-time check: one message per condition whose operator is not registered.
+
+    Messages name the condition's place, e.g. ``any[1]: unknown operator Foo; supported: ...``.
+    """
+    if conds is None:
+        return []
+    if isinstance(conds, list):
+        blocks: list[tuple[str, list[Condition]]] = [("", conds)]
+    else:
+        blocks = [("any", conds.any or []), ("all", conds.all or [])]
+    problems = []
+    for block, items in blocks:
+        for i, cond in enumerate(items):
+            name = cond.operator
+            if not isinstance(name, str) or name not in registry:
+                problems.append(f"{block}[{i}]: {unknown_operator_message(str(name), registry)}")
+    return problems

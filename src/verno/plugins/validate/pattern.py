@@ -1,0 +1,321 @@
+"""Kyverno's validate ``pattern`` matching (K: ``pkg/engine/validate/validate.go``).
+
+``match_pattern(resource, pattern)`` walks the pattern and the resource together and returns a
+:class:`PatternResult`:
+
+* ``pass``;
+* ``skip``: a condition anchor (not inside a list element that other elements satisfy) or a global
+  anchor did not match;
+* ``fail`` with ``path``, the JSON path Kyverno reports (``/spec/containers/0/image/``, always ending
+  with ``/``), for ``validation error: <message> rule <name> failed at path <path>``;
+* ``error`` (path ``""``) where Kyverno answers with a rule error: the failure happened while an anchor
+  key of the pattern is absent from the resource, or a positional list was too short.
+
+``message`` is Kyverno's internal reason (``negation anchor matched in resource: ...``); for ``skip`` it
+is the text Kyverno puts in the rule response.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from verno.core import wildcard
+from verno.core.operators.gotypes import go_sprint, go_type_name
+from verno.plugins.validate.anchors import (
+    CONDITION,
+    EQUALITY,
+    EXISTENCE,
+    GLOBAL,
+    NEGATION,
+    TRACKED,
+    parse_anchor,
+    split_anchors,
+)
+from verno.plugins.validate.scalars import validate_scalar
+
+Status = Literal["pass", "fail", "skip", "error"]
+
+COND_MSG = "conditional anchor mismatch"
+GLOBAL_MSG = "global anchor mismatch"
+NEG_MSG = "negation anchor matched in resource"
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+@dataclass(frozen=True, slots=True)
+class PatternResult:
+    status: Status
+    path: str = ""
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "pass"
+
+
+PASS = PatternResult("pass")
+
+
+class _Err:
+    """A Go ``error``; ``kind`` is set for Kyverno's typed anchor errors (cond/global/neg)."""
+
+    __slots__ = ("kind", "msg")
+
+    def __init__(self, msg: str, kind: str = ""):
+        self.kind = kind
+        self.msg = msg
+
+    def _is(self, kind: str, text: str) -> bool:
+        # K: anchor.isError: typed errors by code, anything else by message content
+        return self.kind == kind if self.kind else text in self.msg
+
+    @property
+    def skip(self) -> bool:
+        return self._is("cond", COND_MSG) or self._is("global", GLOBAL_MSG)
+
+    @property
+    def negation(self) -> bool:
+        return self._is("neg", NEG_MSG)
+
+
+Outcome = tuple[str, "_Err | None"]
+_OK: Outcome = ("", None)
+
+
+class _Walk:
+    """One pattern evaluation; remembers which tracked anchor keys the resource had (K: AnchorMap)."""
+
+    __slots__ = ("anchor_seen",)
+
+    def __init__(self) -> None:
+        self.anchor_seen: dict[str, bool] = {}
+
+    def keys_are_missing(self) -> bool:
+        for key, seen in self.anchor_seen.items():
+            if not seen:
+                a = parse_anchor(key)
+                if a is not None and a.modifier == NEGATION:
+                    continue
+                return True
+        return False
+
+    def _track(self, pattern: dict[str, Any], resource: dict[str, Any]) -> None:
+        seen = self.anchor_seen
+        for key in pattern:
+            a = parse_anchor(key)
+            if a is not None and a.modifier in TRACKED and not seen.get(key):
+                seen[key] = a.key in resource
+
+    # -- elements ------------------------------------------------------------------------------------------
+    def element(self, resource: Any, pattern: Any, path: str) -> Outcome:
+        if isinstance(pattern, dict):
+            if not isinstance(resource, dict):
+                return path, _Err(
+                    f"pattern and resource have different structures. Path: {path}. "
+                    f"Expected {go_type_name(pattern)}, found {go_type_name(resource)}"
+                )
+            self._track(pattern, resource)
+            return self.map(resource, pattern, path)
+        if isinstance(pattern, list):
+            if not isinstance(resource, list):
+                return path, _Err(
+                    f"validation rule failed at path {path}, resource does not satisfy the expected overlay pattern"
+                )
+            return self.array(resource, pattern, path)
+        if isinstance(pattern, _SCALARS):
+            if isinstance(resource, list):
+                for item in resource:
+                    if not validate_scalar(item, pattern):
+                        return path, _mismatch(resource, pattern, path)
+                return _OK
+            if not validate_scalar(resource, pattern):
+                return path, _mismatch(resource, pattern, path)
+            return _OK
+        return path, _Err(f"failed at '{path}', pattern contains unknown type")
+
+    def map(self, resource: dict[str, Any], pattern: dict[str, Any], path: str) -> Outcome:
+        pattern = expand_in_metadata(pattern, resource)
+        anchors, plain = split_anchors(pattern)
+        for key in anchors:
+            out = self.handle(key, pattern[key], resource, path)
+            if out[1] is not None:
+                return out
+        for key in plain:
+            out = self.handle(key, pattern[key], resource, path)
+            if out[1] is not None:
+                return out
+        return _OK
+
+    def array(self, resource: list[Any], pattern: list[Any], path: str) -> Outcome:
+        if not pattern:
+            return path, _Err("pattern Array empty")
+        first = pattern[0]
+        if isinstance(first, dict):
+            return self.array_of_maps(resource, first, path)
+        if isinstance(first, _SCALARS):
+            return self.element(resource, first, path)
+        if len(resource) < len(pattern):
+            return "", _Err(
+                f"validate Array failed, array length mismatch, resource Array len is {len(resource)} "
+                f"and pattern Array len is {len(pattern)}"
+            )
+        return self._each(((resource[i], p) for i, p in enumerate(pattern)), path)
+
+    def array_of_maps(self, resource: list[Any], pattern: dict[str, Any], path: str) -> Outcome:
+        return self._each(((r, pattern) for r in resource), path)
+
+    def _each(self, pairs: Any, path: str) -> Outcome:
+        applied = 0
+        skipped: list[_Err] = []
+        for i, (res, pat) in enumerate(pairs):
+            out = self.element(res, pat, f"{path}{i}/")
+            err = out[1]
+            if err is not None:
+                if err.skip:
+                    skipped.append(err)
+                    continue
+                return out
+            applied += 1
+        if applied == 0 and skipped:
+            return path, _Err("; ".join(e.msg for e in skipped))
+        return _OK
+
+    # -- one map key (K: anchor handlers) --------------------------------------------------------------------
+    def handle(self, key: str, pattern: Any, resource: dict[str, Any], path: str) -> Outcome:
+        a = parse_anchor(key)
+        kind = None if a is None else a.modifier
+        if kind is None or kind not in _HANDLED:
+            return self._plain(key, pattern, resource, path)
+        name = a.key  # type: ignore[union-attr]
+        here = f"{path}{name}/"
+        present = name in resource
+        if kind == CONDITION:
+            if not present:
+                return here, _Err(f"{COND_MSG}: conditional anchor key doesn't exist in the resource", "cond")
+            out_path, err = self.element(resource[name], pattern, here)
+            if err is not None:
+                return out_path, _Err(f"{COND_MSG}: {err.msg}", "cond")
+            return _OK
+        if not present:
+            return _OK
+        if kind == GLOBAL:
+            out_path, err = self.element(resource[name], pattern, here)
+            if err is not None:
+                return out_path, _Err(f"{GLOBAL_MSG}: {err.msg}", "global")
+            return _OK
+        if kind == EQUALITY:
+            out = self.element(resource[name], pattern, here)
+            return out if out[1] is not None else _OK
+        if kind == NEGATION:
+            return here, _Err(f"{NEG_MSG}: {here} is not allowed", "neg")
+        return self._existence(resource[name], pattern, here)
+
+    def _plain(self, key: str, pattern: Any, resource: dict[str, Any], path: str) -> Outcome:
+        value = resource.get(key)
+        if isinstance(pattern, str) and pattern == "*":
+            if value is not None:
+                return _OK
+            return path, _Err(f"{path}/{key} not found")
+        return self.element(value, pattern, f"{path}{key}/")
+
+    def _existence(self, value: Any, pattern: Any, here: str) -> Outcome:
+        if not isinstance(value, list):
+            return here, _Err(
+                f"invalid resource type {go_type_name(value)}: Existence ^ () anchor can be used only on "
+                "list/array type resource"
+            )
+        if not isinstance(pattern, list):
+            return here, _Err(
+                f"invalid pattern type {go_type_name(pattern)}: Pattern has to be of list to compare against resource"
+            )
+        for item in pattern:
+            if not isinstance(item, dict):
+                return here, _Err(
+                    f"invalid pattern type {go_type_name(pattern)}: Pattern has to be of type map to compare "
+                    "against items in resource"
+                )
+            if not any(self.element(r, item, f"{here}{i}/")[1] is None for i, r in enumerate(value)):
+                return here, _Err(f"existence anchor validation failed at path {here}")
+        return _OK
+
+
+_HANDLED = frozenset([CONDITION, GLOBAL, EQUALITY, NEGATION, EXISTENCE])
+
+
+def _mismatch(resource: Any, pattern: Any, path: str) -> _Err:
+    return _Err(f"resource value '{go_sprint(resource)}' does not match '{go_sprint(pattern)}' at path {path}")
+
+
+# -- wildcard keys in metadata.labels / metadata.annotations (K: wildcards.ExpandInMetadata) ---------------
+def _find(tag: str, mapping: dict[str, Any]) -> tuple[str, Any]:
+    for key, value in mapping.items():
+        if key == tag:
+            return key, value
+        a = parse_anchor(key)
+        if a is not None and a.key == tag:
+            return key, value
+    return "", None
+
+
+def _string_map(tag: str, data: Any) -> tuple[str, dict[str, str] | None]:
+    if not isinstance(data, dict):
+        return "", None
+    key, value = _find(tag, data)
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        return "", None
+    return key, value
+
+
+def _expand_keys(pattern: dict[str, str], resource: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pattern.items():
+        if not wildcard.has_wildcard(key):
+            out[key] = value
+            continue
+        a = parse_anchor(key)
+        target = key if a is None else a.key
+        match = next((k for k in resource if wildcard.match(target, k)), target)
+        out[match if a is None else f"{a.modifier}({match})"] = value
+    return out
+
+
+def expand_in_metadata(pattern: dict[str, Any], resource: dict[str, Any]) -> dict[str, Any]:
+    """The pattern with wildcard label/annotation keys replaced by the resource keys they match.
+
+    The pattern is never modified; a new map is returned only when a key was expanded.
+    """
+    meta_key, meta = _find("metadata", pattern)
+    if not isinstance(meta, dict):
+        return pattern
+    resource_meta = resource.get("metadata")
+    if resource_meta is None:
+        return pattern
+    replaced: dict[str, Any] = {}
+    for tag in ("labels", "annotations"):
+        tag_key, pattern_data = _string_map(tag, meta)
+        if pattern_data is None or not any(wildcard.has_wildcard(k) for k in pattern_data):
+            continue
+        _, resource_data = _string_map(tag, resource_meta)
+        if resource_data is None:
+            continue
+        replaced[tag_key] = _expand_keys(pattern_data, resource_data)
+    if not replaced:
+        return pattern
+    new_pattern = dict(pattern)
+    new_pattern[meta_key] = {**meta, **replaced}
+    return new_pattern
+
+
+def match_pattern(resource: Any, pattern: Any) -> PatternResult:
+    """Validate ``resource`` against a Kyverno ``validate.pattern`` (see the module docstring)."""
+    walk = _Walk()
+    path, err = walk.element(resource, pattern, "/")
+    if err is None:
+        return PASS
+    if err.skip:
+        return PatternResult("skip", "", err.msg)
+    if err.negation:
+        return PatternResult("fail", path, err.msg)
+    if walk.keys_are_missing() or not path:
+        return PatternResult("error", "", err.msg)
+    return PatternResult("fail", path, err.msg)
