@@ -1,0 +1,187 @@
+"""The JMESPath service: compiled-expression cache, Kyverno's missing-key semantics, custom functions.
+
+``JMESPath(registry)`` builds one :class:`jmespath.functions.Functions` subclass holding the 26
+standard functions plus every function plugins registered through
+``verno_register_jmespath_functions`` (a registered name replaces a standard one, as Kyverno's ``sum``
+does). Argument checking is jmespath's own signature machinery.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import jmespath
+from jmespath import exceptions as jp_exceptions
+from jmespath import functions as jp_functions
+from jmespath.parser import ParsedResult
+from jmespath.visitor import Options, _Expression
+
+from verno.core.errors import JMESPathError, NotFoundError, VernoError
+from verno.core.jmespath.interpreter import KyvernoInterpreter
+from verno.core.registry import Registry
+
+__all__ = ["JMESPath", "FunctionInfo", "Compiled"]
+
+#: how many distinct expressions one JMESPath instance keeps compiled
+CACHE_SIZE = 4096
+
+Compiled = ParsedResult
+
+
+@dataclass(frozen=True)
+class FunctionInfo:
+    """One function as ``verno jp function`` lists it."""
+
+    name: str
+    arguments: tuple[str, ...]
+    returns: str
+    description: str
+    plugin: str
+
+    @property
+    def signature(self) -> str:
+        return f"{self.name}({', '.join(self.arguments)}) {self.returns}"
+
+
+def _jp_signature(arg_types: Iterable[Any]) -> tuple[dict[str, Any], ...]:
+    """``register``'s ``arg_types`` -> jmespath's ``@signature`` entries."""
+    out = []
+    for spec in arg_types:
+        variadic = False
+        if isinstance(spec, dict):
+            variadic = bool(spec.get("variadic"))
+            spec = spec.get("types", [])
+        if isinstance(spec, str):
+            spec = [spec]
+        types = [] if "any" in spec else list(spec)
+        entry: dict[str, Any] = {"types": types}
+        if variadic:
+            entry["variadic"] = True
+        out.append(entry)
+    return tuple(out)
+
+
+def _describe_types(entry: dict[str, Any]) -> str:
+    types = entry["types"] or ["any"]
+    text = "|".join(types)
+    return f"{text}..." if entry.get("variadic") else text
+
+
+def _wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def call(_self: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except VernoError:
+            raise
+        except jp_exceptions.JMESPathError:
+            raise
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError, ArithmeticError) as exc:
+            raise JMESPathError(f"JMESPath function '{name}': {exc}") from exc
+
+    call.__name__ = f"_func_{name}"
+    return call
+
+
+class _LenientExpression(_Expression):
+    """An ``&expr`` argument: evaluated by functions such as ``sort_by``; a missing key is null."""
+
+    def visit(self, node: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self.interpreter.visit(node, *args, **kwargs)
+        except NotFoundError:
+            return None
+
+
+class _Interpreter(KyvernoInterpreter):
+    def visit_expref(self, node: Any, value: Any) -> Any:
+        return _LenientExpression(node["children"][0], self)
+
+
+def build_functions(registry: Registry | None) -> jp_functions.Functions:
+    """A ``Functions`` instance with the standard table plus everything in ``registry``."""
+    table = dict(jp_functions.Functions.FUNCTION_TABLE)
+    infos: dict[str, FunctionInfo] = {}
+    for name, spec in table.items():
+        sig = spec["signature"]
+        infos[name] = FunctionInfo(name, tuple(_describe_types(e) for e in sig), "any",
+                                   "standard JMESPath function", "jmespath")
+    for entry in registry or ():
+        fn = entry.value
+        args = entry.options.get("args", ())
+        arg_types = entry.options.get("arg_types", args[0] if args else [])
+        sig = _jp_signature(arg_types)
+        table[entry.name] = {"function": _wrap(entry.name, fn), "signature": sig}
+        infos[entry.name] = FunctionInfo(
+            entry.name, tuple(_describe_types(e) for e in sig),
+            str(entry.options.get("returns", "any")), str(entry.options.get("description", "")),
+            entry.plugin)
+
+    class VernoFunctions(jp_functions.Functions):
+        INFOS = infos
+
+    # set after class creation: the metaclass rebuilds FUNCTION_TABLE from ``_func_`` methods
+    VernoFunctions.FUNCTION_TABLE = table
+    return VernoFunctions()
+
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, jp_exceptions.LexerError):
+        return f"{exc.message} at column {exc.lexer_position}"
+    if isinstance(exc, jp_exceptions.IncompleteExpressionError):
+        return "incomplete expression"
+    if isinstance(exc, jp_exceptions.ParseError):
+        return f"{exc.msg}: unexpected token {exc.token_value!r} ({exc.token_type}) at column {exc.lex_position}"
+    return " ".join(str(exc).split())
+
+
+class JMESPath:
+    """Compile (once, cached) and evaluate JMESPath expressions with Kyverno's semantics."""
+
+    def __init__(self, functions_registry: Registry | None = None, *, cache_size: int = CACHE_SIZE):
+        self.functions = build_functions(functions_registry)
+        self._options = Options(custom_functions=self.functions)
+        self._interpreter = _Interpreter(self._options)
+        self._cache: dict[str, ParsedResult] = {}
+        self._cache_size = cache_size
+
+    # -- compiling -------------------------------------------------------------------------------------
+    def compile(self, expression: str) -> Compiled:
+        """Parse ``expression`` (cached). Raises :class:`JMESPathError` naming the expression."""
+        compiled = self._cache.get(expression)
+        if compiled is not None:
+            return compiled
+        if not isinstance(expression, str) or not expression.strip():
+            raise JMESPathError(f"invalid JMESPath expression {expression!r}: empty expression")
+        try:
+            compiled = jmespath.compile(expression)
+        except jp_exceptions.JMESPathError as exc:
+            raise JMESPathError(f"invalid JMESPath expression {expression!r}: {_one_line(exc)}") from None
+        if len(self._cache) >= self._cache_size:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[expression] = compiled
+        return compiled
+
+    # -- evaluating ------------------------------------------------------------------------------------
+    def evaluate(self, compiled: Compiled, data: Any) -> Any:
+        """Evaluate a compiled expression. A missing key raises :class:`NotFoundError`."""
+        try:
+            return self._interpreter.visit(compiled.parsed, data)
+        except (NotFoundError, JMESPathError):
+            raise
+        except jp_exceptions.JMESPathError as exc:
+            raise JMESPathError(_one_line(exc)) from None
+        except RecursionError:
+            raise JMESPathError(f"expression {compiled.expression!r} is nested too deeply") from None
+
+    def search(self, expression: str, data: Any) -> Any:
+        """Evaluate ``expression`` against ``data``."""
+        return self.evaluate(self.compile(expression), data)
+
+    # -- introspection ---------------------------------------------------------------------------------
+    def function_infos(self) -> list[FunctionInfo]:
+        """Every callable function (standard and registered), sorted by name."""
+        infos: dict[str, FunctionInfo] = type(self.functions).INFOS  # type: ignore[attr-defined]
+        return [infos[name] for name in sorted(infos)]
+
+    def has_function(self, name: str) -> bool:
+        return name in self.functions.FUNCTION_TABLE
