@@ -80,9 +80,9 @@ def can_autogen(policy: Policy) -> bool:
     for rule in policy.spec.rules:
         if rule.generate is not None:
             return False
-        if rule.mutate is not None:
-            if rule.mutate.patches_json6902 or any(f.patches_json6902 for f in rule.mutate.foreach or []):
-                return False
+        if rule.mutate is not None and (
+                rule.mutate.patches_json6902 or any(f.patches_json6902 for f in rule.mutate.foreach or [])):
+            return False
         blocks = [rule.match] + ([rule.exclude] if rule.exclude is not None else [])
         for block in blocks:
             for desc in _descriptions(block):

@@ -21,7 +21,7 @@ from verno.core.request import Request
 class PreparedException:
     """An exception's match block, compiled once."""
 
-    __slots__ = ("exception", "mode", "filters")
+    __slots__ = ("exception", "filters", "mode")
 
     def __init__(self, exception: PolicyException):
         self.exception = exception

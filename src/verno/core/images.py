@@ -7,8 +7,9 @@ tag nor digest, and keys each image by its container name.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import re2
 

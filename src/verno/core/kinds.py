@@ -6,9 +6,9 @@ also be split on ``.`` (``Pod.exec``). Every part is wildcard-matched. Selectors
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Iterable
 
 import re2
 

@@ -14,7 +14,8 @@ The matcher is agnostic of the namespaced-``Policy`` rule (the Engine applies it
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from verno.core import wildcard
 from verno.core.kinds import compile_kinds
@@ -75,8 +76,19 @@ def _is_empty_description(desc: ResourceDescription) -> bool:
 class FilterMatcher:
     """One ``{resources, subjects, roles, clusterRoles}`` filter, compiled."""
 
-    __slots__ = ("operations", "kinds", "names", "namespaces", "annotations", "selector",
-                 "namespace_selector", "ns_selector_star", "user", "description_empty", "for_exception")
+    __slots__ = (
+        "annotations",
+        "description_empty",
+        "for_exception",
+        "kinds",
+        "names",
+        "namespace_selector",
+        "namespaces",
+        "ns_selector_star",
+        "operations",
+        "selector",
+        "user",
+    )
 
     def __init__(self, desc: ResourceDescription, roles: list[str], cluster_roles: list[str],
                  subjects: list[Any], *, for_exception: bool = False):
@@ -100,7 +112,7 @@ class FilterMatcher:
         self.user = UserMatcher(roles, cluster_roles, subjects)
 
     @classmethod
-    def from_filter(cls, f: ResourceFilter, *, for_exception: bool = False) -> "FilterMatcher":
+    def from_filter(cls, f: ResourceFilter, *, for_exception: bool = False) -> FilterMatcher:
         return cls(f.resources, f.roles, f.cluster_roles, f.subjects, for_exception=for_exception)
 
     def is_empty(self, use_user: bool) -> bool:
@@ -156,7 +168,7 @@ def _filters(block: MatchResources) -> tuple[str, list[FilterMatcher]]:
 class MatchBlock:
     """A compiled ``match`` or ``exclude`` block (``any`` / ``all`` / direct)."""
 
-    __slots__ = ("mode", "filters")
+    __slots__ = ("filters", "mode")
 
     def __init__(self, block: MatchResources):
         self.mode, self.filters = _filters(block)
@@ -205,7 +217,7 @@ class MatchBlock:
 class RuleMatcher:
     """Whether a rule applies to a request: its match succeeds and its exclude does not."""
 
-    __slots__ = ("rule_name", "match", "exclude")
+    __slots__ = ("exclude", "match", "rule_name")
 
     def __init__(self, rule: Any, policy: Any = None):
         self.rule_name = rule.name
@@ -213,7 +225,7 @@ class RuleMatcher:
         self.exclude = MatchBlock(rule.exclude) if rule.exclude is not None else None
 
     @classmethod
-    def from_blocks(cls, name: str, match: MatchResources, exclude: MatchResources | None = None) -> "RuleMatcher":
+    def from_blocks(cls, name: str, match: MatchResources, exclude: MatchResources | None = None) -> RuleMatcher:
         """A matcher for anything with match/exclude blocks (PolicyExceptions, cleanup policies)."""
         self = cls.__new__(cls)
         self.rule_name = name

@@ -8,7 +8,8 @@ some label matches both the key and the value pattern. An invalid selector (``In
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from verno.core import wildcard
 from verno.core.models.match import LabelSelector

@@ -8,7 +8,8 @@ K: pkg/engine/utils/match.go ``doesResourceMatchConditionBlock`` and pkg/utils/m
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from verno.core import wildcard
 from verno.core.models.match import Subject
@@ -42,7 +43,7 @@ def _subject_pattern(subject: Subject | dict[str, Any]) -> tuple[str, str]:
 class UserMatcher:
     """The user criteria of one filter, compiled."""
 
-    __slots__ = ("roles", "cluster_roles", "users", "groups", "has_subjects")
+    __slots__ = ("cluster_roles", "groups", "has_subjects", "roles", "users")
 
     def __init__(self, roles: Iterable[str] = (), cluster_roles: Iterable[str] = (),
                  subjects: Iterable[Subject | dict[str, Any]] = ()):
