@@ -89,6 +89,12 @@ def run_rule(engine: Engine, prepared: PreparedPolicy, rule: PreparedRule, reque
         hit = _exception_for(engine, prepared, rule, request, rc, exceptions)
         if hit is not None:
             return [rc.response(Status.SKIP, "rule is skipped due to policy exceptions", exception=hit)]
+        if rule.rule.image_extractors:
+            from verno.core.variables_builtin import images_of
+
+            images = images_of(request, rule.rule.image_extractors, engine.jmespath.search)
+            if images:
+                context.set("images", images)
         _inject_rule_values(rc)
         try:
             rc.load_context(rule.rule.context)

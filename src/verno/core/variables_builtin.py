@@ -20,14 +20,22 @@ def service_account(user_info: dict[str, Any] | None) -> tuple[str, str]:
     return parts[1], parts[0]
 
 
-def images_of(request: Request) -> dict[str, Any]:
-    """``images`` for the request's resource, computed once per resource."""
-    cached = request.cache.get("images")
-    if cached is None or cached[0] is not request.resource:
-        from verno.core.images import extract_images
+def images_of(request: Request, extractors: Any = None, search: Any = None) -> dict[str, Any] | None:
+    """``images`` for the request's resource (None when it has none or an image is invalid).
 
-        cached = (request.resource, extract_images(request.resource))
-        request.cache["images"] = cached
+    Computed once per resource for the built-in kinds; rules with ``imageExtractors`` compute their own.
+    """
+    from verno.core.images import ImageError, extract_images
+
+    key = "images" if extractors is None else f"images:{id(extractors)}"
+    cached = request.cache.get(key)
+    if cached is None or cached[0] is not request.resource:
+        try:
+            images = extract_images(request.resource, extractors, search=search) or None
+        except ImageError:
+            images = None  # Kyverno fails only a rule that uses ``images``: it is then unknown
+        cached = (request.resource, images)
+        request.cache[key] = cached
     return cached[1]
 
 
@@ -40,8 +48,10 @@ def base_context(request: Request, sources: Sources, policy_name: str) -> dict[s
         "request": request.request_variable(),
         "serviceAccountName": sa_name,
         "serviceAccountNamespace": sa_namespace,
-        "images": images_of(request),
     })
+    images = images_of(request)
+    if images:
+        ctx.set("images", images)
     for key, value in sources.global_values.items():
         ctx.add_variable(key, value)
     for key, value in sources.resource_values(policy_name, request.name).items():

@@ -23,8 +23,8 @@ def _override_applies(override: Any, namespace: str, labels: dict[str, str]) -> 
     if override.namespaces and not any(wildcard(p, namespace) for p in override.namespaces):
         return False
     if override.namespace_selector is not None:
-        from verno.core.selectors import LabelSelectorMatcher
+        from verno.core.selectors import selector_matches
 
-        if not LabelSelectorMatcher(override.namespace_selector).matches(labels):
+        if not selector_matches(override.namespace_selector, labels):
             return False
     return bool(override.namespaces) or override.namespace_selector is not None
