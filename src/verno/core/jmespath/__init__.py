@@ -14,7 +14,8 @@ import jmespath
 from jmespath import exceptions as jp_exceptions
 from jmespath import functions as jp_functions
 from jmespath.parser import ParsedResult
-from jmespath.visitor import Options, _Expression
+from jmespath.visitor import Options
+from jmespath.visitor import _Expression as _BaseExpression
 
 from verno.core.errors import JMESPathError, NotFoundError, VernoError
 from verno.core.jmespath.interpreter import KyvernoInterpreter
@@ -82,8 +83,11 @@ def _wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-class _LenientExpression(_Expression):
-    """An ``&expr`` argument: evaluated by functions such as ``sort_by``; a missing key is null."""
+class _Expression(_BaseExpression):
+    """An ``&expr`` argument: evaluated by functions such as ``sort_by``; a missing key is null.
+
+    (Named like jmespath's own class: its type checks go by class name.)
+    """
 
     def visit(self, node: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -94,7 +98,7 @@ class _LenientExpression(_Expression):
 
 class _Interpreter(KyvernoInterpreter):
     def visit_expref(self, node: Any, value: Any) -> Any:
-        return _LenientExpression(node["children"][0], self)
+        return _Expression(node["children"][0], self)
 
 
 def build_functions(registry: Registry | None) -> jp_functions.Functions:
