@@ -13,7 +13,8 @@ Keys and values are substituted the way Kyverno resolves preconditions (an unres
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from verno.core.errors import ConditionError
 from verno.core.models.conditions import AnyAllConditions, Condition

@@ -37,7 +37,7 @@ def _digit(c: str) -> bool:
 def parse_duration(text: str) -> int:
     """Nanoseconds of a Go duration string; ``ValueError`` when Go's ``time.ParseDuration`` fails."""
     if not isinstance(text, str):
-        raise ValueError(f"time: invalid duration {text!r}")
+        raise ValueError(f"time: invalid duration {text!r}")  # noqa: TRY004 - callers catch ValueError
     orig = text
     s = text
     neg = False
@@ -125,7 +125,7 @@ def duration_seconds(text: str) -> Decimal:
     return Decimal(parse_duration(text)) / Decimal(SECOND)
 
 
-def seconds_to_ns(number: int | float) -> int:
+def seconds_to_ns(number: float) -> int:
     """Go's ``time.Duration(n) * time.Second``: a float is truncated toward zero first."""
     return int(number) * SECOND
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -62,7 +64,7 @@ def test_semver_parse_and_compare() -> None:
     order = ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2", "1.0.0-beta.11",
              "1.0.0-rc.1", "1.0.0", "2.0.0"]
     parsed = [parse_semver(v) for v in order]
-    for a, b in zip(parsed, parsed[1:]):
+    for a, b in itertools.pairwise(parsed):
         assert compare_semver(a, b) == -1
         assert compare_semver(b, a) == 1
     assert compare_semver(parse_semver("1.0.0+a"), parse_semver("1.0.0+b")) == 0

@@ -5,7 +5,7 @@ Each operator is ``fn(key, value) -> bool`` over substituted JSON values and fol
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from verno.core.hookspecs import hookimpl
 from verno.core.operators import duration_ops, equality, membership, numeric

@@ -6,7 +6,8 @@ Both sides must be Go durations or numbers of seconds (a float is truncated to w
 from __future__ import annotations
 
 import operator as _op
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from verno.core.duration import seconds_to_ns, try_parse_duration
 from verno.core.operators.gotypes import is_number

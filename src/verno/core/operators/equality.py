@@ -26,7 +26,7 @@ def _string_key(key: str, value: Any) -> bool:
     return False
 
 
-def _number_key(key: int | float, value: Any) -> bool:
+def _number_key(key: float, value: Any) -> bool:
     if is_number(value):
         return key == value
     if isinstance(value, str):

@@ -42,7 +42,7 @@ def parse_go_int(s: str) -> int:
 
 def _shortest_digits(v: float) -> tuple[str, int]:
     """Shortest round-trip decimal digits of a finite non-zero |v| and its exponent (d.ddd x 10^exp)."""
-    sign, digits, exp = Decimal(repr(abs(v))).as_tuple()
+    _, digits, exp = Decimal(repr(abs(v))).as_tuple()
     ds = "".join(map(str, digits)).rstrip("0") or "0"
     # value = 0.digits * 10^(len(digits)+exp); scientific exponent = len(digits)+exp-1
     return ds, len(digits) + int(exp) - 1

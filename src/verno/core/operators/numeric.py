@@ -7,7 +7,8 @@ Anything else is false.
 from __future__ import annotations
 
 import operator as _op
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from verno.core.operators.common import duration_pair
 from verno.core.operators.gotypes import is_number, parse_go_float

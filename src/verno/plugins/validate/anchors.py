@@ -66,7 +66,7 @@ def anchor_kind(text: str) -> str | None:
 def has_nested_anchors(pattern: Any) -> bool:
     """Whether a pattern value contains any validate anchor at any depth."""
     if isinstance(pattern, dict):
-        for key, value in pattern.items():
+        for key in pattern:
             a = parse_anchor(key)
             if a is not None and a.modifier in NESTING:
                 return True
