@@ -37,6 +37,8 @@ _OPERATORS = (">=", "<=", "!=", ">", "<", "!")
 MAX_PASSES = 64
 #: longest string substitution may build
 MAX_LENGTH = 1_000_000
+#: most variables resolved for one string (bounds self-multiplying variables)
+MAX_RESOLUTIONS = 10_000
 
 __all__ = ["substitute_all", "substitute_references", "substitute_variables", "has_variables",
            "path_to_jmespath", "REGEX_VARIABLES"]
@@ -246,10 +248,11 @@ class _Resolver:
 
     def __call__(self, value: str, path: tuple[Any, ...]) -> Any:
         matches = REGEX_VARIABLES.findall(value)
-        passes = 0
+        passes = resolved = 0
         while matches:
             passes += 1
-            if passes > MAX_PASSES or len(value) > MAX_LENGTH:
+            resolved += len(matches)
+            if passes > MAX_PASSES or len(value) > MAX_LENGTH or resolved > MAX_RESOLUTIONS:
                 variable = _variable_text(matches[0][1])
                 raise SubstitutionError(
                     f"failed to resolve {variable} at path {_pointer(path)}: variable substitution does not "
