@@ -18,7 +18,8 @@ Rules (Kyverno's):
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from verno.core.errors import JMESPathError, NotFoundError, SubstitutionError, VernoError
 from verno.core.jmespath.functions._go import go_json
@@ -40,8 +41,14 @@ MAX_LENGTH = 1_000_000
 #: most variables resolved for one string (bounds self-multiplying variables)
 MAX_RESOLUTIONS = 10_000
 
-__all__ = ["substitute_all", "substitute_references", "substitute_variables", "has_variables",
-           "path_to_jmespath", "REGEX_VARIABLES"]
+__all__ = [
+    "REGEX_VARIABLES",
+    "has_variables",
+    "path_to_jmespath",
+    "substitute_all",
+    "substitute_references",
+    "substitute_variables",
+]
 
 
 def has_variables(value: str) -> bool:

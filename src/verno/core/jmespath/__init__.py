@@ -7,8 +7,9 @@ does). Argument checking is jmespath's own signature machinery.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import jmespath
 from jmespath import exceptions as jp_exceptions
@@ -21,7 +22,7 @@ from verno.core.errors import JMESPathError, NotFoundError, VernoError
 from verno.core.jmespath.interpreter import KyvernoInterpreter
 from verno.core.registry import Registry
 
-__all__ = ["JMESPath", "FunctionInfo", "Compiled"]
+__all__ = ["Compiled", "FunctionInfo", "JMESPath"]
 
 #: how many distinct expressions one JMESPath instance keeps compiled
 CACHE_SIZE = 4096

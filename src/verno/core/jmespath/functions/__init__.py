@@ -5,7 +5,7 @@ them all through ``verno_register_jmespath_functions``.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from verno.core.hookspecs import hookimpl
 from verno.core.jmespath.functions import (

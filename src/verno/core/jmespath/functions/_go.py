@@ -40,7 +40,7 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def tidy_number(value: float | int) -> float | int:
+def tidy_number(value: float) -> float | int:
     """Go keeps every number as float64; integral results are given back as ``int`` here."""
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
         return int(value)

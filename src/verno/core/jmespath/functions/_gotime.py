@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: seconds from Go's zero time (year 1) to the Unix epoch
 _ZERO_TO_UNIX = 62135596800
 RFC3339 = "2006-01-02T15:04:05Z07:00"
@@ -37,13 +37,13 @@ class GoTime:
         hours, minutes = divmod(abs(self.offset) // 60, 60)
         return f"{text}{sign}{hours:02d}:{minutes:02d}"
 
-    def utc(self) -> "GoTime":
+    def utc(self) -> GoTime:
         return GoTime(self.ns, 0)
 
-    def add(self, ns: int) -> "GoTime":
+    def add(self, ns: int) -> GoTime:
         return GoTime(self.ns + ns, self.offset)
 
-    def truncate(self, d: int) -> "GoTime":
+    def truncate(self, d: int) -> GoTime:
         """``Time.Truncate``: round down to a multiple of ``d`` since Go's zero time."""
         if d <= 0:
             return self
@@ -202,7 +202,7 @@ def parse(layout: str, value: str) -> GoTime:
         if yday >= 0:
             base = datetime(year, 1, 1) + timedelta(days=yday - 1)
             month, day = base.month, base.day
-        local = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+        local = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError:
         raise ValueError(f'parsing time "{value}": day out of range') from None
     secs = int((local - _EPOCH).total_seconds()) - offset

@@ -1,8 +1,9 @@
 """How each family module lists its functions for the plugin's registry hook."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)

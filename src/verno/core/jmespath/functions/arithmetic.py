@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Union
+from typing import Any
 
 from verno.core.jmespath.functions._go import (
     Quantity,
@@ -21,14 +21,14 @@ from verno.core.jmespath.functions._go import (
     tidy_number,
     truncate_ns,
 )
-from verno.core.jmespath.functions._spec import A, ANY, N, Spec
+from verno.core.jmespath.functions._spec import ANY, A, N, Spec
 
 
 class Duration(int):
     """Nanoseconds."""
 
 
-Operand = Union[float, int, Quantity, Duration]
+Operand = float | int | Quantity | Duration
 
 
 def _operand(value: Any) -> Operand | None:
@@ -60,7 +60,7 @@ def _zero(operator: str) -> Exception:
     return fn_error(operator, "Zero divisor passed")
 
 
-def _scalar_as_quantity(value: float | int) -> Quantity:
+def _scalar_as_quantity(value: float) -> Quantity:
     q = parse_go_quantity(str(tidy_number(value)) if isinstance(value, float) else str(value))
     if q is None:  # exponent notation such as 1e+21
         q = Quantity(Decimal(repr(value)), "DecimalSI", 0)

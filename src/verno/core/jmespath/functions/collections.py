@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from verno.core.jmespath.functions._go import arg_type_error, fn_error, iface_to_string, is_number
-from verno.core.jmespath.functions._spec import A, OA, S, SN, Spec
+from verno.core.jmespath.functions._spec import OA, SN, A, S, Spec
 
 
 def lookup(collection: dict[str, Any] | list[Any], key: Any) -> Any:

@@ -67,7 +67,7 @@ def _to_json(value: Any) -> Any:
 
 def parse_yaml(s: str) -> Any:
     try:
-        loaded = yaml.load(s, Loader=_YAMLLoader)  # noqa: S506 - a SafeLoader subclass
+        loaded = yaml.load(s, Loader=_YAMLLoader)
     except yaml.YAMLError as exc:
         raise fn_error("parse_yaml", " ".join(str(exc).split())) from None
     return _to_json(loaded)

@@ -61,11 +61,11 @@ def sha256(s: str) -> str:
 
 
 def sha1(s: str) -> str:
-    return hashlib.sha1(s.encode()).hexdigest()  # noqa: S324 - Kyverno's function, not for security
+    return hashlib.sha1(s.encode()).hexdigest()
 
 
 def md5(s: str) -> str:
-    return hashlib.md5(s.encode()).hexdigest()  # noqa: S324 - Kyverno's function, not for security
+    return hashlib.md5(s.encode()).hexdigest()
 
 
 FUNCTIONS = [

@@ -8,8 +8,7 @@ import re2
 
 from verno.core import wildcard
 from verno.core.jmespath.functions._go import arg_type_error, fn_error, iface_to_string
-from verno.core.jmespath.functions._spec import O, S, SN, Spec
-
+from verno.core.jmespath.functions._spec import SN, O, S, Spec
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
 
 from verno.core.errors import JMESPathError
 from verno.core.jmespath.functions._spec import S, Spec
