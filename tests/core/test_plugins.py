@@ -20,7 +20,7 @@ def test_builtin_plugins_are_entry_points_in_installed_metadata():
 
 def test_engine_loads_builtins_and_registries():
     engine = Engine()
-    names = {name for name, _ in engine.pm.list_name_plugin()}
+    names = {name for name, _ in engine.loaded_plugins()}
     assert BUILTINS <= names
     assert "Equals" in engine.operators and "equals" in engine.operators
     assert "to_upper" in engine.functions
@@ -54,7 +54,7 @@ def test_duplicate_operator_names_both_plugins():
 def test_disable_plugins_env(monkeypatch):
     monkeypatch.setenv("VERNO_DISABLE_PLUGINS", "validate, output-formats")
     engine = Engine()
-    names = {name for name, _ in engine.pm.list_name_plugin()}
+    names = {name for name, _ in engine.loaded_plugins()}
     assert "validate" not in names and "output-formats" not in names
     assert engine.handlers("validate") == []
 

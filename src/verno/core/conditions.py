@@ -1,7 +1,7 @@
 """``{any, all}`` condition evaluation (K: ``pkg/engine/variables/evaluate.go``).
 
-Keys and values are substituted the way Kyverno resolves preconditions (an unresolved variable becomes
-``""``), then handed to the operator registered under the condition's ``operator`` (case-insensitive).
+Keys and values are substituted as Kyverno resolves preconditions today: an unresolved variable is an
+error (the rule reports ``error``; ``||`` gives a default), then handed to the operator registered under the condition's ``operator`` (case-insensitive).
 
 * ``any`` stops at its first true condition, ``all`` at its first false one; both blocks are evaluated and
   the result is ``any and all``. An absent block counts as true; a present but empty ``any`` is false,
@@ -32,8 +32,8 @@ def unknown_operator_message(name: str, registry: Registry[Any]) -> str:
 
 
 def _evaluate(cond: Condition, rc: Any) -> tuple[bool, str]:
-    key = rc.substitute(cond.key, lenient=True)
-    value = rc.substitute(cond.value, lenient=True)
+    key = rc.substitute(cond.key)
+    value = rc.substitute(cond.value)
     registry = rc.engine.operators
     entry = registry.get(cond.operator) if isinstance(cond.operator, str) else None
     if entry is None:

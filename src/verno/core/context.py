@@ -40,7 +40,7 @@ class Context:
 
     def add_variable(self, path: str, value: Any) -> None:
         """Set a dotted path (``request.object.metadata.name``) without mutating shared nested dicts."""
-        parts = path.split(".")
+        parts = split_path(path)
         self.data[parts[0]] = _set_path(self.data.get(parts[0]), parts[1:], value)
 
     def merge(self, name: str, value: Any) -> None:
@@ -60,6 +60,23 @@ class Context:
 
     def snapshot(self) -> dict[str, Any]:
         return copy.deepcopy(self.data)
+
+
+def split_path(path: str) -> list[str]:
+    """``a.b."c.d"`` -> ``["a", "b", "c.d"]``: dots inside double quotes do not split."""
+    parts: list[str] = []
+    current = []
+    quoted = False
+    for ch in path:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "." and not quoted:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return parts
 
 
 def _set_path(node: Any, parts: list[str], value: Any) -> Any:

@@ -58,10 +58,14 @@ class Engine:
                 if not self.handlers(kind):
                     raise PluginError(f"policy {prepared.name}: {self.missing_handler_message(kind)}")
 
+    def loaded_plugins(self) -> list[tuple[str, Any]]:
+        """(name, plugin) of every registered plugin (blocked names are left out)."""
+        return [(n, p) for n, p in self.pm.list_name_plugin() if p is not None]
+
     def plugin_summary(self) -> list[dict[str, Any]]:
         """Each loaded plugin with the hooks it implements and what it registered."""
         out = []
-        for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda x: str(x[0])):
+        for name, plugin in sorted(self.loaded_plugins(), key=lambda x: str(x[0])):
             hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
             out.append({
                 "name": name,
@@ -97,7 +101,8 @@ class Engine:
 
         sources = sources if sources is not None else Sources()
         exceptions = list(exceptions)
-        responses = {id(p): PolicyResponse(p.policy, request.resource, operation=request.operation,
+        subject = request.resource or request.old_resource or {}
+        responses = {id(p): PolicyResponse(p.policy, subject, operation=request.operation,
                                            namespace_labels=request.namespace_labels) for p in policies}
         for phase in PHASES:
             for prepared in policies:
@@ -122,7 +127,7 @@ class Engine:
         for p in policies:
             r = responses[id(p)]
             if r.patched_resource is None:
-                r.patched_resource = request.resource
+                r.patched_resource = request.resource or subject
         return [responses[id(p)] for p in policies]
 
 

@@ -43,7 +43,7 @@ class ValuesBody(Model):
 
 class ValuesFile(ValuesBody):
     api_version: Literal["cli.kyverno.io/v1alpha1", "cli.kyverno.io/v1beta1"]
-    kind: Literal["Values"]
+    kind: Literal["Values", "Value"]
     metadata: Metadata | None = None
 
     def namespace_labels(self) -> dict[str, dict[str, str]]:
