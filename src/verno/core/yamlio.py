@@ -361,16 +361,17 @@ def _build_events(parser: CParser) -> Any:
         t = type(ev)
         merge_key = False
         if t is scalar:
-            if ev.implicit[0]:
+            tag = ev.tag
+            if tag is None and ev.implicit[0]:
                 value = resolve_plain(ev.value)
                 merge_key = ev.value == "<<"
-            elif ev.tag is None or ev.tag == "!":
+            elif tag is None or tag == "!":  # quoted, block, or the non-specific tag: a string
                 value = ev.value
-            elif ev.tag == _TAG + "merge":
+            elif tag == _TAG + "merge":
                 value, merge_key = ev.value, True
             else:
                 try:
-                    value = _resolve_tagged(ev.tag, ev.value)
+                    value = _resolve_tagged(tag, ev.value)
                 except ValueError as exc:
                     raise _DocError(ev.start_mark.line, str(exc)) from None
             if ev.anchor:
@@ -443,6 +444,7 @@ _A = r"[0-9a-fA-FxXoObBiInN_.:+-]"
 _N = _B + r"[-+]?\.?[0-9]" + _A + "*"  # a number token, up to its first digit and on
 _UNSAFE_NUMBERS = (
     _N + r"[a-dfA-DFxXoOiInN_:]" + _A + "*" + _E,  # prefixes, hex digits, _, sexagesimal/time colons
+    _B + _A + "*_" + _A + "*" + _E,  # yaml_rs drops underscores anywhere (_.5 is 0.5)
     _N + r"[0-9.+-][+-]" + _A + "*" + _E,  # a sign not right after the exponent mark (dates, 1-2)
     _N + r"\." + _A + r"*\." + _A + "*" + _E,  # two dots (after the first digit)
     _B + r"[-+]?\.[0-9]" + _A + r"*\." + _A + "*" + _E,  # two dots (.5.3)
