@@ -120,3 +120,12 @@ def test_field_lookup_property(obj: dict, key: str) -> None:
         with pytest.raises(NotFoundError):
             jp.search(expr, obj)
         assert jp.search(f"{expr} || `0`", obj) == 0
+
+
+def test_multi_select_with_a_missing_list_is_null_not_an_error():
+    from verno.core.jmespath import JMESPath
+
+    jp = JMESPath()
+    pod = {"spec": {"containers": [{"name": "a"}], "initContainers": [{"name": "b"}]}}
+    assert jp.search("spec.[ephemeralContainers, initContainers, containers][].name", pod) == ["b", "a"]
+    assert jp.search("spec.{e: ephemeralContainers, c: containers[0].name}", pod) == {"e": None, "c": "a"}

@@ -2,7 +2,8 @@
 
 Kyverno's go-jmespath fork raises ``NotFoundError`` (``Unknown key "x" in path``) when a field is
 absent from an object, where standard JMESPath returns null. The error is swallowed (treated as null)
-inside comparators, function arguments, filter expressions, ``||``/``&&``/``!`` and projections.
+inside comparators, function arguments, filter expressions, ``||``/``&&``/``!``, projections and
+multi-selects.
 A field lookup on something that is not an object still gives null.
 """
 from __future__ import annotations
@@ -107,3 +108,15 @@ class KyvernoInterpreter(TreeInterpreter):
         if _is_actual_number(original) and original == 0:
             return False
         return not original
+
+    # multi-selects: Kyverno's own sample policies rely on ``spec.[initContainers, containers][]``
+    # working when one of the lists is absent, so a missing key is null there too
+    def visit_multi_select_list(self, node: Node, value: Any) -> Any:
+        if value is None:
+            return None
+        return [self._lenient(child, value) for child in node["children"]]
+
+    def visit_multi_select_dict(self, node: Node, value: Any) -> Any:
+        if value is None:
+            return None
+        return {child["value"]: self._lenient(child["children"][0], value) for child in node["children"]}
