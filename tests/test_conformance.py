@@ -63,6 +63,8 @@ def test_kyverno_suite(suite: str, types: list[str]) -> None:
     if why:
         pytest.skip(why)
     result = CliRunner().invoke(cli, ["test", str(SHARED / "kyverno-cli" / suite)])
+    if "not supported yet:" in result.output:
+        pytest.skip(result.output.split("not supported yet:", 1)[1].splitlines()[0].strip() + " is not supported yet")
     found = SUMMARY.findall(result.output)
     assert found, result.output[-2000:]
     passed, failed = (int(x) for x in found[-1])

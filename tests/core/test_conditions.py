@@ -60,7 +60,7 @@ def test_all_stops_at_first_false_and_reports_it() -> None:
     ])
     assert check_conditions(conds, rc) == (False, "must be dev")
     assert len(rc.calls) == 2  # key and value of the first condition only
-    assert all(rc.calls)  # always lenient
+    assert not any(rc.calls)  # strict: an unresolved variable is an error, as in current Kyverno
 
 
 def test_any_none_matched_reports_all_messages() -> None:
@@ -120,3 +120,19 @@ def test_validate_operator_names() -> None:
     assert problems[1].startswith("all[1]: unknown operator Foo")
     assert validate_operator_names(None, reg) == []
     assert validate_operator_names([cond("a", "x", "a")], reg)[0].startswith("[0]: unknown operator x")
+
+
+def test_unresolved_variable_in_a_condition_is_an_error() -> None:
+    """Current Kyverno passes a precondition's substitution error on: the rule reports error."""
+    import pytest
+
+    from verno.core.errors import SubstitutionError
+
+    class Strict(FakeRC):
+        def substitute(self, doc, lenient=False, **kw):
+            if doc == "{{missing}}":
+                raise SubstitutionError("failed to resolve missing")
+            return super().substitute(doc, lenient=lenient, **kw)
+
+    with pytest.raises(SubstitutionError):
+        check_conditions(AnyAllConditions(all=[cond("{{missing}}", "Equals", "x", "")]), Strict({}))
