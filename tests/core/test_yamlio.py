@@ -5,6 +5,7 @@ import math
 from typing import Any
 
 import pytest
+import yaml
 import yaml_rs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,6 +13,8 @@ from hypothesis import strategies as st
 from verno.core import yamlio
 from verno.core.errors import LoadError
 from verno.core.yamlio import iter_documents, load_document
+
+REJECTED = (yamlio._DocError, yaml.YAMLError)
 
 
 def reference(text: str) -> Any:
@@ -67,7 +70,7 @@ SCALARS: list[tuple[str, Any]] = [
 
 @pytest.mark.parametrize(("scalar", "expected"), SCALARS)
 def test_scalar_meaning(scalar: str, expected: Any) -> None:
-    text = f"a: {scalar}" if not scalar.startswith(("|", ">")) else f"a: {scalar}"
+    text = f"a: {scalar}"
     if scalar == "-":
         assert list(iter_documents("a:\n-\n", "t")) == [(0, {"a": [None]})]
         return
@@ -83,7 +86,7 @@ def test_fast_path_agrees_or_defers(scalar: str, expected: Any) -> None:
     for text in (f"a: {scalar}\n", f"[{scalar}]\n", f"{{k: {scalar}}}\n", f"- {scalar}\n"):
         try:
             ref = reference(text)
-        except Exception:
+        except REJECTED:
             continue
         got = fast(text)
         assert got is yamlio._MISSING or same(got, ref), (text, got, ref)
@@ -190,7 +193,7 @@ def document(draw: st.DrawFn) -> str:
 def _check_paths_agree(text: str) -> None:
     try:
         ref = reference(text)
-    except Exception:
+    except REJECTED:
         return  # the reference path rejects it: iter_documents reports that error
     got = fast(text)
     if got is not yamlio._MISSING:
@@ -214,7 +217,7 @@ def test_unflagged_plain_words_mean_the_same_in_yaml_rs(word: str) -> None:
             continue
         try:
             got = yaml_rs.loads(text, **yamlio._RS_OPTIONS)
-        except Exception:
+        except yaml_rs.YAMLDecodeError:
             continue
         assert same(got, reference(text)), (text, got, reference(text))
 

@@ -40,7 +40,8 @@ import json
 import math
 import re
 import struct
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import re2
 import yaml
@@ -60,8 +61,8 @@ __all__ = ["MAX_ALIAS_EVENTS", "MAX_DEPTH", "iter_documents", "load_document"]
 # Splitting a stream into documents
 # ---------------------------------------------------------------------------------------------------------
 
-_MARKER = re.compile(r"^(---|\.\.\.)(?=[ \t\r\n]|$)", re.M)
-_CONTENT_LINE = re.compile(r"^[ \t]*[^ \t\r\n#%]", re.M)
+_MARKER = re.compile(r"^(---|\.\.\.)(?=[ \t\r\n]|$)", re.MULTILINE)
+_CONTENT_LINE = re.compile(r"^[ \t]*[^ \t\r\n#%]", re.MULTILINE)
 
 
 def _split(text: str) -> Iterator[tuple[int, str, int]]:
@@ -544,7 +545,7 @@ def load_document(text: str, source: str = "<string>", *, index: int = 0, line: 
 def _json_depth(text: str) -> int:
     """How deep brackets nest in a JSON text (strings ignored), without parsing it."""
     brackets = re.sub(r"[^\[\]{}]+", "", re.sub(r'"[^"\\]*(?:\\.[^"\\]*)*"', "", text))
-    if re.search(r"[\[{]{%d}" % (MAX_DEPTH + 1), brackets):
+    if re.search(r"[\[{]{" + str(MAX_DEPTH + 1) + "}", brackets):
         return MAX_DEPTH + 1
     # Each round of replace() removes one or two levels: a cheap bound first, the exact count if needed.
     rounds, rest = 0, brackets
@@ -583,8 +584,7 @@ def iter_documents(text: str, source: str) -> Iterator[tuple[int, Any]]:
     first non-blank character is ``{`` or ``[`` is tried as one JSON document first. Errors are
     :class:`~verno.core.errors.LoadError` naming ``source``, the document and the line.
     """
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = text.removeprefix("\ufeff")
     if _JSON_START.match(text):
         value = _load_json(text, source)
         if value is not _MISSING:
