@@ -109,7 +109,8 @@ class Engine:
                 if phase not in prepared.kinds or not _in_scope(prepared, request):
                     continue
                 response = responses[id(prepared)]
-                context = Context(base_context(request, sources, prepared.policy.name))
+                context = Context(base_context(request, sources, prepared.policy.name,
+                                               with_images=prepared.uses_images))
                 applied = False
                 for rule in prepared.rules:
                     if rule.kind != phase:

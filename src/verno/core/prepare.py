@@ -33,6 +33,8 @@ class PreparedPolicy:
     #: rule kinds present, for skipping whole phases quickly
     kinds: frozenset[str] = frozenset()
     source: str = ""
+    #: whether any rule refers to the ``images`` variable (it is only computed for such policies)
+    uses_images: bool = False
 
     @property
     def name(self) -> str:
@@ -53,4 +55,6 @@ def prepare_policy(policy: Policy, source: str = "") -> PreparedPolicy:
             PreparedRule(rule, rule.name, base_name, kind, RULE_HOOKS[kind], RuleMatcher(rule, policy))
         )
     prepared.kinds = frozenset(r.kind for r in prepared.rules)
+    prepared.uses_images = any("images" in r.rule.model_dump_json(by_alias=True, exclude_none=True)
+                               for r in prepared.rules)
     return prepared

@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from verno.core.memo import IdentityMemo
 from verno.core.errors import JMESPathError, NotFoundError, SubstitutionError, VernoError
 from verno.core.jmespath.functions._go import go_json
 
@@ -293,5 +294,24 @@ def substitute_all(document: Any, query: Query, *, lenient: bool = False,
     :param at_prefix: what ``@`` stands for at the document's root.
     :raises SubstitutionError: ``failed to resolve <var> at path <path>: <reason>``.
     """
+    if isinstance(document, (dict, list)):
+        if not _has_markers(document):
+            return document
+    elif not isinstance(document, str) or ("{{" not in document and "$(" not in document):
+        return document
     document = substitute_references(document)
     return substitute_variables(document, query, lenient=lenient, at_prefix=at_prefix)
+
+
+def _contains_markers(node: Any) -> bool:
+    if isinstance(node, str):
+        return "{{" in node or "$(" in node
+    if isinstance(node, dict):
+        return any(_contains_markers(k) or _contains_markers(v) for k, v in node.items())
+    if isinstance(node, list):
+        return any(_contains_markers(v) for v in node)
+    return False
+
+
+#: whether a policy-owned document holds any variable or reference, computed once per document
+_has_markers = IdentityMemo(_contains_markers)

@@ -39,19 +39,24 @@ def images_of(request: Request, extractors: Any = None, search: Any = None) -> d
     return cached[1]
 
 
-def base_context(request: Request, sources: Sources, policy_name: str) -> dict[str, Any]:
+def base_context(request: Request, sources: Sources, policy_name: str, *, with_images: bool = True) -> dict[str, Any]:
     """The JSON context a policy's rules start from for one resource."""
     from verno.core.context import Context
 
-    sa_name, sa_namespace = service_account(request.user_info)
-    ctx = Context({
-        "request": request.request_variable(),
-        "serviceAccountName": sa_name,
-        "serviceAccountNamespace": sa_namespace,
-    })
-    images = images_of(request)
-    if images:
-        ctx.set("images", images)
+    base = request.cache.get("base")
+    if base is None or base[0] is not request.resource:
+        sa_name, sa_namespace = service_account(request.user_info)
+        base = (request.resource, {
+            "request": request.request_variable(),
+            "serviceAccountName": sa_name,
+            "serviceAccountNamespace": sa_namespace,
+        })
+        request.cache["base"] = base
+    ctx = Context(base[1])
+    if with_images:
+        images = images_of(request)
+        if images:
+            ctx.set("images", images)
     for key, value in sources.global_values.items():
         ctx.add_variable(key, value)
     for key, value in sources.resource_values(policy_name, request.name).items():

@@ -15,6 +15,8 @@ X(k)   negation    k present: fail
 """
 from __future__ import annotations
 
+from verno.core.memo import IdentityMemo
+
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -77,7 +79,14 @@ def has_nested_anchors(pattern: Any) -> bool:
 
 
 def split_anchors(pattern: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """(phase-one anchor keys sorted, remaining keys: global anchors, then nested anchors, then plain)."""
+    """(phase-one anchor keys sorted, remaining keys: global anchors, then nested anchors, then plain).
+
+    Computed once per pattern dict (patterns belong to prepared policies and do not change).
+    """
+    return _split_anchors(pattern)
+
+
+def _layout(pattern: dict[str, Any]) -> tuple[list[str], list[str]]:
     anchors: list[str] = []
     front: list[str] = []
     nested: list[str] = []
@@ -94,3 +103,6 @@ def split_anchors(pattern: dict[str, Any]) -> tuple[list[str], list[str]]:
             rest.append(key)
     anchors.sort()
     return anchors, front + nested + rest
+
+
+_split_anchors = IdentityMemo(_layout)
