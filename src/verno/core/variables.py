@@ -21,9 +21,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from verno.core.memo import IdentityMemo
 from verno.core.errors import JMESPathError, NotFoundError, SubstitutionError, VernoError
 from verno.core.jmespath.functions._go import go_json
+from verno.core.memo import IdentityMemo
 
 Query = Callable[[str], Any]
 

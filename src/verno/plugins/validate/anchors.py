@@ -15,10 +15,10 @@ X(k)   negation    k present: fail
 """
 from __future__ import annotations
 
-from verno.core.memo import IdentityMemo
-
 from functools import lru_cache
 from typing import Any, NamedTuple
+
+from verno.core.memo import IdentityMemo
 
 CONDITION = ""
 GLOBAL = "<"
