@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import ROUND_UP, Decimal, localcontext
 from functools import lru_cache
 
-from kubernetes.utils import parse_quantity as _k8s_parse_quantity
+from verno.core.k8s_quantity import parse_quantity as _k8s_parse_quantity
 
 _SUFFIX_CHARS = frozenset("eEinumkKMGTP")
 _SUFFIXES = frozenset(["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P", "E"])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_UP, Decimal, InvalidOperation
 from typing import Any
 
-from kubernetes.utils import parse_quantity
+from verno.core.k8s_quantity import parse_quantity
 
 from verno.core.errors import JMESPathError
 
