@@ -336,3 +336,16 @@ def test_nesting_up_to_the_limit_is_accepted() -> None:
     [(_, doc)] = iter_documents("a: " + "[" * (depth - 1) + "]" * (depth - 1), "t")
     [(_, js)] = iter_documents("[" * depth + "]" * depth, "t")
     assert yamlio._depth(doc) == yamlio._depth(js) == depth
+
+
+def test_count_documents_matches_what_iteration_and_list_flattening_give():
+    from verno.core.yamlio import count_documents
+
+    text = (
+        "# leading comment\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\n---\n"
+        "apiVersion: v1\nkind: List\nitems:\n- {kind: Pod, metadata: {name: b}}\n- {kind: Pod, metadata: {name: c}}\n"
+        "---\nkind: ConfigMap\nmetadata: {name: d}\n"
+    )
+    assert count_documents(text, "t.yaml") == 4
+    assert count_documents('{"kind": "List", "items": [{"kind": "Pod"}, {"kind": "Pod"}]}', "t.json") == 2
+    assert count_documents('{"kind": "Pod"}', "t.json") == 1

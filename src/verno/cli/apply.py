@@ -10,7 +10,16 @@ import yaml
 
 from verno.cli.progress import Progress
 from verno.cli.report import Counts, policy_reports, report_result
-from verno.cli.session import Session, iter_resources, load_userinfo, load_values, merge_values, parse_set, resource_label
+from verno.cli.session import (
+    Session,
+    count_resources,
+    iter_resources,
+    load_userinfo,
+    load_values,
+    merge_values,
+    parse_set,
+    resource_label,
+)
 from verno.cli.table import render
 from verno.core.engine import Engine
 from verno.core.policyset import load_policy_set
@@ -46,17 +55,21 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
     engine.require_handlers(policy_set.policies)
     values = merge_values(load_values(values_file) if values_file else None, None, parse_set(set_values))
     session = Session.build(values, load_userinfo(userinfo) if userinfo else None)
-    docs = list(iter_resources(resources))
-
     quiet = policy_report or table
+    if "-" in resources:  # stdin can be read once only: hold its documents
+        docs: Any = list(iter_resources(resources))
+        total = len(docs)
+    else:  # files: counted first, then read and evaluated one document at a time
+        total = count_resources(resources)
+        docs = iter_resources(resources)
     if not quiet:
         extra = f" with {len(policy_set.exceptions)} exception(s)" if policy_set.exceptions else ""
-        click.echo(f"\nApplying {policy_set.rule_count} policy rule(s) to {len(docs)} resource(s){extra}...")
+        click.echo(f"\nApplying {policy_set.rule_count} policy rule(s) to {total} resource(s){extra}...")
 
     counts = Counts()
     all_responses = []
     rows: list[list[Any]] = []
-    progress = Progress("resources", len(docs))
+    progress = Progress("resources", total)
     for doc in docs:
         request = session.request(doc.data)
         responses = engine.evaluate(policy_set.policies, request, sources=session.sources,

@@ -147,6 +147,14 @@ def iter_resources(paths: Iterable[str]) -> Iterator[Document]:
             yield item
 
 
+def count_resources(paths: Iterable[str]) -> int:
+    """How many resources ``iter_resources`` will yield, without building them all (files are re-read)."""
+    from verno.core.loading import expand_paths, read_text
+    from verno.core.yamlio import count_documents
+
+    return sum(count_documents(read_text(p), p) for p in expand_paths(paths) if p != "-")
+
+
 def resource_label(resource: dict[str, Any]) -> str:
     """``namespace/Kind/name`` (``Kind/name`` when cluster-scoped), as Kyverno prints resources."""
     meta = resource.get("metadata") or {}

@@ -577,6 +577,37 @@ def _load_json(text: str, source: str) -> Any:
 _JSON_START = re.compile(r"\s*[\[{]")
 
 
+_LIST_KIND = re.compile(r"^kind:[ \t]*['\"]?\w*List['\"]?[ \t]*$", re.MULTILINE)
+
+
+def count_documents(text: str, source: str) -> int:
+    """How many objects ``iter_documents`` + List flattening will give, parsing as little as possible.
+
+    Only documents that may be a ``kind: *List`` (and JSON texts) are parsed; the rest are counted from
+    the document boundaries alone.
+    """
+    text = text.removeprefix("\ufeff")
+    if _JSON_START.match(text):
+        value = _load_json(text, source)
+        if value is not _MISSING:
+            return _objects_in(value)
+    n = 0
+    for index, chunk, line in _split(text):
+        if _LIST_KIND.search(chunk):
+            n += _objects_in(load_document(chunk, source, index=index, line=line))
+        else:
+            n += 1
+    return n
+
+
+def _objects_in(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, dict) and str(value.get("kind", "")).endswith("List") and isinstance(value.get("items"), list):
+        return len(value["items"])
+    return 1
+
+
 def iter_documents(text: str, source: str) -> Iterator[tuple[int, Any]]:
     """Yield ``(document index, value)`` for each non-empty document of a YAML or JSON text.
 
