@@ -593,9 +593,10 @@ def count_documents(text: str, source: str) -> int:
             return _objects_in(value)
     n = 0
     for index, chunk, line in _split(text):
+        body = chunk[3:] if chunk.startswith("---") else chunk
         if _LIST_KIND.search(chunk):
             n += _objects_in(load_document(chunk, source, index=index, line=line))
-        else:
+        elif _CONTENT_LINE.search(body) or body.split("\n", 1)[0].strip(" \t\r#"):
             n += 1
     return n
 
