@@ -92,6 +92,8 @@ def test_command(paths: tuple[str, ...], file_name: str, selector: str, detailed
     if failed or errors:
         if failed:
             click.echo(f"Error: {failed} tests failed", err=True)
+        else:
+            click.echo(f"Error: {errors} test document(s) could not be loaded", err=True)
         sys.exit(1)
 
 

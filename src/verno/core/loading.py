@@ -83,6 +83,8 @@ def validate_model(model: type[M], doc: Document) -> M:
         msg = err.get("msg", "invalid")
         if err.get("type") == "extra_forbidden":
             msg = "unknown field"
+        elif err.get("type") == "value_error" and msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]  # pydantic's prefix for a validator's message
         elif err.get("type") == "literal_error":
             msg = f"{msg}, got {err.get('input')!r}"
         more = len(exc.errors()) - 1
