@@ -42,10 +42,28 @@ class Engine:
         call_registry_hook(self.pm, "verno_register_predicate_checkers", self.predicate_checkers)
         call_registry_hook(self.pm, "verno_register_output_formats", self.output_formats)
         self.jmespath = JMESPath(self.functions)
+        self._rule_handlers: dict[str, Any] = {}
 
     # -- plugins ---------------------------------------------------------------------------------------
     def handlers(self, kind: str) -> list[str]:
         return handlers_of(self.pm, RULE_HOOKS[kind])
+
+    def rule_handler(self, hook_name: str) -> Any:
+        """A callable ``handler(rc=...)`` for a rule hook.
+
+        With a single implementation and no wrappers, that implementation is called directly (the
+        firstresult outcome is the same, without the hook-call machinery on every rule evaluation).
+        """
+        handler = self._rule_handlers.get(hook_name)
+        if handler is None:
+            caller = getattr(self.pm.hook, hook_name)
+            impls = caller.get_hookimpls()
+            if len(impls) == 1 and not impls[0].hookwrapper and not impls[0].wrapper:
+                handler = impls[0].function
+            else:
+                handler = caller
+            self._rule_handlers[hook_name] = handler
+        return handler
 
     def missing_handler_message(self, kind: str) -> str:
         return (f"no plugin handles {kind} rules: install or enable the plugin providing hook "

@@ -214,15 +214,35 @@ class MatchBlock:
         return None
 
 
+def plain_kinds(block: MatchResources) -> frozenset[str] | None:
+    """The kinds a match block can select, when every filter lists only plain kind names.
+
+    None when any filter has no kinds or a kind with a group, version, subresource or wildcard: then
+    the full matcher decides.
+    """
+    filters = list(block.any or block.all or [block])
+    kinds: set[str] = set()
+    for f in filters:
+        names = f.resources.kinds
+        if not names:
+            return None
+        for name in names:
+            if any(c in name for c in "/*?."):
+                return None
+            kinds.add(name)
+    return frozenset(kinds)
+
+
 class RuleMatcher:
     """Whether a rule applies to a request: its match succeeds and its exclude does not."""
 
-    __slots__ = ("exclude", "match", "rule_name")
+    __slots__ = ("exclude", "kinds", "match", "rule_name")
 
     def __init__(self, rule: Any, policy: Any = None):
         self.rule_name = rule.name
         self.match = MatchBlock(rule.match)
         self.exclude = MatchBlock(rule.exclude) if rule.exclude is not None else None
+        self.kinds = plain_kinds(rule.match)
 
     @classmethod
     def from_blocks(cls, name: str, match: MatchResources, exclude: MatchResources | None = None) -> RuleMatcher:
@@ -231,9 +251,14 @@ class RuleMatcher:
         self.rule_name = name
         self.match = MatchBlock(match)
         self.exclude = MatchBlock(exclude) if exclude is not None else None
+        self.kinds = plain_kinds(match)
         return self
 
     def matches(self, request: Request) -> bool:
+        # fast path: a plain resource whose kind no filter names cannot match
+        if self.kinds is not None and request.kind not in self.kinds and not request.subresource \
+                and request.request_kind is None:
+            return False
         if self.match.match_reason(request) is not None:
             return False
         return self.exclude is None or self.exclude.exclude_reason(request) is None

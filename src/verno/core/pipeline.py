@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from verno.core.conditions import check_conditions
 from verno.core.context import Context
+from verno.core.loaders.run import load_entries
 from verno.core.errors import ContextLoadError, NotFoundError, SubstitutionError, VernoError
 from verno.core.models.conditions import normalize
 from verno.core.request import Request
 from verno.core.results import RULE_TYPES, RuleResponse, Status
 from verno.core.sources import Sources
+from verno.core.variables import substitute_all
 
 if TYPE_CHECKING:  # pragma: no cover
     from verno.core.engine import Engine
@@ -56,21 +59,16 @@ class RuleContext:
 
         ``lenient`` resolves unknown variables to ``""`` (preconditions and conditions do this).
         """
-        from verno.core.variables import substitute_all
-
         return substitute_all(document, self.query, lenient=lenient, at_prefix=at_prefix)
 
     def check_conditions(self, conditions: Any) -> tuple[bool, str]:
         """Evaluate ``{any, all}`` (or a legacy list) conditions: (result, joined messages)."""
-        from verno.core.conditions import check_conditions
-
         return check_conditions(normalize(conditions), self)
 
     def load_context(self, entries: list[Any]) -> None:
         """Load ``context`` entries, in order, into the JSON context (raises ContextLoadError)."""
-        from verno.core.loaders.run import load_entries
-
-        load_entries(entries, self)
+        if entries:
+            load_entries(entries, self)
 
     # -- responses -------------------------------------------------------------------------------------
     def response(self, status: Status, message: str = "", **extra: Any) -> RuleResponse:
@@ -107,9 +105,8 @@ def run_rule(engine: Engine, prepared: PreparedPolicy, rule: PreparedRule, reque
                 return [rc.response(Status.ERROR, f"failed to evaluate preconditions: {exc}")]
             if not ok:
                 return [rc.response(Status.SKIP, "; ".join(x for x in ("preconditions not met", msg) if x))]
-        hook = getattr(engine.pm.hook, rule.hook)
         try:
-            responses = hook(rc=rc)
+            responses = engine.rule_handler(rule.hook)(rc=rc)
         except VernoError as exc:
             return [rc.response(Status.ERROR, str(exc))]
         if responses is None:

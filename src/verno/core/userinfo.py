@@ -23,10 +23,13 @@ def has_admission_info(request: Request) -> bool:
 
     In ``match`` blocks, user criteria are then dropped (K: ``matchesResourceDescriptionMatchHelper``).
     """
-    if request.roles or request.cluster_roles:
-        return True
-    info = request.user_info or {}
-    return any(info.get(k) for k in ("username", "uid", "groups", "extra"))
+    known = request.cache.get("admission-info")
+    if known is None:
+        info = request.user_info or {}
+        known = bool(request.roles or request.cluster_roles) or \
+            any(info.get(k) for k in ("username", "uid", "groups", "extra"))
+        request.cache["admission-info"] = known
+    return known
 
 
 def _subject_pattern(subject: Subject | dict[str, Any]) -> tuple[str, str]:

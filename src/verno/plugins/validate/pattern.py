@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from verno.core import wildcard
+from verno.core.memo import IdentityMemo
 from verno.core.operators.gotypes import go_sprint, go_type_name
 from verno.plugins.validate.anchors import (
     CONDITION,
@@ -101,10 +102,9 @@ class _Walk:
 
     def _track(self, pattern: dict[str, Any], resource: dict[str, Any]) -> None:
         seen = self.anchor_seen
-        for key in pattern:
-            a = parse_anchor(key)
-            if a is not None and a.modifier in TRACKED and not seen.get(key):
-                seen[key] = a.key in resource
+        for key, name in _map_layout(pattern).tracked:
+            if not seen.get(key):
+                seen[key] = name in resource
 
     # -- elements ------------------------------------------------------------------------------------------
     def element(self, resource: Any, pattern: Any, path: str) -> Outcome:
@@ -134,14 +134,17 @@ class _Walk:
         return path, _Err(f"failed at '{path}', pattern contains unknown type")
 
     def map(self, resource: dict[str, Any], pattern: dict[str, Any], path: str) -> Outcome:
-        pattern = expand_in_metadata(pattern, resource)
-        anchors, plain = split_anchors(pattern)
-        for key in anchors:
-            out = self.handle(key, pattern[key], resource, path)
-            if out[1] is not None:
-                return out
-        for key in plain:
-            out = self.handle(key, pattern[key], resource, path)
+        layout = _map_layout(pattern)
+        if layout.expand:
+            expanded = expand_in_metadata(pattern, resource)
+            if expanded is not pattern:
+                layout = _map_layout(expanded)
+                pattern = expanded
+        for key, anchor in layout.entries:
+            if anchor is None:
+                out = self._plain(key, pattern[key], resource, path)
+            else:
+                out = self._anchored(anchor, key, pattern[key], resource, path)
             if out[1] is not None:
                 return out
         return _OK
@@ -183,10 +186,13 @@ class _Walk:
     # -- one map key (K: anchor handlers) --------------------------------------------------------------------
     def handle(self, key: str, pattern: Any, resource: dict[str, Any], path: str) -> Outcome:
         a = parse_anchor(key)
-        kind = None if a is None else a.modifier
-        if kind is None or kind not in _HANDLED:
+        if a is None or a.modifier not in _HANDLED:
             return self._plain(key, pattern, resource, path)
-        name = a.key  # type: ignore[union-attr]
+        return self._anchored(a, key, pattern, resource, path)
+
+    def _anchored(self, a: Any, key: str, pattern: Any, resource: dict[str, Any], path: str) -> Outcome:
+        kind = a.modifier
+        name = a.key
         here = f"{path}{name}/"
         present = name in resource
         if kind == CONDITION:
@@ -240,6 +246,42 @@ class _Walk:
 
 
 _HANDLED = frozenset([CONDITION, GLOBAL, EQUALITY, NEGATION, EXISTENCE])
+
+
+class _MapLayout:
+    """What a pattern map's evaluation needs, computed once per (policy-owned) map.
+
+    ``entries``: (key, anchor or None) in Kyverno's evaluation order; ``tracked``: the anchor
+    keys whose presence is recorded; ``expand``: whether wildcard label/annotation keys may need
+    expanding against the resource.
+    """
+
+    __slots__ = ("entries", "expand", "tracked")
+
+    def __init__(self, pattern: dict[str, Any]):
+        anchors, plain = split_anchors(pattern)
+        entries = []
+        for key in anchors + plain:
+            a = parse_anchor(key)
+            entries.append((key, a if a is not None and a.modifier in _HANDLED else None))
+        self.entries = tuple(entries)
+        self.tracked = tuple((key, a.key) for key in pattern
+                             if (a := parse_anchor(key)) is not None and a.modifier in TRACKED)
+        self.expand = _has_metadata_wildcards(pattern)
+
+
+def _has_metadata_wildcards(pattern: dict[str, Any]) -> bool:
+    _, meta = _find("metadata", pattern)
+    if not isinstance(meta, dict):
+        return False
+    for tag in ("labels", "annotations"):
+        _, data = _find(tag, meta)
+        if isinstance(data, dict) and any(wildcard.has_wildcard(k) for k in data):
+            return True
+    return False
+
+
+_map_layout = IdentityMemo(_MapLayout)
 
 
 def _mismatch(resource: Any, pattern: Any, path: str) -> _Err:
