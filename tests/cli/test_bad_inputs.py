@@ -90,6 +90,7 @@ CASES = [
     ("userinfo-deprecated-schema", {"u.yaml": "clusterRoles: [x]\n"},
      ["apply", "{tmp}/p.yaml", "-r", PODS, "-u", "{tmp}/u.yaml"], ["u.yaml", "deprecated schema"]),
     ("invalid-set-pair", {}, ["apply", "{tmp}/p.yaml", "-r", PODS, "-s", "novalue"], ["--set", "novalue"]),
+    ("set-empty-key", {}, ["apply", "{tmp}/p.yaml", "-r", PODS, "-s", "a=b,=x"], ["--set", "empty key"]),
     ("malformed-policy-stdin", {}, ["apply", "-", "-r", PODS], ["- (document 1)", "line "]),
     ("test-missing-path", {}, ["test", "{tmp}/nowhere"], ["nowhere", "no such file"]),
     ("test-malformed-test-file", {"kyverno-test.yaml": "apiVersion: [\n"}, ["test", "{tmp}"],

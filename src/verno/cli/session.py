@@ -46,6 +46,8 @@ def parse_set(pairs: Iterable[str]) -> dict[str, Any]:
             if "=" not in pair:
                 raise LoadError("--set", f"expected key=value, got {pair!r}")
             key, value = pair.split("=", 1)
+            if not key.strip():
+                raise LoadError("--set", f"expected key=value, got {pair!r} (empty key)")
             out[key.strip()] = value.strip()
     return out
 
