@@ -124,17 +124,21 @@ class Engine:
                                            namespace_labels=request.namespace_labels) for p in policies}
         for phase in PHASES:
             for prepared in policies:
-                if phase not in prepared.kinds or not _in_scope(prepared, request):
+                rules = prepared.by_kind.get(phase)
+                if not rules or not _in_scope(prepared, request):
                     continue
                 response = responses[id(prepared)]
-                context = Context(base_context(request, sources, prepared.policy.name,
-                                               with_images=prepared.uses_images))
+                context: Context | None = None
                 applied = False
-                for rule in prepared.rules:
-                    if rule.kind != phase:
-                        continue
-                    if applied and prepared.policy.spec.apply_rules == "One":
+                apply_one = prepared.policy.spec.apply_rules == "One"
+                for rule in rules:
+                    if applied and apply_one:
                         break
+                    if not rule.matcher.matches(request):
+                        continue
+                    if context is None:
+                        context = Context(base_context(request, sources, prepared.policy.name,
+                                                       with_images=prepared.uses_images))
                     for rr in run_rule(self, prepared, rule, request, context, sources, exceptions):
                         response.rules.append(rr)
                         if rr.status in (Status.PASS, Status.FAIL):

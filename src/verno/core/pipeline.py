@@ -78,9 +78,7 @@ class RuleContext:
 
 def run_rule(engine: Engine, prepared: PreparedPolicy, rule: PreparedRule, request: Request,
              context: Context, sources: Sources, exceptions: list[Any]) -> list[RuleResponse]:
-    """Run one rule through the pipeline. Returns [] when the rule does not apply to the resource."""
-    if not rule.matcher.matches(request):
-        return []
+    """Run one rule that matched the resource (``rule.matcher.matches(request)``) through the pipeline."""
     rc = RuleContext(engine, prepared, rule, request, context, sources)
     context.checkpoint()
     try:

@@ -35,13 +35,15 @@ class PreparedPolicy:
     source: str = ""
     #: whether any rule refers to the ``images`` variable (it is only computed for such policies)
     uses_images: bool = False
+    #: rule kind -> its rules, in policy order
+    by_kind: dict[str, list[PreparedRule]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
         return self.policy.name
 
     def rules_of(self, kind: str) -> list[PreparedRule]:
-        return [r for r in self.rules if r.kind == kind]
+        return self.by_kind.get(kind, [])
 
 
 def prepare_policy(policy: Policy, source: str = "") -> PreparedPolicy:
@@ -55,6 +57,8 @@ def prepare_policy(policy: Policy, source: str = "") -> PreparedPolicy:
             PreparedRule(rule, rule.name, base_name, kind, RULE_HOOKS[kind], RuleMatcher(rule, policy))
         )
     prepared.kinds = frozenset(r.kind for r in prepared.rules)
+    for r in prepared.rules:
+        prepared.by_kind.setdefault(r.kind, []).append(r)
     prepared.uses_images = any("images" in r.rule.model_dump_json(by_alias=True, exclude_none=True)
                                for r in prepared.rules)
     return prepared

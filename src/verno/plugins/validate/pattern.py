@@ -100,9 +100,9 @@ class _Walk:
                 return True
         return False
 
-    def _track(self, pattern: dict[str, Any], resource: dict[str, Any]) -> None:
+    def _track(self, layout: _MapLayout, resource: dict[str, Any]) -> None:
         seen = self.anchor_seen
-        for key, name in _map_layout(pattern).tracked:
+        for key, name in layout.tracked:
             if not seen.get(key):
                 seen[key] = name in resource
 
@@ -114,8 +114,10 @@ class _Walk:
                     f"pattern and resource have different structures. Path: {path}. "
                     f"Expected {go_type_name(pattern)}, found {go_type_name(resource)}"
                 )
-            self._track(pattern, resource)
-            return self.map(resource, pattern, path)
+            layout = _map_layout(pattern)
+            if layout.tracked:
+                self._track(layout, resource)
+            return self.map(resource, pattern, path, layout)
         if isinstance(pattern, list):
             if not isinstance(resource, list):
                 return path, _Err(
@@ -133,8 +135,9 @@ class _Walk:
             return _OK
         return path, _Err(f"failed at '{path}', pattern contains unknown type")
 
-    def map(self, resource: dict[str, Any], pattern: dict[str, Any], path: str) -> Outcome:
-        layout = _map_layout(pattern)
+    def map(self, resource: dict[str, Any], pattern: dict[str, Any], path: str,
+            layout: _MapLayout | None = None) -> Outcome:
+        layout = layout or _map_layout(pattern)
         if layout.expand:
             expanded = expand_in_metadata(pattern, resource)
             if expanded is not pattern:
