@@ -122,6 +122,8 @@ class Engine:
         subject = request.resource or request.old_resource or {}
         responses = {id(p): PolicyResponse(p.policy, subject, operation=request.operation,
                                            namespace_labels=request.namespace_labels) for p in policies}
+        kind = request.kind
+        plain = not request.subresource and request.request_kind is None
         for phase in PHASES:
             for prepared in policies:
                 rules = prepared.by_kind.get(phase)
@@ -134,7 +136,8 @@ class Engine:
                 for rule in rules:
                     if applied and apply_one:
                         break
-                    if not rule.matcher.matches(request):
+                    kinds = rule.matcher.kinds  # the cheap check first: most rules name other kinds
+                    if (plain and kinds is not None and kind not in kinds) or not rule.matcher.matches(request):
                         continue
                     if context is None:
                         context = Context(base_context(request, sources, prepared.policy.name,
