@@ -128,7 +128,7 @@ def _add(doc: Any, tokens: list[str], value: Any, path: str, *, ensure: bool = T
         nxt = tokens[i + 1]
         if isinstance(node, dict) and token not in node and ensure:
             node[token] = [] if nxt == "-" or _is_int(nxt) else {}
-        elif isinstance(node, list) and ensure and token == "-":
+        elif isinstance(node, list) and ensure and (token == "-" or token == str(len(node))):
             node.append([] if nxt == "-" or _is_int(nxt) else {})
             token = str(len(node) - 1)
         node = _step(node, token, path)
