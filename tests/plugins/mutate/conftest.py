@@ -8,11 +8,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from mutate_helpers import policy  # noqa: E402
+from mutate_helpers import policy
 
-from verno.core.engine import Engine  # noqa: E402
-from verno.core.request import Request  # noqa: E402
-from verno.core.sources import Sources  # noqa: E402
+from verno.core.engine import Engine
+from verno.core.request import Request
+from verno.core.sources import Sources
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,11 @@ from __future__ import annotations
 import copy
 
 import pytest
+from mutate_helpers import pod
 
 from verno.core.results import Status
 from verno.plugins.mutate.anchors import PatchError
 from verno.plugins.mutate.strategic import strategic_merge
-
-from mutate_helpers import pod
 
 
 def test_containers_merge_by_name_and_new_ones_come_first() -> None:

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from verno.plugins.validate.anchors import ADD_IF_NOT_PRESENT, CONDITION, GLOBAL, Anchor, parse_anchor
 from verno.plugins.validate.pattern import match_pattern

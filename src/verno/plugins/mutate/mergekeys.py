@@ -10,7 +10,7 @@ built-in type whose lists are all replaced; ``None`` means "no schema: infer".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -20,22 +20,22 @@ class ListSpec:
     #: the merge key (``""`` for a merging list of scalars, e.g. finalizers)
     key: str = ""
     #: the schema of the elements
-    element: "Schema" = None
+    element: Schema = None
 
 
 @dataclass
 class Node:
-    fields: dict[str, "Schema"] = field(default_factory=dict)
+    fields: dict[str, Schema] = field(default_factory=dict)
     #: whether unknown fields below are still a built-in type (lists replaced) rather than schema-less
     builtin: bool = True
 
-    def child(self, name: str) -> "Schema":
+    def child(self, name: str) -> Schema:
         if name in self.fields:
             return self.fields[name]
         return OPAQUE if self.builtin else None
 
 
-Schema = Union[Node, ListSpec, None]
+Schema = "Node | ListSpec | None"
 
 #: a built-in type the table does not detail: lists are atomic (replaced)
 OPAQUE = Node()
