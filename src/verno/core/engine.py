@@ -142,11 +142,13 @@ class Engine:
                     if context is None:
                         context = Context(base_context(request, sources, prepared.policy.name,
                                                        with_images=prepared.uses_images))
+                    # a mutateExisting rule patches its targets; the trigger itself stays as it is
+                    chains = not (rule.rule.mutate is not None and rule.rule.mutate.targets)
                     for rr in run_rule(self, prepared, rule, request, context, sources, exceptions):
                         response.rules.append(rr)
                         if rr.status in (Status.PASS, Status.FAIL):
                             applied = True
-                        if rr.patched_resource is not None and rr.status == Status.PASS:
+                        if chains and rr.patched_resource is not None and rr.status == Status.PASS:
                             request = request.with_resource(rr.patched_resource)
                             context.data["request"] = request.request_variable()
                             response.patched_resource = rr.patched_resource
