@@ -59,7 +59,8 @@ class RuleContext:
 
         ``lenient`` resolves unknown variables to ``""`` (preconditions and conditions do this).
         """
-        return substitute_all(document, self.query, lenient=lenient, at_prefix=at_prefix)
+        return substitute_all(document, self.query, lenient=lenient, at_prefix=at_prefix,
+                              delete=self.request.operation == "DELETE")
 
     def check_conditions(self, conditions: Any) -> tuple[bool, str]:
         """Evaluate ``{any, all}`` (or a legacy list) conditions: (result, joined messages)."""

@@ -18,6 +18,7 @@ Rules (Kyverno's):
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Callable
 from typing import Any
 
@@ -222,12 +223,18 @@ def _variable_text(match: str) -> str:
     return inner
 
 
+@lru_cache(maxsize=8192)
+def _find_variables(value: str) -> list[tuple[str, str]]:
+    """``(prefix, {{variable}})`` pairs of a string; policy strings recur, so the scan is cached."""
+    return REGEX_VARIABLES.findall(value)
+
+
 class _Resolver:
-    def __init__(self, query: Query, lenient: bool, at_prefix: str):
+    def __init__(self, query: Query, lenient: bool, at_prefix: str, delete: bool | None = None):
         self.query = query
         self.lenient = lenient
         self.at_prefix = at_prefix
-        self._delete: bool | None = None
+        self._delete: bool | None = delete
 
     def is_delete(self) -> bool:
         if self._delete is None:
@@ -255,7 +262,7 @@ class _Resolver:
         raise SubstitutionError(f"failed to resolve {variable} at path {_pointer(path)}: {reason}")
 
     def __call__(self, value: str, path: tuple[Any, ...]) -> Any:
-        matches = REGEX_VARIABLES.findall(value)
+        matches = _find_variables(value)
         passes = resolved = 0
         while matches:
             passes += 1
@@ -279,19 +286,21 @@ class _Resolver:
 
 
 def substitute_variables(document: Any, query: Query, *, lenient: bool = False,
-                         at_prefix: str = "request.object") -> Any:
+                         at_prefix: str = "request.object", delete: bool | None = None) -> Any:
     """Resolve ``{{ }}`` variables in every key and string of ``document``."""
-    return _walk(document, (), _Resolver(query, lenient, at_prefix), ("{{",))
+    return _walk(document, (), _Resolver(query, lenient, at_prefix, delete), ("{{",))
 
 
 def substitute_all(document: Any, query: Query, *, lenient: bool = False,
-                   at_prefix: str = "request.object") -> Any:
+                   at_prefix: str = "request.object", delete: bool | None = None) -> Any:
     """References first, then variables; a new document (unchanged parts are shared).
 
     :param query: evaluates a JMESPath expression against the JSON context; raises
         :class:`NotFoundError` for a missing key.
     :param lenient: an unresolvable variable becomes ``""`` (Kyverno's preconditions resolver).
     :param at_prefix: what ``@`` stands for at the document's root.
+    :param delete: whether the request is a DELETE (``request.object`` then reads ``request.oldObject``);
+        None asks the context (``request.operation``).
     :raises SubstitutionError: ``failed to resolve <var> at path <path>: <reason>``.
     """
     if isinstance(document, (dict, list)):
@@ -300,7 +309,7 @@ def substitute_all(document: Any, query: Query, *, lenient: bool = False,
     elif not isinstance(document, str) or ("{{" not in document and "$(" not in document):
         return document
     document = substitute_references(document)
-    return substitute_variables(document, query, lenient=lenient, at_prefix=at_prefix)
+    return substitute_variables(document, query, lenient=lenient, at_prefix=at_prefix, delete=delete)
 
 
 def _contains_markers(node: Any) -> bool:
