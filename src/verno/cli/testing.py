@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
 from verno.cli.report import report_result
+from verno.cli.resultcheck import ResultChecker, _row_label
 from verno.cli.session import Session, iter_resources, load_userinfo, load_values, merge_values
 from verno.core.engine import Engine
 from verno.core.errors import LoadError, VernoError
@@ -17,20 +18,13 @@ from verno.core.wildcard import match as wildcard
 
 #: Test fields that later features serve; a Test using them fails clearly until then.
 UNSUPPORTED_FIELDS = {
-    "targetResources": "target_resources",
     "paramResources": "param_resources",
     "context": "context",
     "jsonPayloads": "json_payloads",
     "httpPayloads": "http_payloads",
     "envoyPayloads": "envoy_payloads",
 }
-UNSUPPORTED_RESULT_FIELDS = {
-    "patchedResources": "patched_resources",
-    "patchedResource": "patched_resource",
-    "generatedResource": "generated_resource",
-    "generatedResources": "generated_resources",
-    "cloneSourceResource": "clone_source_resource",
-}
+UNSUPPORTED_RESULT_FIELDS: dict[str, str] = {}
 
 
 @dataclass
@@ -130,7 +124,7 @@ def expected_rows(test: TestFile, selector: Selector) -> list[tuple[TestResult, 
         if not selector.keep(result):
             continue
         names = list(result.resources) or [_spec_name(s) for s in result.resource_specs] or \
-            ([result.resource] if result.resource else [])
+            [result.resource]  # no resource named: every resource (trigger or target) is checked
         rows.extend((result, name) for name in names)
     return rows
 
@@ -192,9 +186,13 @@ class SuiteRunner:
             extra = load_policy_set(self.engine, [], [self._p(e) for e in t.exceptions])
             policy_set.exceptions.extend(extra.exceptions)
         outcome.notices.extend(policy_set.notices)
+        cluster = [d.data for d in iter_resources([self._p(r) for r in t.cluster_resources])]
+        if t.target_resources:
+            self.echo("  Loading target resources ...")
+            cluster.extend(d.data for d in iter_resources([self._p(r) for r in t.target_resources]))
         session = Session.build(values, userinfo, api_call_responses=self._mocks(),
-                                global_context=self._global_context(),
-                                cluster_resources=[d.data for d in iter_resources([self._p(r) for r in t.cluster_resources])])
+                                global_context=self._global_context(), cluster_resources=cluster,
+                                clone_sources=self._clone_sources())
         n_pol = len(policy_set.policies)
         self.echo(f"  Applying {n_pol} polic{'y' if n_pol == 1 else 'ies'} to {len(resources)} "
                   f"resource{'' if len(resources) == 1 else 's'} ...")
@@ -211,6 +209,15 @@ class SuiteRunner:
         for result, name in wanted:
             outcome.rows.extend(self._check(result, name, evaluated[result.operation or default_op], policy_set))
         return outcome
+
+    def _clone_sources(self) -> dict[str, list[dict[str, Any]]]:
+        """Each result's ``cloneSourceResource``, visible to that policy's rule only (as in Kyverno)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for r in self.test.results:
+            if r.clone_source_resource:
+                docs = [d.data for d in iter_resources([self._p(r.clone_source_resource)])]
+                out.setdefault(f"{r.policy}/{r.rule}", []).extend(docs)
+        return out
 
     def _mocks(self) -> dict[tuple[str, str], dict[str, Any]]:
         mocks = {}
@@ -241,26 +248,32 @@ class SuiteRunner:
                 r.name in _rule_names(result.rule) for r in prepared.rules):
             return [TestRow(0, **base, result="Fail", reason="Rule not found",
                             message=f"policy {result.policy} has no rule {result.rule}", counted_as="fail")]
+        checker = ResultChecker(result, self._p, _rule_names(result.rule), _is_mutate_existing)
+        trigger_label = _row_label
         for response in responses:
-            if response.policy.key != result.policy or not _resource_matches(response.resource, name):
+            if response.policy.key != result.policy:
                 continue
-            found = False
-            for rule in response.rules:
-                if rule.name not in _rule_names(result.rule):
-                    continue
-                found = True
-                actual = report_result(response, rule, False)
-                ok = actual == expected
-                rows.append(TestRow(0, **base, result="Pass" if ok else "Fail",
-                                    reason="Ok" if ok else f"Want {expected}, got {actual}", message=rule.message,
-                                    actual=actual, counted_as=("skip" if expected == "skip" else "pass") if ok else "fail"))
-            if not found and not rows:
+            outcomes, _ = checker.outcomes(response, name, _resource_matches)
+            for o in outcomes:
+                where = base["resource"] if (name and o.resource == trigger_label(response.resource)) else o.resource
+                counted = ("skip" if expected == "skip" else "pass") if o.ok else "fail"
+                rows.append(TestRow(0, **{**base, "resource": where}, result="Pass" if o.ok else "Fail",
+                                    reason=o.reason, message=o.message, actual=o.actual, counted_as=counted))
+            if not outcomes and not rows and name and _resource_matches(response.resource, name):
                 rows.append(TestRow(0, **base, result="Pass", reason="Excluded", message="Excluded",
                                     actual="excluded", counted_as="skip"))
         if not rows:
             rows.append(TestRow(0, **base, result="Fail", reason="Not found", message="Not found",
                                 counted_as="fail"))
         return rows
+
+
+def _is_mutate_existing(policy: Any, rule_name: str) -> bool:
+    """Whether a rule (by its reported name) is a mutateExisting rule (its patched resources are targets)."""
+    for rule in policy.spec.rules:
+        if rule_name in _rule_names(rule.name):
+            return rule.mutate is not None and bool(rule.mutate.targets)
+    return False
 
 
 def _rule_names(rule: str) -> set[str]:

@@ -33,6 +33,9 @@ class Sources:
     registry_access: bool = False
     #: resources available to clone/list lookups offline (``clusterResources``)
     cluster_resources: list[dict[str, Any]] = field(default_factory=list)
+    #: clone sources one rule may read offline, by ``<policy key>/<rule name>`` (a Test's
+    #: ``cloneSourceResource``); Kyverno scopes them to that rule only
+    clone_sources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: an OCI registry client (``image_data(reference, credentials)``), when registries may be reached
     registry_client: Any = None
 

@@ -1,0 +1,140 @@
+"""Checking one expected Test result against the engine's responses, resources included.
+
+Kyverno's ``printTestResult``/``checkResult`` (``commands/test/output.go``, ``command.go``):
+
+* a mutate rule's row compares the policy's patched resource with ``patchedResources``;
+* a mutateExisting rule's passing responses are rows about their patched *targets* (a Test names the
+  target, e.g. ``staging/secret-1``), compared with ``patchedResources`` too;
+* a generate rule gives one row per generated resource, compared with ``generatedResource``; a generate
+  rule that generated nothing gives no row (the resource then shows as ``Excluded``);
+* when the expected file holds no document for the actual resource (same kind, name, namespace), the
+  row is left out (Kyverno's "not found in manifest").
+
+A row passes when the resource matches and the rule's report result is the expected one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from verno.cli.compare import label, load_documents, pick_expected, same_resource, unified_diff
+from verno.cli.report import report_result
+from verno.core.models.testfile import TestResult
+from verno.core.results import PolicyResponse, RuleResponse
+
+DIFF_MESSAGES = {
+    "patched": "Patched resource didn't match the patched resource in the test result",
+    "generated": "Generated resource didn't match the generated resource in the test result",
+}
+
+
+@dataclass
+class Outcome:
+    """One row's verdict before it becomes a TestRow."""
+
+    resource: str
+    ok: bool
+    reason: str
+    message: str
+    actual: str
+
+
+class ResultChecker:
+    """Checks rows of one result; ``path_of`` resolves a file named by the Test."""
+
+    def __init__(self, result: TestResult, path_of: Callable[[str], str], rule_names: set[str],
+                 is_existing: Callable[[Any, str], bool]):
+        self.result = result
+        self.path_of = path_of
+        self.rule_names = rule_names
+        self.is_existing = is_existing
+        self._docs: dict[str, list[dict[str, Any]]] = {}
+
+    def _expected_docs(self, rel: str) -> list[dict[str, Any]]:
+        if rel not in self._docs:
+            self._docs[rel] = load_documents(self.path_of(rel))
+        return self._docs[rel]
+
+    # -- rows ------------------------------------------------------------------------------------------
+    def outcomes(self, response: PolicyResponse, name: str, matches: Callable[[dict[str, Any], str], bool]) \
+            -> tuple[list[Outcome], bool]:
+        """(rows, whether a matching rule ran on the trigger) for ``response`` and resource ``name``."""
+        out: list[Outcome] = []
+        trigger_hit = bool(name == "" or matches(response.resource, name))
+        ran = False
+        for rule in response.rules:
+            if rule.name not in self.rule_names:
+                continue
+            existing = self.is_existing(response.policy, rule.name)
+            if existing and rule.patched_resource is not None:
+                if matches(rule.patched_resource, name) or name == "":
+                    ran = True
+                    row = self._compare_row(response, rule, rule.patched_resource, "patched",
+                                            self.result.patched_resources or self.result.patched_resource)
+                    if row is not None:
+                        out.append(row)
+                if not trigger_hit:
+                    continue
+                # on the trigger a target response compares the (unchanged) trigger, as Kyverno does
+                row = self._compare_row(response, rule, response.patched_resource or response.resource,
+                                        "patched", self.result.patched_resources or self.result.patched_resource)
+                if row is not None:
+                    out.append(row)
+                continue
+            if not trigger_hit:
+                continue
+            ran = True
+            if rule.rule_type == "Generation":
+                files = [f for f in [self.result.generated_resource, *self.result.generated_resources] if f]
+                for generated in rule.generated_resources:
+                    row = self._generated_row(response, rule, generated, files)
+                    if row is not None:
+                        out.append(row)
+                continue
+            actual = response.patched_resource if rule.rule_type == "Mutation" else response.resource
+            row = self._compare_row(response, rule, actual or response.resource, "patched",
+                                    self.result.patched_resources or self.result.patched_resource)
+            if row is not None:
+                out.append(row)
+        return out, ran
+
+    def _generated_row(self, response: PolicyResponse, rule: RuleResponse, generated: dict[str, Any],
+                       files: list[str]) -> Outcome | None:
+        if not files:
+            return self._status_row(response, rule, generated)
+        docs = [d for f in files for d in self._expected_docs(f)]
+        return self._against(response, rule, generated, docs, "generated")
+
+    def _compare_row(self, response: PolicyResponse, rule: RuleResponse, actual: dict[str, Any], what: str,
+                     rel: str) -> Outcome | None:
+        if not rel:
+            return self._status_row(response, rule, actual)
+        return self._against(response, rule, actual, self._expected_docs(rel), what)
+
+    def _against(self, response: PolicyResponse, rule: RuleResponse, actual: dict[str, Any],
+                 docs: list[dict[str, Any]], what: str) -> Outcome | None:
+        expected = pick_expected(docs, actual)
+        if expected is None:
+            return None  # not found in the manifest: Kyverno leaves the row out
+        if not same_resource(actual, expected):
+            status = report_result(response, rule, False)
+            message = f"{DIFF_MESSAGES[what]}\n(- only in expected, + only in actual)\n{unified_diff(expected, actual)}"
+            return Outcome(_row_label(actual), False, "Resource diff", message, status)
+        return self._status_row(response, rule, actual)
+
+    def _status_row(self, response: PolicyResponse, rule: RuleResponse, actual: dict[str, Any]) -> Outcome:
+        status = report_result(response, rule, False)
+        expected = self.result.expected
+        ok = status == expected
+        return Outcome(_row_label(actual), ok, "Ok" if ok else f"Want {expected}, got {status}", rule.message, status)
+
+
+def _row_label(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    name = meta.get("name") or meta.get("generateName") or ""
+    ns = meta.get("namespace") or ""
+    kind = obj.get("kind") or ""
+    return f"{kind}/{ns}/{name}" if ns else f"{kind}/{name}"
+
+
+__all__ = ["ResultChecker", "Outcome", "label"]
