@@ -351,8 +351,18 @@ def expand_in_metadata(pattern: dict[str, Any], resource: dict[str, Any]) -> dic
     return new_pattern
 
 
-def match_pattern(resource: Any, pattern: Any) -> PatternResult:
-    """Validate ``resource`` against a Kyverno ``validate.pattern`` (see the module docstring)."""
+def match_pattern(resource: Any, pattern: Any, *, stable: bool = False) -> PatternResult:
+    """Validate ``resource`` against a Kyverno ``validate.pattern`` (see the module docstring).
+
+    ``stable``: the pattern object belongs to a loaded policy (not a per-resource substitution), so a
+    compiled pass check may be built for it once and reused (``fastpath.py``).
+    """
+    if stable:
+        from verno.plugins.validate.fastpath import passes_check
+
+        check = passes_check(pattern)
+        if check is not None and check(resource):
+            return PASS
     walk = _Walk()
     path, err = walk.element(resource, pattern, "/")
     if err is None:

@@ -58,8 +58,8 @@ def evaluate(rc: Any, level: Level) -> RuleResponse | None:
             return rc.response(Status.ERROR, f"variable substitution failed for rule {rule_name}: {exc}")
         root = level.element if level.element is not None else rc.resource
         if pattern is not None:
-            return _pattern(rc, root, pattern, rule_name, message)
-        return _any_pattern(rc, root, any_pattern, rule_name, message)
+            return _pattern(rc, root, pattern, rule_name, message, stable=pattern is level.pattern)
+        return _any_pattern(rc, root, any_pattern, rule_name, message, stable=any_pattern is level.any_pattern)
     if level.foreach:
         from verno.plugins.validate.foreach import validate_foreach
 
@@ -77,8 +77,8 @@ def _deny(rc: Any, level: Level, rule_name: str, message: str) -> RuleResponse:
     return rc.response(Status.PASS, messages.passed(rule_name))
 
 
-def _pattern(rc: Any, root: Any, pattern: Any, rule_name: str, message: str) -> RuleResponse:
-    result = match_pattern(root, pattern)
+def _pattern(rc: Any, root: Any, pattern: Any, rule_name: str, message: str, *, stable: bool = False) -> RuleResponse:
+    result = match_pattern(root, pattern, stable=stable)
     if result.status == "pass":
         return rc.response(Status.PASS, messages.passed(rule_name))
     if result.status == "skip":
@@ -89,13 +89,14 @@ def _pattern(rc: Any, root: Any, pattern: Any, rule_name: str, message: str) -> 
     return rc.response(Status.FAIL, text, path=result.path)
 
 
-def _any_pattern(rc: Any, root: Any, patterns: Any, rule_name: str, message: str) -> RuleResponse:
+def _any_pattern(rc: Any, root: Any, patterns: Any, rule_name: str, message: str, *,
+                 stable: bool = False) -> RuleResponse:
     if not isinstance(patterns, list):
         return rc.response(Status.ERROR, "failed to deserialize anyPattern, expected type array")
     failed: list[str] = []
     skipped: list[str] = []
     for index, pattern in enumerate(patterns):
-        result = match_pattern(root, pattern)
+        result = match_pattern(root, pattern, stable=stable)
         if result.status == "pass":
             return rc.response(Status.PASS, f"validation rule '{rule_name}' anyPattern[{index}] passed.")
         if result.status == "skip":
