@@ -8,6 +8,7 @@ from typing import Any
 import click
 import yaml
 
+from verno.cli.mutated_output import MutationOutput
 from verno.cli.progress import Progress
 from verno.cli.report import Counts, policy_reports, report_result
 from verno.cli.session import (
@@ -29,6 +30,10 @@ from verno.core.results import Status
 @click.command("apply")
 @click.argument("policies", nargs=-1, required=True)
 @click.option("-r", "--resource", "--resources", "resources", multiple=True, help="Resource file or directory (repeatable); - for stdin.")
+@click.option("--target-resource", "--target-resources", "target_resources", multiple=True,
+              help="Target resource file or directory for mutateExisting rules (repeatable).")
+@click.option("-o", "--output", "output", default="",
+              help="Write mutated and generated resources to a file, or to a directory (one file each).")
 @click.option("-f", "--values-file", "values_file", default="", help="Values file (kind: Values).")
 @click.option("-s", "--set", "set_values", multiple=True, help="Variables: key=value,key2=value2.")
 @click.option("-u", "--userinfo", "userinfo", default="", help="UserInfo file (roles, clusterRoles, subjects).")
@@ -44,7 +49,8 @@ from verno.core.results import Status
 def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_file: str,
                   set_values: tuple[str, ...], userinfo: str, exceptions: tuple[str, ...], audit_warn: bool,
                   warn_exit_code: int, warn_no_pass: bool, policy_report: bool, output_format: str, table: bool,
-                  detailed_results: bool, remove_color: bool) -> None:
+                  detailed_results: bool, remove_color: bool, target_resources: tuple[str, ...] = (),
+                  output: str = "") -> None:
     """Apply POLICIES (files or directories) to resources."""
     if not resources:
         raise click.UsageError("give resources with -r/--resource")
@@ -54,7 +60,8 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
         click.echo(f"notice: {notice}", err=True)
     engine.require_handlers(policy_set.policies)
     values = merge_values(load_values(values_file) if values_file else None, None, parse_set(set_values))
-    session = Session.build(values, load_userinfo(userinfo) if userinfo else None)
+    targets = [d.data for d in iter_resources(target_resources)] if target_resources else []
+    session = Session.build(values, load_userinfo(userinfo) if userinfo else None, cluster_resources=targets)
     quiet = policy_report or table
     if "-" in resources:  # stdin can be read once only: hold its documents
         docs: Any = list(iter_resources(resources))
@@ -70,11 +77,14 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
     all_responses = []
     rows: list[list[Any]] = []
     progress = Progress("resources", total)
+    mutation_output = None if quiet else MutationOutput(lambda text: click.echo(text, nl=False), output)
     for doc in docs:
         request = session.request(doc.data)
         responses = engine.evaluate(policy_set.policies, request, sources=session.sources,
                                     exceptions=policy_set.exceptions)
         progress.advance()
+        if mutation_output is not None:
+            mutation_output.policy_responses(responses, _resource_path(doc.data), _name_of(doc.data))
         for response in responses:
             failed: list[str] = []
             for rule in response.rules:
@@ -108,6 +118,16 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
     else:
         click.echo(f"\n{counts.line()}")
     sys.exit(exit_code(counts, warn_exit_code, warn_no_pass))
+
+
+def _resource_path(resource: dict[str, Any]) -> str:
+    """``<ns>/<Kind>/<name>`` as Kyverno prints the resource a policy was applied to."""
+    meta = resource.get("metadata") or {}
+    return f"{meta.get('namespace') or ''}/{resource.get('kind') or ''}/{meta.get('name') or ''}"
+
+
+def _name_of(resource: dict[str, Any]) -> str:
+    return str((resource.get("metadata") or {}).get("name") or "")
 
 
 def exit_code(counts: Counts, warn_exit_code: int, warn_no_pass: bool) -> int:

@@ -57,7 +57,12 @@ def json_equal(a: Any, b: Any) -> bool:
 
 
 def normalise(obj: dict[str, Any]) -> Any:
-    return tidy(fixup_generate_labels(obj))
+    """Labels fixed up, ``namespace: default`` dropped (Kyverno's loader gives a resource without a
+    namespace the ``default`` one, so absent and ``default`` compare equal), then tidied."""
+    out = fixup_generate_labels(obj)
+    if out["metadata"].get("namespace") == "default":
+        del out["metadata"]["namespace"]
+    return tidy(out)
 
 
 def same_resource(actual: dict[str, Any], expected: dict[str, Any]) -> bool:

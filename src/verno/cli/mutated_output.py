@@ -1,0 +1,75 @@
+"""What ``verno apply`` shows or writes of mutated and generated resources (Kyverno's ``printOutput``).
+
+Without ``-o``: for each policy whose mutate rules ran on a resource, ``\\npolicy <p> applied to
+<ns>/<Kind>/<name>:`` then the resource as YAML and ``---``, patched mutateExisting targets after
+``patched targets:``, then ``\\n\\nMutation:\\nMutation has been applied successfully.``; each
+generated resource likewise, followed by ``\\n\\nGenerate:\\nGeneration completed successfully.``.
+
+With ``-o FILE`` every resource is appended to FILE (emptied first) as multi-document YAML; with
+``-o DIR`` (an existing directory, or a path ending in ``/``) each goes to ``<resource>-mutated.yaml``
+or ``<policy>-generated.yaml`` in it.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import yaml
+
+from verno.core.results import PolicyResponse
+
+
+def to_yaml(obj: Any) -> str:
+    return yaml.safe_dump(obj, sort_keys=True, default_flow_style=False)
+
+
+class MutationOutput:
+    def __init__(self, echo: Callable[[str], None], path: str = ""):
+        self.echo = echo
+        self.path = path
+        self.is_dir = bool(path) and (path.endswith(os.sep) or os.path.isdir(path))
+        if self.is_dir:
+            os.makedirs(path, exist_ok=True)
+        elif path:
+            with open(path, "w", encoding="utf-8"):
+                pass  # emptied once; every resource is appended
+
+    def policy_responses(self, responses: list[PolicyResponse], resource_path: str, resource_name: str) -> None:
+        for response in responses:
+            mutations = [r for r in response.rules if r.rule_type == "Mutation"]
+            if mutations:
+                targets = [r.patched_resource for r in mutations if r.patched_resource is not None
+                           and _is_target(response, r.name)]
+                self._one(response.policy.name, response.patched_resource or response.resource, targets,
+                          resource_path, f"{resource_name}-mutated")
+                if not self.path:
+                    self.echo("\n\nMutation:\nMutation has been applied successfully.")
+            for rule in response.rules:
+                for generated in rule.generated_resources:
+                    self._one(response.policy.name, generated, [], resource_path, f"{response.policy.name}-generated")
+                    if not self.path:
+                        self.echo("\n\nGenerate:\nGeneration completed successfully.")
+
+    def _one(self, policy: str, obj: dict[str, Any], targets: list[dict[str, Any]], resource_path: str,
+             file_stem: str) -> None:
+        text = to_yaml(obj)
+        if not self.path:
+            self.echo(f"\npolicy {policy} applied to {resource_path}:")
+            self.echo("\n" + text + "\n---\n")
+            if targets:
+                self.echo("patched targets: \n")
+                for target in targets:
+                    self.echo("\n" + to_yaml(target) + "\n---\n\n")
+            return
+        out = os.path.join(self.path, file_stem + ".yaml") if self.is_dir else self.path
+        with open(out, "a", encoding="utf-8") as fh:
+            fh.write(text + "\n---\n\n")
+            for target in targets:
+                fh.write(to_yaml(target) + "\n---\n")
+
+
+def _is_target(response: PolicyResponse, rule_name: str) -> bool:
+    for rule in response.policy.spec.rules:
+        if rule_name in (rule.name, f"autogen-{rule.name}", f"autogen-cronjob-{rule.name}"):
+            return rule.mutate is not None and bool(rule.mutate.targets)
+    return False
