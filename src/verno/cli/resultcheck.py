@@ -8,7 +8,8 @@ Kyverno's ``printTestResult``/``checkResult`` (``commands/test/output.go``, ``co
 * a generate rule gives one row per generated resource, compared with ``generatedResource``; a generate
   rule that generated nothing gives no row (the resource then shows as ``Excluded``);
 * when the expected file holds no document for the actual resource (same kind, name, namespace), the
-  row is left out (Kyverno's "not found in manifest").
+  row is left out (Kyverno's "not found in manifest"; the resource then shows as ``Excluded``), except
+  for a generated resource, which is then a ``Resource diff``.
 
 A row passes when the resource matches and the rule's report result is the expected one.
 """
@@ -103,6 +104,11 @@ class ResultChecker:
         if not files:
             return self._status_row(response, rule, generated)
         docs = [d for f in files for d in self._expected_docs(f)]
+        if pick_expected(docs, generated) is None:
+            # a generated resource the expected files do not describe is a difference, not a skip
+            return Outcome(_row_label(generated), False, "Resource diff",
+                           f"generated resource {label(generated)} not found in {', '.join(files)}",
+                           report_result(response, rule, False))
         return self._against(response, rule, generated, docs, "generated")
 
     def _compare_row(self, response: PolicyResponse, rule: RuleResponse, actual: dict[str, Any], what: str,
