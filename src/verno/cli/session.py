@@ -14,26 +14,24 @@ from verno.core.sources import Sources
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
 
 
-def load_values(path: str) -> ValuesFile:
+def _load_cli_file(path: str, model: type, kind: str) -> Any:
+    """One ``cli.kyverno.io`` document (Values, UserInfo) from ``path``; old schemas are errors."""
     docs = list(iter_file_documents(path))
     if len(docs) != 1:
-        raise LoadError(path, f"expected one Values document, found {len(docs)}")
+        raise LoadError(path, f"expected one {kind} document, found {len(docs)}")
     doc = docs[0]
     if isinstance(doc.data, dict) and (not doc.data.get("apiVersion") or not doc.data.get("kind")):
         raise LoadError(path, "uses a deprecated schema (no apiVersion/kind) — please migrate: add "
-                              "apiVersion: cli.kyverno.io/v1alpha1 and kind: Values", document=doc.index)
-    return validate_model(ValuesFile, doc)
+                              f"apiVersion: cli.kyverno.io/v1alpha1 and kind: {kind}", document=doc.index)
+    return validate_model(model, doc)
+
+
+def load_values(path: str) -> ValuesFile:
+    return _load_cli_file(path, ValuesFile, "Values")
 
 
 def load_userinfo(path: str) -> UserInfoFile:
-    docs = list(iter_file_documents(path))
-    if len(docs) != 1:
-        raise LoadError(path, f"expected one UserInfo document, found {len(docs)}")
-    doc = docs[0]
-    if isinstance(doc.data, dict) and (not doc.data.get("apiVersion") or not doc.data.get("kind")):
-        raise LoadError(path, "uses a deprecated schema (no apiVersion/kind) — please migrate: add "
-                              "apiVersion: cli.kyverno.io/v1alpha1 and kind: UserInfo", document=doc.index)
-    return validate_model(UserInfoFile, doc)
+    return _load_cli_file(path, UserInfoFile, "UserInfo")
 
 
 def parse_set(pairs: Iterable[str]) -> dict[str, Any]:

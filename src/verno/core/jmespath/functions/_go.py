@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_UP, Decimal, InvalidOperation
 from typing import Any
 
-from verno.core.k8s_quantity import parse_quantity
-
+from verno.core.duration import format_duration, parse_duration  # noqa: F401  (Go durations, re-exported)
 from verno.core.errors import JMESPathError
+from verno.core.k8s_quantity import parse_quantity
 
 # ---------------------------------------------------------------------------------------------------------
 # errors (K: pkg/engine/jmespath/error.go)
@@ -128,74 +128,6 @@ def go_json(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(go_json(v) for v in value) + "]"
     return _go_string(str(value))
-
-
-# ---------------------------------------------------------------------------------------------------------
-# durations (time.ParseDuration / Duration.String)
-# ---------------------------------------------------------------------------------------------------------
-
-_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-          "m": 60_000_000_000, "h": 3_600_000_000_000}
-_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)([^0-9.]+)")
-_MAX_DURATION = 2**63 - 1
-
-
-def parse_duration(text: str) -> int:
-    """``time.ParseDuration``: nanoseconds, or ValueError with Go's message."""
-    err = ValueError(f'time: invalid duration "{text}"')
-    s = text
-    neg = False
-    if s and s[0] in "+-":
-        neg = s[0] == "-"
-        s = s[1:]
-    if s == "0":
-        return 0
-    if not s:
-        raise err
-    total = Decimal(0)
-    pos = 0
-    while pos < len(s):
-        m = _DURATION_PART.match(s, pos)
-        if not m or m.group(1) in ("", "."):
-            raise err
-        unit = _UNITS.get(m.group(2))
-        if unit is None:
-            raise ValueError(f'time: unknown unit "{m.group(2)}" in duration "{text}"')
-        total += Decimal(m.group(1)) * unit
-        pos = m.end()
-    ns = int(total.to_integral_value(rounding=ROUND_DOWN))
-    if ns > _MAX_DURATION:
-        raise ValueError(f'time: invalid duration "{text}"')
-    return -ns if neg else ns
-
-
-def _frac(value: int, digits: int) -> str:
-    whole, frac = divmod(value, 10**digits)
-    if frac == 0:
-        return str(whole)
-    return f"{whole}." + f"{frac:0{digits}d}".rstrip("0")
-
-
-def format_duration(ns: int) -> str:
-    """``time.Duration.String``: ``1h30m0s``, ``1.5s``, ``500ms``, ``0s``."""
-    if ns == 0:
-        return "0s"
-    sign = "-" if ns < 0 else ""
-    u = abs(ns)
-    if u < 1_000_000_000:
-        if u < 1_000:
-            return f"{sign}{u}ns"
-        if u < 1_000_000:
-            return f"{sign}{_frac(u, 3)}µs"
-        return f"{sign}{_frac(u, 6)}ms"
-    hours, rem = divmod(u, 3_600_000_000_000)
-    minutes, rem = divmod(rem, 60_000_000_000)
-    out = sign
-    if hours:
-        out += f"{hours}h"
-    if hours or minutes:
-        out += f"{minutes}m"
-    return out + _frac(rem, 9) + "s"
 
 
 def truncate_ns(value: float) -> int:
