@@ -41,14 +41,18 @@ def cli() -> None:
 
 def _register() -> None:
     from verno.cli.apply import apply_command
+    from verno.cli.certs import certs_command
     from verno.cli.jp import jp_group
     from verno.cli.plugins_cmd import plugins_command
     from verno.cli.test_cmd import test_command
+    from verno.cli.webhookconfig import webhook_config_command
 
     cli.add_command(apply_command)
     cli.add_command(test_command)
     cli.add_command(jp_group)
     cli.add_command(plugins_command)
+    cli.add_command(webhook_config_command)
+    cli.add_command(certs_command)
 
 
 _register()
