@@ -7,11 +7,14 @@ from verno.core.context import Context
 from verno.core.errors import PluginError
 from verno.core.hookspecs import RULE_HOOKS
 from verno.core.jmespath import JMESPath
+from verno.core.pipeline import run_rule
 from verno.core.plugins import build_plugin_manager, call_registry_hook, handlers_of
 from verno.core.prepare import PreparedPolicy, prepare_policy
 from verno.core.registry import CommandRegistry, Registry
 from verno.core.request import Request
 from verno.core.results import PolicyResponse, Status
+from verno.core.sources import Sources
+from verno.core.variables_builtin import base_context
 
 #: The order rule kinds run in for one resource (Kyverno's CLI and admission order).
 PHASES = ("mutate", "verifyImages", "validate", "generate")
@@ -113,10 +116,6 @@ class Engine:
         Each mutation is applied to the resource before the next rule runs, so later rules (and
         validate rules) see the mutated object.
         """
-        from verno.core.pipeline import run_rule
-        from verno.core.sources import Sources
-        from verno.core.variables_builtin import base_context
-
         sources = sources if sources is not None else Sources()
         exceptions = list(exceptions)
         subject = request.resource or request.old_resource or {}
@@ -140,8 +139,8 @@ class Engine:
                     if (plain and kinds is not None and kind not in kinds) or not rule.matcher.matches(request):
                         continue
                     if context is None:
-                        context = Context(base_context(request, sources, prepared.policy.name,
-                                                       with_images=prepared.uses_images))
+                        context = base_context(request, sources, prepared.policy.name,
+                                               with_images=prepared.uses_images)
                     # a mutateExisting rule patches its targets; the trigger itself stays as it is
                     chains = not (rule.rule.mutate is not None and rule.rule.mutate.targets)
                     for rr in run_rule(self, prepared, rule, request, context, sources, exceptions):

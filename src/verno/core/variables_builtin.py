@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from verno.core.context import Context
 from verno.core.request import Request
 from verno.core.sources import Sources
 
@@ -39,10 +40,8 @@ def images_of(request: Request, extractors: Any = None, search: Any = None) -> d
     return cached[1]
 
 
-def base_context(request: Request, sources: Sources, policy_name: str, *, with_images: bool = True) -> dict[str, Any]:
+def base_context(request: Request, sources: Sources, policy_name: str, *, with_images: bool = True) -> Context:
     """The JSON context a policy's rules start from for one resource."""
-    from verno.core.context import Context
-
     base = request.cache.get("base")
     if base is None or base[0] is not request.resource:
         sa_name, sa_namespace = service_account(request.user_info)
@@ -59,6 +58,7 @@ def base_context(request: Request, sources: Sources, policy_name: str, *, with_i
             ctx.set("images", images)
     for key, value in sources.global_values.items():
         ctx.add_variable(key, value)
-    for key, value in sources.resource_values(policy_name, request.name).items():
-        ctx.add_variable(key, value)
-    return ctx.data
+    if sources.values is not None:
+        for key, value in sources.resource_values(policy_name, request.name).items():
+            ctx.add_variable(key, value)
+    return ctx
