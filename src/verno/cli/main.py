@@ -44,6 +44,7 @@ def _register() -> None:
     from verno.cli.certs import certs_command
     from verno.cli.jp import jp_group
     from verno.cli.plugins_cmd import plugins_command
+    from verno.cli.serve import serve_command
     from verno.cli.test_cmd import test_command
     from verno.cli.webhookconfig import webhook_config_command
 
@@ -51,6 +52,7 @@ def _register() -> None:
     cli.add_command(test_command)
     cli.add_command(jp_group)
     cli.add_command(plugins_command)
+    cli.add_command(serve_command)
     cli.add_command(webhook_config_command)
     cli.add_command(certs_command)
 

@@ -1,0 +1,65 @@
+"""``verno serve``: the admission webhook server (HTTPS; /mutate, /validate, health, metrics)."""
+from __future__ import annotations
+
+import os
+
+import click
+
+
+@click.command("serve")
+@click.option("--policies", "policies", multiple=True, help="Policy file or directory (repeatable); reloaded on change.")
+@click.option("--tls-cert", required=True, type=click.Path(exists=True, dir_okay=False), help="Serving certificate (PEM).")
+@click.option("--tls-key", required=True, type=click.Path(exists=True, dir_okay=False), help="Private key (PEM).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=9443, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
+@click.option("--timeout", default=8.0, show_default=True, type=click.FloatRange(0.05, 30),
+              help="Seconds within which every admission request is answered.")
+@click.option("--kubeconfig", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Watch policies, exceptions and namespaces in this cluster instead of reading files.")
+@click.option("--in-cluster", is_flag=True, help="Watch the cluster verno runs in (service account).")
+@click.option("--exclude-namespace", "exclude_namespaces", multiple=True,
+              help="Namespace never evaluated (repeatable; replaces the default: kube-system and verno's own).")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256),
+              help="Evaluation threads per worker.")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+def serve_command(policies: tuple[str, ...], tls_cert: str, tls_key: str, host: str, port: int, workers: int,
+                  timeout: float, kubeconfig: str | None, in_cluster: bool, exclude_namespaces: tuple[str, ...],
+                  threads: int, log_level: str) -> None:
+    """Serve Kyverno policies as a Kubernetes admission webhook."""
+    from verno.server import logging as jsonlog
+    from verno.server.settings import ENV, Settings, default_excluded_namespaces
+    from verno.server.tls import Config
+
+    if kubeconfig and in_cluster:
+        raise click.UsageError("give --kubeconfig or --in-cluster, not both")
+    if not policies and not (kubeconfig or in_cluster):
+        raise click.UsageError("give --policies PATH, or --kubeconfig/--in-cluster to watch a cluster")
+    if policies and (kubeconfig or in_cluster):
+        raise click.UsageError("--policies and cluster mode are exclusive")
+    from verno.core.loading import expand_paths
+
+    expand_paths(policies)  # a missing path fails now, as one line
+    excluded = list(exclude_namespaces) if exclude_namespaces else default_excluded_namespaces()
+    settings = Settings(list(policies), timeout, excluded, kubeconfig, in_cluster, log_level.upper(), threads)
+    os.environ[ENV] = settings.to_env()
+    jsonlog.setup(settings.log_level)
+    config = Config(
+        "verno.server.app:create_app", factory=True, host=host, port=port, workers=workers,
+        ssl_certfile=tls_cert, ssl_keyfile=tls_key, http="httptools", loop="uvloop", lifespan="on",
+        log_config=jsonlog.log_config(settings.log_level), access_log=False, server_header=False,
+        date_header=False, timeout_keep_alive=75, timeout_graceful_shutdown=int(timeout) + 5,
+    )
+    import uvicorn
+
+    server = uvicorn.Server(config)
+    if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        sock = config.bind_socket()
+        Multiprocess(config, target=server.run, sockets=[sock]).run()
+    else:
+        server.run()
+    if not server.started and workers == 1:
+        raise SystemExit(3)

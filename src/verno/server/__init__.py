@@ -1,0 +1,1 @@
+"""The admission webhook server (``verno serve``): AdmissionReview in, AdmissionReview out."""

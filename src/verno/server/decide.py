@@ -1,0 +1,117 @@
+"""From engine responses to an admission decision: allowed, message, warnings, patch."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from verno.core.patch import make_patch
+from verno.core.prepare import PreparedPolicy
+from verno.core.request import Request
+from verno.core.results import PolicyResponse, Status
+from verno.plugins.validate.actions import effective_action
+from verno.server import messages
+from verno.server.policies import Snapshot, failure_policy
+
+
+@dataclass
+class Decision:
+    allowed: bool = True
+    message: str = ""
+    code: int = 0
+    warnings: list[str] = field(default_factory=list)
+    patch: list[dict[str, Any]] = field(default_factory=list)
+    #: (policy, rule, result) of every rule response, for metrics
+    results: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def _results(responses: Iterable[PolicyResponse]) -> list[tuple[str, str, str]]:
+    return [(r.policy.key, rule.name, rule.status.value) for r in responses for rule in r.rules]
+
+
+def _errors(response: PolicyResponse, rule: Any, blocked: dict[str, dict[str, str]], warnings: list[str]) -> None:
+    """A rule that could not be evaluated: the policy's failurePolicy decides."""
+    policy = response.policy
+    if failure_policy(policy) == "Fail":
+        blocked.setdefault(policy.name, {})[rule.name] = \
+            f"verno could not evaluate this rule (failurePolicy Fail): {rule.message}"
+    else:
+        warnings.append(messages.warning(policy.name, rule.name,
+                                         f"verno could not evaluate this rule; allowed by failurePolicy "
+                                         f"Ignore: {rule.message}"))
+
+
+def validate_decision(snapshot: Snapshot, request: Request, responses: list[PolicyResponse]) -> Decision:
+    """Enforce failures (and errors under failurePolicy Fail) block; Audit failures warn on emitWarning."""
+    blocked: dict[str, dict[str, str]] = {}
+    warnings: list[str] = []
+    for response in responses:
+        policy = response.policy
+        for rule in response.rules:
+            if rule.status in (Status.PASS, Status.SKIP):
+                continue
+            if rule.status == Status.ERROR:
+                _errors(response, rule, blocked, warnings)
+                continue
+            model = snapshot.rule(policy, rule.name)
+            action = "Audit"
+            if rule.status == Status.FAIL and model is not None:
+                action = effective_action(policy, model, request.namespace, request.namespace_labels)
+            if action == "Enforce":
+                blocked.setdefault(policy.name, {})[rule.name] = rule.message
+            elif policy.spec.emit_warning:
+                warnings.append(messages.warning(policy.name, rule.name, rule.message))
+    decision = Decision(warnings=warnings, results=_results(responses))
+    if blocked:
+        subject = request.resource or request.old_resource or {}
+        decision.allowed, decision.code = False, 400
+        decision.message = messages.blocked_message(subject, blocked)
+    return decision
+
+
+def mutate_decision(request: Request, responses: list[PolicyResponse]) -> Decision:
+    """The JSON Patch from the original object to the mutated one; errors by failurePolicy."""
+    blocked: dict[str, dict[str, str]] = {}
+    warnings: list[str] = []
+    for response in responses:
+        for rule in response.rules:
+            if rule.status in (Status.ERROR, Status.FAIL):
+                _errors(response, rule, blocked, warnings)
+            elif rule.status == Status.PASS and response.policy.spec.emit_warning:
+                warnings.append(messages.warning(response.policy.name, rule.name, rule.message))
+    decision = Decision(warnings=warnings, results=_results(responses))
+    if blocked:
+        subject = request.resource or request.old_resource or {}
+        decision.allowed, decision.code = False, 400
+        decision.message = messages.blocked_message(subject, blocked)
+        return decision
+    if responses and request.operation in ("CREATE", "UPDATE") and request.resource:
+        final = responses[-1].patched_resource
+        if final is not None and final is not request.resource:
+            decision.patch = make_patch(request.resource, final)
+    return decision
+
+
+def matching_policies(policies: Iterable[PreparedPolicy], request: Request) -> list[PreparedPolicy]:
+    """Policies with at least one rule matching the request (the ones a failure concerns)."""
+    out = []
+    for prepared in policies:
+        ns = prepared.policy.namespace
+        if ns and ns != request.namespace:
+            continue
+        if any(rule.matcher.matches(request) for rule in prepared.rules):
+            out.append(prepared)
+    return out
+
+
+def failed_decision(policies: list[PreparedPolicy], request: Request, reason: str) -> Decision:
+    """No engine answer (timeout or internal error): Fail policies deny, Ignore policies warn."""
+    fail = [p.policy.key for p in policies if failure_policy(p.policy) == "Fail"]
+    ignore = [p.policy.key for p in policies if failure_policy(p.policy) == "Ignore"]
+    decision = Decision()
+    if ignore:
+        decision.warnings.append(messages.not_evaluated_warning(ignore, reason))
+    if fail:
+        subject = request.resource or request.old_resource or {}
+        decision.allowed, decision.code = False, 500
+        decision.message = messages.not_evaluated(fail, subject, reason)
+    return decision

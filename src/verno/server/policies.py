@@ -1,0 +1,192 @@
+"""The policy store: an immutable snapshot of prepared policies, swapped atomically on reload.
+
+A reload builds the complete new snapshot first (every policy parsed, prepared and checked) and then
+replaces one reference; a request keeps the snapshot it started with, so nothing is ever evaluated
+against a half-loaded set. A failed reload keeps the previous snapshot.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from verno.core.engine import Engine
+from verno.core.loading import expand_paths
+from verno.core.policyset import PolicySet, load_policy_set
+from verno.core.prepare import PreparedPolicy
+
+log = logging.getLogger("verno.server.policies")
+
+#: rule kinds each webhook endpoint evaluates
+ENDPOINT_PHASES = {"mutate": ("mutate",), "validate": ("validate",)}
+
+
+def failure_policy(policy: Any) -> str:
+    """``Fail`` or ``Ignore``: webhookConfiguration.failurePolicy, else spec.failurePolicy, else Fail."""
+    spec = policy.spec
+    wc = spec.webhook_configuration
+    value = (wc.failure_policy if wc is not None else None) or spec.failure_policy or "Fail"
+    return "Ignore" if value == "Ignore" else "Fail"
+
+
+def phase_view(prepared: PreparedPolicy, phases: tuple[str, ...]) -> PreparedPolicy | None:
+    """The policy restricted to the rules of ``phases`` (None when it has none)."""
+    rules = [r for r in prepared.rules if r.kind in phases]
+    if not rules:
+        return None
+    by_kind = {k: v for k, v in prepared.by_kind.items() if k in phases}
+    return dataclasses.replace(prepared, rules=rules, by_kind=by_kind, kinds=frozenset(by_kind))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent set of policies and exceptions, with per-endpoint views."""
+
+    policies: tuple[PreparedPolicy, ...] = ()
+    exceptions: tuple[Any, ...] = ()
+    by_endpoint: dict[str, tuple[PreparedPolicy, ...]] = field(default_factory=dict)
+    #: id(policy model) -> rule name (as results carry it) -> rule model
+    rules: dict[int, dict[str, Any]] = field(default_factory=dict)
+    generation: int = 0
+
+    @classmethod
+    def build(cls, policies: Iterable[PreparedPolicy], exceptions: Iterable[Any], generation: int) -> "Snapshot":
+        active = tuple(p for p in policies if p.policy.spec.admission)
+        views: dict[str, tuple[PreparedPolicy, ...]] = {}
+        for endpoint, phases in ENDPOINT_PHASES.items():
+            all_ = tuple(v for v in (phase_view(p, phases) for p in active) if v is not None)
+            views[endpoint] = all_
+            # Kyverno's /<endpoint>/fail and /<endpoint>/ignore serve the policies of that failurePolicy
+            views[f"{endpoint}/fail"] = tuple(v for v in all_ if failure_policy(v.policy) == "Fail")
+            views[f"{endpoint}/ignore"] = tuple(v for v in all_ if failure_policy(v.policy) == "Ignore")
+        rules = {id(p.policy): {r.name: r.rule for r in p.rules} for p in active}
+        return cls(active, tuple(exceptions), views, rules, generation)
+
+    def for_endpoint(self, route: str) -> tuple[PreparedPolicy, ...]:
+        """Policies for a route key: ``mutate``, ``validate``, ``mutate/fail``, ``validate/ignore``..."""
+        return self.by_endpoint.get(route, ())
+
+    def rule(self, policy: Any, name: str) -> Any:
+        return self.rules.get(id(policy), {}).get(name)
+
+
+class PolicyStore:
+    """Holds the current snapshot; ``ready`` once a first snapshot was installed."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._snapshot = Snapshot()
+        self._ready = threading.Event()
+        self._generation = 0
+        self._lock = threading.Lock()
+        self.on_swap: list[Callable[[Snapshot], None]] = []
+        self.on_failure: list[Callable[[str], None]] = []
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    def install(self, policies: Iterable[PreparedPolicy], exceptions: Iterable[Any]) -> Snapshot:
+        """Build a snapshot from fully prepared policies and make it current (one reference swap)."""
+        with self._lock:
+            self._generation += 1
+            snap = Snapshot.build(policies, exceptions, self._generation)
+            self._snapshot = snap
+        self._ready.set()
+        for hook in self.on_swap:
+            hook(snap)
+        return snap
+
+    def namespace_labels(self, namespace: str) -> dict[str, str] | None:
+        """Labels of a namespace when known (cluster mode), else None."""
+        return None
+
+
+def _fingerprint(paths: list[str]) -> tuple[tuple[str, int, int], ...]:
+    out = []
+    for path in expand_paths(paths):
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        out.append((path, st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+class FilePolicyStore(PolicyStore):
+    """Policies (and PolicyExceptions) from files and directories, reloaded when they change."""
+
+    def __init__(self, engine: Engine, paths: list[str], *, poll_interval: float = 1.0):
+        super().__init__(engine)
+        self.paths = list(paths)
+        self.poll_interval = poll_interval
+        self._seen: tuple[tuple[str, int, int], ...] = ()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: str | None = None
+        self.reloads: dict[str, int] = {"success": 0, "failure": 0}
+
+    def load(self) -> Snapshot:
+        """Load every path; raises on the first error (the current snapshot is kept)."""
+        seen = _fingerprint(self.paths)
+        started = time.perf_counter()
+        policy_set: PolicySet = load_policy_set(self.engine, self.paths)
+        self.engine.require_handlers(policy_set.policies)
+        for notice in policy_set.notices:
+            log.info("policy notice", extra={"notice": notice})
+        snap = self.install(policy_set.policies, policy_set.exceptions)
+        self._seen = seen
+        log.info("policies loaded", extra={"policies": len(snap.policies), "exceptions": len(snap.exceptions),
+                                           "generation": snap.generation,
+                                           "seconds": round(time.perf_counter() - started, 4)})
+        return snap
+
+    def check(self) -> bool:
+        """Reload when any file changed (added, removed, modified); True when a reload happened."""
+        try:
+            seen = _fingerprint(self.paths)
+        except Exception as exc:  # a path vanished: keep serving the current set
+            self._fail(exc)
+            return False
+        if seen == self._seen:
+            return False
+        try:
+            self.load()
+        except Exception as exc:
+            self._seen = seen  # do not retry a broken file until it changes again
+            self._fail(exc)
+            return False
+        self.reloads["success"] += 1
+        self.last_error = None
+        return True
+
+    def _fail(self, exc: Exception) -> None:
+        self.reloads["failure"] += 1
+        self.last_error = str(exc)
+        log.error("policy reload failed; keeping the previous policies",
+                  extra={"error": str(exc), "generation": self.snapshot.generation})
+        for hook in self.on_failure:
+            hook(str(exc))
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="verno-policy-watch", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_interval):
+            self.check()

@@ -1,0 +1,52 @@
+"""What ``verno serve`` was asked to do; passed to worker processes through the environment."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+
+ENV = "VERNO_SERVE_SETTINGS"
+SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+
+def own_namespace() -> str:
+    """The namespace verno runs in: $POD_NAMESPACE, else the service account's, else empty."""
+    ns = os.environ.get("POD_NAMESPACE", "")
+    if not ns and os.path.isfile(SERVICE_ACCOUNT_NAMESPACE):
+        try:
+            with open(SERVICE_ACCOUNT_NAMESPACE, encoding="utf-8") as fh:
+                ns = fh.read().strip()
+        except OSError:
+            ns = ""
+    return ns
+
+
+def default_excluded_namespaces() -> list[str]:
+    return [ns for ns in ("kube-system", own_namespace()) if ns]
+
+
+@dataclass
+class Settings:
+    policies: list[str] = field(default_factory=list)
+    timeout: float = 8.0
+    exclude_namespaces: list[str] = field(default_factory=default_excluded_namespaces)
+    kubeconfig: str | None = None
+    in_cluster: bool = False
+    log_level: str = "INFO"
+    #: engine threads per worker process (evaluations run there, under the deadline)
+    threads: int = 4
+    #: seconds between policy-file change checks
+    poll_interval: float = 1.0
+    max_body_bytes: int = 16 * 1024 * 1024
+
+    @property
+    def cluster_mode(self) -> bool:
+        return bool(self.kubeconfig) or self.in_cluster
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        raw = os.environ.get(ENV)
+        return cls(**json.loads(raw)) if raw else cls()
