@@ -10,3 +10,18 @@ if str(HERE) not in sys.path:  # helpers (vi_regserver, vi_pki, vi_cosign) impor
     sys.path.insert(0, str(HERE))
 
 from vi_fixtures import pusher, registry, tls_registry  # noqa: E402,F401
+
+from verno.core.engine import Engine  # noqa: E402
+from verno.core.sources import Sources  # noqa: E402
+from verno.registry import Registries  # noqa: E402
+
+
+@pytest.fixture
+def engine() -> Engine:
+    """A fresh engine per test: its verification cache starts empty."""
+    return Engine()
+
+
+@pytest.fixture(scope="session")
+def sources(registry) -> Sources:
+    return Sources(registry_access=True, registry_client=Registries(credentials={}, allow_insecure=True))

@@ -38,6 +38,9 @@ class Sources:
     clone_sources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: an OCI registry client (``image_data(reference, credentials)``), when registries may be reached
     registry_client: Any = None
+    #: plain HTTP (and unverified TLS) for every registry (``--allow-insecure-registry``); a policy's
+    #: ``imageRegistryCredentials.allowInsecureRegistry`` allows it for its own rule
+    allow_insecure_registry: bool = False
 
     def rule_values(self, policy: str, rule: str) -> tuple[dict[str, Any], dict[str, list[Any]]]:
         """Values and foreachValues a Values file gives one rule."""

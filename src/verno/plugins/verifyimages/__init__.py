@@ -1,0 +1,13 @@
+"""The built-in ``verifyImages`` rule kind: cosign signatures and attestations, keyed and keyless,
+against real OCI registries, offline-capable (private roots, Rekor and CT keys given in the policy)."""
+from __future__ import annotations
+
+from typing import Any
+
+from verno.core.hookspecs import hookimpl
+from verno.plugins.verifyimages.rule import verify_images_rule
+
+
+@hookimpl(trylast=True)
+def verno_verify_images(rc: Any) -> list[Any]:
+    return verify_images_rule(rc)

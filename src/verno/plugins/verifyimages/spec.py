@@ -1,0 +1,180 @@
+"""A ``verifyImages`` entry as typed data (K: api/kyverno/v1/image_verification_types.go).
+
+Deprecated fields (``image``, ``key``, ``roots``, ``subject``, ``issuer``, ``annotations``,
+``additionalExtensions``) are folded into their replacements; several PEM keys in one ``keys`` entry
+become one entry each (Kyverno's ``expandStaticKeys``), so ``count`` counts keys.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from verno.core.errors import VernoError
+
+PUBLIC_REKOR = "https://rekor.sigstore.dev"
+_PEM_BLOCK = re.compile(r"-----BEGIN [A-Z ]+-----.*?-----END [A-Z ]+-----", re.S)
+
+
+class SpecError(VernoError):
+    """The verifyImages entry itself is invalid."""
+
+
+@dataclass(frozen=True)
+class Rekor:
+    url: str = PUBLIC_REKOR
+    pubkey: str = ""
+    ignore_tlog: bool = False
+
+
+@dataclass(frozen=True)
+class CTLog:
+    ignore_sct: bool = False
+    pubkey: str = ""
+
+
+@dataclass
+class Attestor:
+    """One attestor entry: exactly one of ``keys`` / ``certificates`` / ``keyless`` / ``attestor``."""
+
+    kind: str  # keys | certificates | keyless | attestor
+    where: str  # ".attestors[0].entries[1].keys" for messages
+    key: str = ""
+    signature_algorithm: str = "sha256"
+    cert: str = ""
+    cert_chain: str = ""
+    roots: str = ""
+    subject: str = ""
+    subject_regexp: str = ""
+    issuer: str = ""
+    issuer_regexp: str = ""
+    extensions: dict[str, str] = field(default_factory=dict)
+    rekor: Rekor = field(default_factory=Rekor)
+    ctlog: CTLog = field(default_factory=CTLog)
+    annotations: dict[str, str] = field(default_factory=dict)
+    repository: str = ""
+    nested: AttestorSet | None = None
+
+
+@dataclass
+class AttestorSet:
+    entries: list[Attestor]
+    count: int | None = None
+    where: str = ""
+
+    @property
+    def required(self) -> int:
+        return len(self.entries) if self.count is None else self.count
+
+
+@dataclass
+class Attestation:
+    name: str
+    type: str
+    attestors: list[AttestorSet]
+    conditions: list[Any]
+    raw: dict[str, Any]
+
+
+@dataclass
+class ImageVerification:
+    type: str
+    image_references: list[str]
+    skip_image_references: list[str]
+    attestors: list[AttestorSet]
+    attestations: list[Attestation]
+    repository: str
+    mutate_digest: bool
+    verify_digest: bool
+    required: bool
+    use_cache: bool
+    allow_insecure: bool
+    raw: dict[str, Any]
+
+
+def _rekor(d: dict[str, Any] | None) -> Rekor:
+    d = d or {}
+    return Rekor(d.get("url") or PUBLIC_REKOR, d.get("pubkey") or "", bool(d.get("ignoreTlog")))
+
+
+def _ctlog(d: dict[str, Any] | None) -> CTLog:
+    d = d or {}
+    return CTLog(bool(d.get("ignoreSCT")), d.get("pubkey") or "")
+
+
+def _entries(raw: dict[str, Any], where: str) -> list[Attestor]:
+    common = {"annotations": dict(raw.get("annotations") or {}), "repository": raw.get("repository") or ""}
+    if raw.get("keys") is not None:
+        k = raw["keys"]
+        pems = _PEM_BLOCK.findall(k.get("publicKeys") or "")
+        if not pems:
+            if k.get("kms") or k.get("secret") or (k.get("publicKeys") or "").startswith("k8s://"):
+                raise SpecError(f"{where}.keys: only inline PEM publicKeys are supported offline")
+            raise SpecError(f"{where}.keys: publicKeys holds no PEM key")
+        alg = k.get("signatureAlgorithm") or raw.get("signatureAlgorithm") or "sha256"
+        return [Attestor("keys", f"{where}.keys" + (f"[{i}]" if len(pems) > 1 else ""), key=pem,
+                         signature_algorithm=alg, rekor=_rekor(k.get("rekor")), ctlog=_ctlog(k.get("ctlog")),
+                         **common) for i, pem in enumerate(pems)]
+    if raw.get("certificates") is not None:
+        c = raw["certificates"]
+        return [Attestor("certificates", f"{where}.certificates", cert=c.get("cert") or "",
+                         cert_chain=c.get("certChain") or "", rekor=_rekor(c.get("rekor")),
+                         ctlog=_ctlog(c.get("ctlog")), **common)]
+    if raw.get("keyless") is not None:
+        k = raw["keyless"]
+        return [Attestor("keyless", f"{where}.keyless", roots=k.get("roots") or "", subject=k.get("subject") or "",
+                         subject_regexp=k.get("subjectRegExp") or "", issuer=k.get("issuer") or "",
+                         issuer_regexp=k.get("issuerRegExp") or "",
+                         extensions=dict(k.get("additionalExtensions") or {}), rekor=_rekor(k.get("rekor")),
+                         ctlog=_ctlog(k.get("ctlog")), **common)]
+    if raw.get("attestor") is not None:
+        return [Attestor("attestor", f"{where}.attestor", nested=attestor_set(raw["attestor"], f"{where}.attestor"),
+                         **common)]
+    raise SpecError(f"{where}: an attestor entry needs keys, certificates, keyless or attestor")
+
+
+def attestor_set(raw: dict[str, Any], where: str) -> AttestorSet:
+    entries: list[Attestor] = []
+    for i, e in enumerate(raw.get("entries") or []):
+        entries.extend(_entries(e, f"{where}.entries[{i}]"))
+    count = raw.get("count")
+    if count is not None and (not isinstance(count, int) or count < 1):
+        raise SpecError(f"{where}.count must be at least 1")
+    if count is not None and count > len(entries):
+        raise SpecError(f"{where}.count {count} exceeds the {len(entries)} entries")
+    return AttestorSet(entries, count, where)
+
+
+def _legacy_attestors(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    if raw.get("key"):
+        return [{"entries": [{"keys": {"publicKeys": raw["key"]}}]}]
+    if raw.get("roots") or raw.get("subject") or raw.get("issuer"):
+        return [{"entries": [{"keyless": {"roots": raw.get("roots"), "subject": raw.get("subject"),
+                                          "issuer": raw.get("issuer"),
+                                          "additionalExtensions": raw.get("additionalExtensions")}}]}]
+    return []
+
+
+def parse(raw: dict[str, Any]) -> ImageVerification:
+    refs = list(raw.get("imageReferences") or ([raw["image"]] if raw.get("image") else []))
+    attestors_raw = raw.get("attestors") or _legacy_attestors(raw)
+    if raw.get("annotations"):
+        for s in attestors_raw:
+            for e in s.get("entries") or []:
+                e.setdefault("annotations", raw["annotations"])
+    attestors = [attestor_set(s, f".attestors[{i}]") for i, s in enumerate(attestors_raw)]
+    attestations = []
+    for i, a in enumerate(raw.get("attestations") or []):
+        kind = a.get("type") or a.get("predicateType") or ""
+        if not kind:
+            raise SpecError(f".attestations[{i}]: type is required")
+        sets = [attestor_set(s, f".attestations[{i}].attestors[{j}]") for j, s in enumerate(a.get("attestors") or [])]
+        attestations.append(Attestation(a.get("name") or kind, kind, sets, list(a.get("conditions") or []), a))
+    creds = raw.get("imageRegistryCredentials") or {}
+    return ImageVerification(
+        type=raw.get("type") or "Cosign", image_references=refs,
+        skip_image_references=list(raw.get("skipImageReferences") or []), attestors=attestors,
+        attestations=attestations, repository=raw.get("repository") or "",
+        mutate_digest=raw.get("mutateDigest", True) is not False, verify_digest=raw.get("verifyDigest", True) is not False,
+        required=raw.get("required", True) is not False, use_cache=raw.get("useCache", True) is not False,
+        allow_insecure=bool(creds.get("allowInsecureRegistry")), raw=raw)
