@@ -55,10 +55,15 @@ def serve_command(policies: tuple[str, ...], tls_cert: str, tls_key: str, host: 
 
     server = uvicorn.Server(config)
     if workers > 1:
+        import inspect
+
         from uvicorn.supervisors import Multiprocess
 
         sock = config.bind_socket()
-        Multiprocess(config, target=server.run, sockets=[sock]).run()
+        if "target" in inspect.signature(Multiprocess.__init__).parameters:  # uvicorn < 0.31
+            Multiprocess(config, target=server.run, sockets=[sock]).run()  # type: ignore[call-arg]
+        else:
+            Multiprocess(config, sockets=[sock]).run()
     else:
         server.run()
     if not server.started and workers == 1:

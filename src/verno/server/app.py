@@ -220,6 +220,11 @@ def create_app() -> App:
     """The app of one worker process, configured from the environment (``verno serve`` sets it)."""
     from verno.server import logging as jsonlog
 
+    import sys
+
     settings = Settings.from_env()
     jsonlog.setup(settings.log_level)
+    # evaluations hold the GIL in worker threads: hand it back to the event loop sooner than the
+    # default 5 ms, so answering finished requests is not queued behind running evaluations
+    sys.setswitchinterval(0.001)
     return App(settings)
