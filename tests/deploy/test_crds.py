@@ -3,8 +3,9 @@ policies and exceptions (the repository's examples and test data, and Kyverno's 
 the shared conformance corpus is present) and reject malformed ones."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import jsonschema
 import pytest

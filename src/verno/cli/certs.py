@@ -62,7 +62,7 @@ def _name(common_name: str) -> x509.Name:
 def generate(service: str, namespace: str, days: int = 365,
              now: dt.datetime | None = None) -> Bundle:
     """A P-256 CA (valid ``days``) and a serving certificate signed by it for the Service's DNS names."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     not_before = now - dt.timedelta(minutes=5)  # tolerate clock skew between hosts
     not_after = now + dt.timedelta(days=days)
     ca_key = ec.generate_private_key(ec.SECP256R1())

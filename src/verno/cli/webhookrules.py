@@ -8,8 +8,9 @@ plural in any group (``*``) unless the selector names the group.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 from verno.core import wildcard
 from verno.core.kinds import parse_kind_selector
