@@ -10,9 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from verno.core import wildcard
+from verno.core.memo import IdentityMemo
+from verno.core.models.conditions import AnyAllConditions
 from verno.plugins.verifyimages.cosign import Target, verify_attestations, verify_attestor_set
 from verno.plugins.verifyimages.crypto import VerifyFailure
 from verno.plugins.verifyimages.spec import Attestation
+
+#: a raw ``{any, all}`` block (policy-owned, so identity-memoized) -> the typed conditions
+_typed = IdentityMemo(lambda block: block if isinstance(block, list) else AnyAllConditions.model_validate(block))
 
 
 def check_attestation(rc: Any, attestation: Attestation, target: Target) -> None:
@@ -44,7 +49,7 @@ def _conditions(rc: Any, attestation: Attestation, statement: dict[str, Any], ta
             for key, value in predicate.items():
                 rc.context.set(key, value)
         for block in attestation.conditions:
-            ok, msg = rc.check_conditions(block)
+            ok, msg = rc.check_conditions(_typed(block))
             if not ok:
                 raise VerifyFailure(f"attestation checks failed for {target.image} and predicate "
                                     f"{attestation.type}: {msg or 'conditions not met'}")

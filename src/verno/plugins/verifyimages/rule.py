@@ -30,6 +30,8 @@ ANNOTATION = "kyverno.io/verify-images"
 _parsed = IdentityMemo(parse, maxsize=1024)
 _fingerprint = IdentityMemo(lambda raw: hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode())
                             .hexdigest(), maxsize=1024)
+_has_variables = IdentityMemo(lambda raw: "{{" in json.dumps({k: v for k, v in raw.items() if k != "attestations"},
+                                                               default=str), maxsize=1024)
 _engine_state: "weakref.WeakKeyDictionary[Any, dict[str, Any]]" = weakref.WeakKeyDictionary()
 
 
@@ -58,7 +60,7 @@ def registries_for(rc: Any) -> Registries:
 def _entries(rc: Any) -> list[ImageVerification]:
     out = []
     for raw in rc.rule.rule.verify_images or []:
-        if "{{" in json.dumps({k: v for k, v in raw.items() if k != "attestations"}, default=str):
+        if _has_variables(raw):
             substituted = rc.substitute({k: v for k, v in raw.items() if k != "attestations"})
             substituted["attestations"] = raw.get("attestations")
             out.append(parse(substituted))
