@@ -255,6 +255,13 @@ def test_generate_is_validating_and_admission_false_is_skipped(run, ca_file, tmp
     assert set(_resources(docs[0]["webhooks"][0])) == {("", "namespaces")}
 
 
+def test_timeouts_are_kept_within_what_the_api_server_accepts(run, ca_file, tmp_path):
+    path = _write(tmp_path, _policy("slow", VALIDATE_POD, "webhookTimeoutSeconds: 45\n"),
+                  _policy("slow-mut", MUTATE_POD, "failurePolicy: Ignore\nwebhookTimeoutSeconds: 45\n"))
+    docs = _render(run, ca_file, "--policies", path)
+    assert [w["timeoutSeconds"] for d in docs for w in d["webhooks"]] == [30, 30]
+
+
 def test_excluded_namespaces(run, ca_file, tmp_path):
     path = _write(tmp_path, _policy("p", VALIDATE_POD))
     docs = _render(run, ca_file, "--policies", path, "--exclude-namespace", "monitoring",

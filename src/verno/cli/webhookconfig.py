@@ -56,10 +56,13 @@ def failure_policy(prepared: PreparedPolicy) -> str:
 
 
 def timeout_seconds(prepared: PreparedPolicy) -> int:
+    """The policy's webhook timeout, within the 1..30 s the API server accepts."""
     spec = prepared.policy.spec
     if spec.webhook_configuration is not None and spec.webhook_configuration.timeout_seconds:
-        return spec.webhook_configuration.timeout_seconds
-    return spec.webhook_timeout_seconds or DEFAULT_TIMEOUT
+        seconds = spec.webhook_configuration.timeout_seconds
+    else:
+        seconds = spec.webhook_timeout_seconds or DEFAULT_TIMEOUT
+    return min(max(seconds, 1), 30)
 
 
 def match_conditions(prepared: PreparedPolicy) -> list[dict[str, Any]] | None:
