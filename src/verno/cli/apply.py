@@ -79,9 +79,7 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
     progress = Progress("resources", total)
     mutation_output = None if quiet else MutationOutput(lambda text: click.echo(text, nl=False), output)
     for doc in docs:
-        request = session.request(doc.data)
-        responses = engine.evaluate(policy_set.policies, request, sources=session.sources,
-                                    exceptions=policy_set.exceptions)
+        responses = session.evaluate(engine, policy_set.policies, doc.data, exceptions=policy_set.exceptions)
         progress.advance()
         if mutation_output is not None:
             mutation_output.policy_responses(responses, _resource_path(doc.data), _name_of(doc.data))
@@ -91,7 +89,7 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
                 result = report_result(response, rule, audit_warn)
                 counts.add(result)
                 if table:
-                    row = [len(rows) + 1, response.policy.key, rule.name, resource_label(doc.data), result]
+                    row = [len(rows) + 1, response.policy.key, rule.name, resource_label(response.resource), result]
                     rows.append(row + [rule.message] if detailed_results else row)
                 if rule.status == Status.FAIL:
                     failed.append(f"{len(failed) + 1} - {rule.name} {rule.message}")
@@ -99,7 +97,7 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
                 warn = audit_warn and all(report_result(response, r, True) == "warn"
                                           for r in response.rules if r.status == Status.FAIL)
                 how = "failed as audit warning" if warn else "failed"
-                click.echo(f"\npolicy {response.policy.key} -> resource {resource_label(doc.data)} {how}:")
+                click.echo(f"\npolicy {response.policy.key} -> resource {resource_label(response.resource)} {how}:")
                 for line in failed:
                     click.echo(line)
         if policy_report:

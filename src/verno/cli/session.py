@@ -9,6 +9,7 @@ from verno.core.loading import Document, flatten_lists, iter_file_documents, ite
 from verno.core.models.userinfo import UserInfoFile
 from verno.core.models.values import ValuesBody, ValuesFile
 from verno.core.request import Request
+from verno.core.scope import with_default_namespace
 from verno.core.sources import Sources
 
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
@@ -89,6 +90,43 @@ class Session:
             raise LoadError("values", f"request.operation must be one of {', '.join(OPERATIONS)}, got {op!r}",
                             field="globalValues.request.operation")
         return op.upper()
+
+    def operation_for(self, policy: str, resource: dict[str, Any]) -> str | None:
+        """``request.operation`` a Values file sets for one policy and resource, if any."""
+        if self.values is None:
+            return None
+        name = (resource.get("metadata") or {}).get("name") or ""
+        op = self.sources.resource_values(policy, name).get("request.operation")
+        if op is None:
+            return None
+        if not isinstance(op, str) or op.upper() not in OPERATIONS:
+            raise LoadError("values", f"request.operation must be one of {', '.join(OPERATIONS)}, got {op!r}",
+                            field=f"policies[{policy}].resources[{name}].values.request.operation")
+        return op.upper()
+
+    def evaluate(self, engine: Any, policies: list[Any], resource: dict[str, Any], operation: str | None = None,
+                 exceptions: Iterable[Any] = ()) -> list[Any]:
+        """Evaluate a resource read from a file against ``policies``, in policy order.
+
+        A namespaced resource without a namespace is in ``default``, as Kyverno's CLI reads it. A policy
+        whose Values set ``request.operation`` for this resource sees that operation (unless the test
+        result names one).
+        """
+        resource = with_default_namespace(resource)
+        groups: dict[str, list[Any]] = {}
+        for prepared in policies:
+            op = operation or self.operation_for(prepared.name, resource) or self.default_operation
+            groups.setdefault(op, []).append(prepared)
+        if len(groups) <= 1:
+            op = next(iter(groups), operation or self.default_operation)
+            return engine.evaluate(policies, self.request(resource, op), sources=self.sources,
+                                   exceptions=exceptions)
+        by_policy: dict[int, Any] = {}
+        for op, group in groups.items():
+            for prepared, response in zip(group, engine.evaluate(group, self.request(resource, op),
+                                                                 sources=self.sources, exceptions=exceptions)):
+                by_policy[id(prepared)] = response
+        return [by_policy[id(p)] for p in policies]
 
     def request(self, resource: dict[str, Any], operation: str | None = None,
                 old_resource: dict[str, Any] | None = None) -> Request:

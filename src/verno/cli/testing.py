@@ -201,9 +201,10 @@ class SuiteRunner:
         evaluated: dict[str, list[PolicyResponse]] = {}
         for op in {default_op} | operations:
             out: list[PolicyResponse] = []
+            explicit = op if op in operations else None  # a result's own operation wins over Values
             for resource in resources:
-                out.extend(self.engine.evaluate(policy_set.policies, session.request(resource, op),
-                                                sources=session.sources, exceptions=policy_set.exceptions))
+                out.extend(session.evaluate(self.engine, policy_set.policies, resource, explicit,
+                                            exceptions=policy_set.exceptions))
             evaluated[op] = out
         self.echo("  Checking results ...")
         for result, name in wanted:
