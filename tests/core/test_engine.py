@@ -66,3 +66,15 @@ def test_apply_rules_one_stops_after_the_first_applied_rule():
     assert statuses(out) == [[("r0", Status.PASS)]]
     out = engine.evaluate([engine.prepare(policy("all", rules))], Request(POD))
     assert len(out[0].rules) == 3
+
+
+def test_phases_limit_the_rule_kinds_run():
+    engine = Engine()
+    p = policy("both", [
+        {"name": "set", "match": POD_MATCH, "mutate": {"patchStrategicMerge": {"metadata": {"labels": {"+(x)": "1"}}}}},
+        {"name": "check", "match": POD_MATCH, "validate": {"pattern": {"metadata": {"labels": {"x": "1"}}}}},
+    ])
+    prepared = engine.prepare(p)
+    assert statuses(engine.evaluate([prepared], Request(POD), phases=("mutate",))) == [[("set", Status.PASS)]]
+    assert statuses(engine.evaluate([prepared], Request(POD), phases=("validate",))) == [[("check", Status.FAIL)]]
+    assert statuses(engine.evaluate([prepared], Request(POD))) == [[("set", Status.PASS), ("check", Status.PASS)]]

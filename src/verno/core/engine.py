@@ -110,10 +110,11 @@ class Engine:
 
     # -- evaluation ------------------------------------------------------------------------------------
     def evaluate(self, policies: list[PreparedPolicy], request: Request, *, sources: Any = None,
-                 exceptions: Iterable[Any] = ()) -> list[PolicyResponse]:
+                 exceptions: Iterable[Any] = (), phases: Iterable[str] = PHASES) -> list[PolicyResponse]:
         """Evaluate one resource against every policy: mutate, then verifyImages, validate, generate.
 
-        Each mutation is applied to the resource before the next rule runs, so later rules (and
+        ``phases`` limits the rule kinds run (the webhook's /mutate runs ``("mutate", "verifyImages")``),
+        always in this order. Each mutation is applied to the resource before the next rule runs, so later rules (and
         validate rules) see the mutated object.
         """
         sources = sources if sources is not None else Sources()
@@ -123,7 +124,10 @@ class Engine:
                                            namespace_labels=request.namespace_labels) for p in policies}
         kind = request.kind
         plain = not request.subresource and request.request_kind is None
+        wanted = set(phases)
         for phase in PHASES:
+            if phase not in wanted:
+                continue
             for prepared in policies:
                 rules = prepared.by_kind.get(phase)
                 if not rules or not _in_scope(prepared, request):
