@@ -10,6 +10,7 @@ import yaml
 
 from verno.cli.mutated_output import MutationOutput
 from verno.cli.progress import Progress
+from verno.cli.registry_opts import registry_notice, registry_options, registry_sources
 from verno.cli.report import Counts, policy_reports, report_result
 from verno.cli.session import (
     Session,
@@ -46,22 +47,34 @@ from verno.core.results import Status
 @click.option("-t", "--table", "table", is_flag=True, help="Print results as a table.")
 @click.option("--detailed-results", is_flag=True, help="Add messages to the table.")
 @click.option("--remove-color", is_flag=True, help="Accepted for Kyverno compatibility; output has no color.")
+@registry_options
 def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_file: str,
                   set_values: tuple[str, ...], userinfo: str, exceptions: tuple[str, ...], audit_warn: bool,
                   warn_exit_code: int, warn_no_pass: bool, policy_report: bool, output_format: str, table: bool,
                   detailed_results: bool, remove_color: bool, target_resources: tuple[str, ...] = (),
-                  output: str = "") -> None:
-    """Apply POLICIES (files or directories) to resources."""
+                  output: str = "", registry: bool = False, allow_insecure_registry: bool = False,
+                  registry_ca: str | None = None, docker_config: str | None = None) -> None:
+    """Apply POLICIES (files or directories) to resources.
+
+    verifyImages rules need --registry: verno reaches no registry unless asked, so that CI runs never
+    go to the network silently (Kyverno's CLI always does).
+    """
     if not resources:
         raise click.UsageError("give resources with -r/--resource")
+    registry_kw = click.get_current_context().with_resource(
+        registry_sources(registry, allow_insecure_registry, registry_ca, docker_config))
     engine = Engine()
     policy_set = load_policy_set(engine, policies, exceptions)
     for notice in policy_set.notices:
         click.echo(f"notice: {notice}", err=True)
     engine.require_handlers(policy_set.policies)
+    notice = registry_notice(policy_set.policies, registry)
+    if notice:
+        click.echo(f"notice: {notice}", err=True)
     values = merge_values(load_values(values_file) if values_file else None, None, parse_set(set_values))
     targets = [d.data for d in iter_resources(target_resources)] if target_resources else []
-    session = Session.build(values, load_userinfo(userinfo) if userinfo else None, cluster_resources=targets)
+    session = Session.build(values, load_userinfo(userinfo) if userinfo else None, cluster_resources=targets,
+                            **registry_kw)
     quiet = policy_report or table
     if "-" in resources:  # stdin can be read once only: hold its documents
         docs: Any = list(iter_resources(resources))

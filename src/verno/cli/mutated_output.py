@@ -1,6 +1,7 @@
 """What ``verno apply`` shows or writes of mutated and generated resources (Kyverno's ``printOutput``).
 
-Without ``-o``: for each policy whose mutate rules ran on a resource, ``\\npolicy <p> applied to
+Without ``-o``: for each policy whose mutate rules ran on a resource (or whose verifyImages rules
+pinned digests), ``\\npolicy <p> applied to
 <ns>/<Kind>/<name>:`` then the resource as YAML and ``---``, patched mutateExisting targets after
 ``patched targets:``, then ``\\n\\nMutation:\\nMutation has been applied successfully.``; each
 generated resource likewise, followed by ``\\n\\nGenerate:\\nGeneration completed successfully.``.
@@ -36,7 +37,9 @@ class MutationOutput:
 
     def policy_responses(self, responses: list[PolicyResponse], resource_path: str, resource_name: str) -> None:
         for response in responses:
-            mutations = [r for r in response.rules if r.rule_type == "Mutation"]
+            # verifyImages rules mutate too: a verified tag is pinned to its digest (mutateDigest)
+            mutations = [r for r in response.rules if r.rule_type == "Mutation" or (
+                r.rule_type == "ImageVerify" and r.patched_resource is not None)]
             if mutations:
                 targets = [r.patched_resource for r in mutations if r.patched_resource is not None
                            and _is_target(response, r.name)]

@@ -5,6 +5,7 @@ import sys
 
 import click
 
+from verno.cli.registry_opts import registry_options, registry_sources
 from verno.cli.table import render
 from verno.cli.testing import Selector, SuiteRunner, TestRow, discover, expected_rows, load_tests
 from verno.core.engine import Engine
@@ -23,9 +24,17 @@ MACHINE_FORMATS = ("json", "yaml", "junit")
 @click.option("--require-tests", is_flag=True, help="Fail when no test file is found.")
 @click.option("-o", "--output-format", "output_format", default="", help="json, yaml, markdown, junit, or a plugin's format.")
 @click.option("--remove-color", is_flag=True, help="Accepted for Kyverno compatibility; output has no color.")
+@registry_options
 def test_command(paths: tuple[str, ...], file_name: str, selector: str, detailed_results: bool, fail_only: bool,
-                 require_tests: bool, output_format: str, remove_color: bool) -> None:
-    """Run the Kyverno test suites found in PATHS (directories are searched recursively)."""
+                 require_tests: bool, output_format: str, remove_color: bool, registry: bool = False,
+                 allow_insecure_registry: bool = False, registry_ca: str | None = None,
+                 docker_config: str | None = None) -> None:
+    """Run the Kyverno test suites found in PATHS (directories are searched recursively).
+
+    verifyImages rules need --registry (no registry is reached unless asked).
+    """
+    registry_kw = click.get_current_context().with_resource(
+        registry_sources(registry, allow_insecure_registry, registry_ca, docker_config))
     engine = Engine()
     formats = engine.output_formats.for_command("test")
     if output_format and output_format not in formats:
@@ -50,7 +59,7 @@ def test_command(paths: tuple[str, ...], file_name: str, selector: str, detailed
                 echo(f"  Error: {error}")
                 errors += 1
                 continue
-            runner = SuiteRunner(engine, path, test, sel, echo)
+            runner = SuiteRunner(engine, path, test, sel, echo, sources=registry_kw)
             try:
                 outcome = runner.run()
             except VernoError as exc:

@@ -134,8 +134,11 @@ def _spec_name(spec: Any) -> str:
 
 
 class SuiteRunner:
-    def __init__(self, engine: Engine, path: str, test: TestFile, selector: Selector, echo):
+    def __init__(self, engine: Engine, path: str, test: TestFile, selector: Selector, echo,
+                 sources: dict[str, Any] | None = None):
         self.engine = engine
+        #: extra ``Sources`` fields for every suite (registry access from ``--registry``)
+        self.sources = dict(sources or {})
         self.path = path
         self.base = os.path.dirname(path)
         self.test = test
@@ -192,7 +195,7 @@ class SuiteRunner:
             cluster.extend(d.data for d in iter_resources([self._p(r) for r in t.target_resources]))
         session = Session.build(values, userinfo, api_call_responses=self._mocks(),
                                 global_context=self._global_context(), cluster_resources=cluster,
-                                clone_sources=self._clone_sources())
+                                clone_sources=self._clone_sources(), **self.sources)
         n_pol = len(policy_set.policies)
         self.echo(f"  Applying {n_pol} polic{'y' if n_pol == 1 else 'ies'} to {len(resources)} "
                   f"resource{'' if len(resources) == 1 else 's'} ...")

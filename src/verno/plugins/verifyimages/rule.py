@@ -53,8 +53,8 @@ def registries_for(rc: Any) -> Registries:
         if insecure not in pools:
             pools[insecure] = Registries(allow_insecure=insecure)
         return pools[insecure]
-    raise VernoError("verifyImages needs registry access: run with registry access enabled "
-                     "(verno apply --registry) or configure a registry client")
+    raise VernoError("verifyImages needs registry access: pass --registry to verno apply or verno test "
+                     "(registries are never reached unless asked)")
 
 
 def _entries(rc: Any) -> list[ImageVerification]:
