@@ -23,7 +23,7 @@ TYPE_KIND = {
     "validate.pattern": "validate", "validate.deny": "validate", "validate.foreach": "validate",
     "mutate": "mutate", "mutate.foreach": "mutate", "mutate.existing": "mutate",
     "generate": "generate", "verifyImages": "verifyImages",
-    "validate.podSecurity": None, "validate.manifests": None, "validate.cel": None,
+    "validate.podSecurity": "validate", "validate.manifests": None, "validate.cel": None,
 }
 
 

@@ -27,7 +27,7 @@ class RuleContext:
     """Everything a rule handler sees: the rule, the resource, the JSON context and engine services."""
 
     __slots__ = ("engine", "prepared", "rule", "policy", "request", "context", "sources", "foreach_depth",
-                 "foreach_index")
+                 "foreach_index", "pod_security_exception")
 
     def __init__(self, engine: Engine, prepared: PreparedPolicy, rule: PreparedRule, request: Request,
                  context: Context, sources: Sources):
@@ -40,6 +40,8 @@ class RuleContext:
         self.sources = sources
         self.foreach_depth = 0
         self.foreach_index = -1
+        #: the matching PolicyException whose ``podSecurity`` entries a ``validate.podSecurity`` rule applies
+        self.pod_security_exception: Any = None
 
     @property
     def resource(self) -> dict[str, Any]:
@@ -123,9 +125,19 @@ def _inject_rule_values(rc: RuleContext) -> None:
 
 def _exception_for(engine: Engine, prepared: PreparedPolicy, rule: PreparedRule, request: Request,
                    rc: RuleContext, exceptions: list[Any]) -> str | None:
+    """The key of the first matching exception, which skips the rule.
+
+    As Kyverno's PSS handler does, an exception with ``podSecurity`` entries does not skip a
+    ``validate.podSecurity`` rule: it is handed to the rule (``rc.pod_security_exception``), whose
+    failures its entries may forgive.
+    """
     from verno.core.exceptions import exception_matches
 
     for exc in exceptions:
         if exc.applies_to(prepared.policy.key, rule.name) and exception_matches(exc, request, rc):
+            if exc.spec.pod_security and rule.kind == "validate" and rule.rule.validate_ is not None \
+                    and rule.rule.validate_.pod_security is not None:
+                rc.pod_security_exception = exc
+                return None
             return exc.key
     return None

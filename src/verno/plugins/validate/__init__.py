@@ -7,4 +7,5 @@ from verno.plugins.validate.rule import validate_rule
 
 @hookimpl(trylast=True)
 def verno_validate_rule(rc):
-    return [validate_rule(rc)]
+    response = validate_rule(rc)
+    return [] if response is None else [response]

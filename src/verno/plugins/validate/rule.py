@@ -13,7 +13,7 @@ from verno.plugins.validate import messages
 from verno.plugins.validate.actions import effective_action
 from verno.plugins.validate.pattern import match_pattern
 
-UNSUPPORTED = ("pod_security", "podSecurity"), ("cel", "cel"), ("manifests", "manifests")
+UNSUPPORTED = ("cel", "cel"), ("manifests", "manifests")
 
 
 class Level:
@@ -30,8 +30,12 @@ class Level:
         self.element = element
 
 
-def validate_rule(rc: Any) -> RuleResponse:
+def validate_rule(rc: Any) -> RuleResponse | None:
     validation = rc.rule.rule.validate_
+    if validation.pod_security is not None:
+        from verno.plugins.validate.podsecurity import validate_pod_security
+
+        return validate_pod_security(rc)
     for attr, field in UNSUPPORTED:
         if getattr(validation, attr) is not None:
             return rc.response(Status.ERROR, f"validate.{field} is not supported yet: use pattern, anyPattern, "
