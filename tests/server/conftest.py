@@ -4,5 +4,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-if str(HERE) not in sys.path:  # helpers (certs, serverproc, fakeapi) import each other by name
-    sys.path.insert(0, str(HERE))
+VERIFYIMAGES = HERE.parent / "verifyimages"
+for helpers in (HERE, VERIFYIMAGES):  # server helpers, and the registry fixtures of tests/verifyimages
+    if str(helpers) not in sys.path:
+        sys.path.insert(0, str(helpers))
+
+from vi_fixtures import pusher, registry  # noqa: E402,F401  (the real docker-registry, shared)

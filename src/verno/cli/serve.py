@@ -24,9 +24,17 @@ import click
               help="Evaluation threads per worker.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option("--registry-ca", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="verifyImages: a PEM file of CA certificates trusted for image registries.")
+@click.option("--allow-insecure-registry", is_flag=True,
+              help="verifyImages: plain HTTP (and unverified TLS) allowed for every registry.")
+@click.option("--docker-config", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="verifyImages: registry credentials from this docker config.json "
+                   "(default: $DOCKER_CONFIG/config.json or ~/.docker/config.json).")
 def serve_command(policies: tuple[str, ...], tls_cert: str, tls_key: str, host: str, port: int, workers: int,
                   timeout: float, kubeconfig: str | None, in_cluster: bool, exclude_namespaces: tuple[str, ...],
-                  threads: int, log_level: str) -> None:
+                  threads: int, log_level: str, registry_ca: str | None = None, allow_insecure_registry: bool = False,
+                  docker_config: str | None = None) -> None:
     """Serve Kyverno policies as a Kubernetes admission webhook."""
     from verno.server import logging as jsonlog
     from verno.server.settings import ENV, Settings, default_excluded_namespaces
@@ -42,7 +50,12 @@ def serve_command(policies: tuple[str, ...], tls_cert: str, tls_key: str, host: 
 
     expand_paths(policies)  # a missing path fails now, as one line
     excluded = list(exclude_namespaces) if exclude_namespaces else default_excluded_namespaces()
-    settings = Settings(list(policies), timeout, excluded, kubeconfig, in_cluster, log_level.upper(), threads)
+    if registry_ca and "-----BEGIN CERTIFICATE-----" not in open(registry_ca, encoding="utf-8", errors="replace").read():
+        raise click.BadParameter(f"{registry_ca} holds no PEM certificate", param_hint="--registry-ca")
+    settings = Settings(list(policies), timeout, excluded, kubeconfig, in_cluster, log_level.upper(), threads,
+                        registry_ca=os.path.abspath(registry_ca) if registry_ca else None,
+                        allow_insecure_registry=allow_insecure_registry,
+                        docker_config=os.path.abspath(docker_config) if docker_config else None)
     os.environ[ENV] = settings.to_env()
     jsonlog.setup(settings.log_level)
     config = Config(

@@ -55,7 +55,7 @@ def validate_decision(snapshot: Snapshot, request: Request, responses: list[Poli
             model = snapshot.rule(policy, rule.name)
             action = "Audit"
             if rule.status == Status.FAIL and model is not None:
-                action = effective_action(policy, model, request.namespace, request.namespace_labels)
+                action = rule_action(policy, model, request)
             if action == "Enforce":
                 blocked.setdefault(policy.name, {})[rule.name] = rule.message
             elif policy.spec.emit_warning:
@@ -68,13 +68,48 @@ def validate_decision(snapshot: Snapshot, request: Request, responses: list[Poli
     return decision
 
 
-def mutate_decision(request: Request, responses: list[PolicyResponse]) -> Decision:
-    """The JSON Patch from the original object to the mutated one; errors by failurePolicy."""
+def rule_action(policy: Any, model: Any, request: Request) -> str:
+    """``Enforce`` or ``Audit`` for a failing rule: a verifyImages entry's ``failureAction`` first."""
+    for entry in model.verify_images or []:
+        action = entry.get("failureAction") or entry.get("validationFailureAction")
+        if action:
+            return "Enforce" if str(action).lower() == "enforce" else "Audit"
+    return effective_action(policy, model, request.namespace, request.namespace_labels)
+
+
+def final_resource(snapshot: Snapshot, request: Request, responses: list[PolicyResponse]) -> dict[str, Any] | None:
+    """The object after every mutation and digest pin, in the engine's order (mutate, then verifyImages;
+    policies in order within a phase). mutateExisting targets are not the admitted object."""
+    for rule_type in ("ImageVerify", "Mutation"):
+        for response in reversed(responses):
+            for rule in reversed(response.rules):
+                if rule.rule_type != rule_type or rule.status != Status.PASS or rule.patched_resource is None:
+                    continue
+                model = snapshot.rule(response.policy, rule.name)
+                if model is not None and model.mutate is not None and model.mutate.targets:
+                    continue
+                return rule.patched_resource
+    return None
+
+
+def mutate_decision(snapshot: Snapshot, request: Request, responses: list[PolicyResponse]) -> Decision:
+    """The JSON Patch from the original object to the mutated (and digest-pinned) one.
+
+    Errors go by failurePolicy; a failed image verification blocks under Enforce (Kyverno's
+    imageverification handler in the mutating webhook) and is allowed, with a warning when the policy
+    sets emitWarning, under Audit.
+    """
     blocked: dict[str, dict[str, str]] = {}
     warnings: list[str] = []
     for response in responses:
         for rule in response.rules:
-            if rule.status in (Status.ERROR, Status.FAIL):
+            if rule.status == Status.FAIL and rule.rule_type == "ImageVerify":
+                model = snapshot.rule(response.policy, rule.name)
+                if model is None or rule_action(response.policy, model, request) == "Enforce":
+                    blocked.setdefault(response.policy.name, {})[rule.name] = rule.message
+                elif response.policy.spec.emit_warning:
+                    warnings.append(messages.warning(response.policy.name, rule.name, rule.message))
+            elif rule.status in (Status.ERROR, Status.FAIL):
                 _errors(response, rule, blocked, warnings)
             elif rule.status == Status.PASS and response.policy.spec.emit_warning:
                 warnings.append(messages.warning(response.policy.name, rule.name, rule.message))
@@ -85,7 +120,7 @@ def mutate_decision(request: Request, responses: list[PolicyResponse]) -> Decisi
         decision.message = messages.blocked_message(subject, blocked)
         return decision
     if responses and request.operation in ("CREATE", "UPDATE") and request.resource:
-        final = responses[-1].patched_resource
+        final = final_resource(snapshot, request, responses)
         if final is not None and final is not request.resource:
             decision.patch = make_patch(request.resource, final)
     return decision

@@ -1,6 +1,7 @@
 """The engine side of the server: an Engine, the policy store, data sources; one evaluation -> Decision."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -10,7 +11,9 @@ from verno.core.request import Request
 from verno.core.sources import Sources
 from verno.server.decide import Decision, mutate_decision, validate_decision
 from verno.server.metrics import Metrics
-from verno.server.policies import FilePolicyStore, PolicyStore, Snapshot
+from verno.plugins.verifyimages.validate_phase import ValidatePhase
+from verno.registry import Registries, load_docker_config
+from verno.server.policies import ENDPOINT_PHASES, FilePolicyStore, PolicyStore, Snapshot
 from verno.server.settings import Settings
 
 
@@ -20,15 +23,26 @@ class Evaluator:
     store: PolicyStore
     sources: Sources
     stop: Callable[[], None]
+    _validate_sources: Sources | None = None
 
     def evaluate(self, endpoint: str, snapshot: Snapshot, policies: tuple[PreparedPolicy, ...],
                  request: Request) -> Decision:
         """Runs in a worker thread."""
-        responses = self.engine.evaluate(list(policies), request, sources=self.sources,
-                                         exceptions=snapshot.exceptions)
+        phases = ENDPOINT_PHASES[endpoint]
+        sources = self.sources if endpoint == "mutate" else self.validate_sources
+        responses = self.engine.evaluate(list(policies), request, sources=sources,
+                                         exceptions=snapshot.exceptions, phases=phases)
         if endpoint == "mutate":
-            return mutate_decision(request, responses)
+            return mutate_decision(snapshot, request, responses)
         return validate_decision(snapshot, request, responses)
+
+    @property
+    def validate_sources(self) -> Sources:
+        """The sources of /validate: verifyImages rules check recorded verdicts, reaching no registry."""
+        if self._validate_sources is None:
+            self._validate_sources = dataclasses.replace(
+                self.sources, registry_client=ValidatePhase(self.sources.registry_client))
+        return self._validate_sources
 
 
 def _track(store: PolicyStore, metrics: Metrics) -> None:
@@ -41,17 +55,41 @@ def _track(store: PolicyStore, metrics: Metrics) -> None:
     store.on_failure.append(lambda error: metrics.reloads.inc("failure"))
 
 
+def registries(settings: Settings) -> Registries:
+    """The worker process's registry pool (one pooled client per registry, per process)."""
+    credentials = load_docker_config(settings.docker_config) if settings.docker_config else load_docker_config()
+    ca = None
+    if settings.registry_ca:
+        with open(settings.registry_ca, encoding="utf-8") as fh:
+            ca = fh.read()
+    return Registries(credentials=credentials, ca=ca, allow_insecure=settings.allow_insecure_registry,
+                      timeout=settings.registry_timeout)
+
+
+def _sources(settings: Settings, pool: Registries, **extra: Any) -> Sources:
+    return Sources(registry_access=True, registry_client=pool,
+                   allow_insecure_registry=settings.allow_insecure_registry, **extra)
+
+
+def _stopping(*steps: Callable[[], None]) -> Callable[[], None]:
+    def stop() -> None:
+        for step in steps:
+            step()
+    return stop
+
+
 def build_evaluator(settings: Settings, metrics: Metrics) -> Evaluator:
     """Load plugins and policies (file mode: synchronously; cluster mode: watches start here)."""
     engine = Engine()
+    pool = registries(settings)
     if settings.cluster_mode:
         from verno.server.cluster import start_cluster_store
 
         store, client, stop = start_cluster_store(engine, settings)
         _track(store, metrics)
-        return Evaluator(engine, store, Sources(cluster=client), stop)
+        return Evaluator(engine, store, _sources(settings, pool, cluster=client), _stopping(stop, pool.close))
     file_store = FilePolicyStore(engine, settings.policies, poll_interval=settings.poll_interval)
     _track(file_store, metrics)
     file_store.load()
     file_store.start()
-    return Evaluator(engine, file_store, Sources(), file_store.stop)
+    return Evaluator(engine, file_store, _sources(settings, pool), _stopping(file_store.stop, pool.close))

@@ -22,7 +22,9 @@ from verno.core.prepare import PreparedPolicy
 log = logging.getLogger("verno.server.policies")
 
 #: rule kinds each webhook endpoint evaluates
-ENDPOINT_PHASES = {"mutate": ("mutate",), "validate": ("validate",)}
+#: (Kyverno: the mutating webhook verifies images and pins digests; the validating webhook checks the
+#: verdicts recorded in the ``kyverno.io/verify-images`` annotation, ``required`` and ``verifyDigest``)
+ENDPOINT_PHASES = {"mutate": ("mutate", "verifyImages"), "validate": ("verifyImages", "validate")}
 
 
 def failure_policy(policy: Any) -> str:

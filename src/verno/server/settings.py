@@ -38,6 +38,15 @@ class Settings:
     #: seconds between policy-file change checks
     poll_interval: float = 1.0
     max_body_bytes: int = 16 * 1024 * 1024
+    #: verifyImages: PEM file of CAs trusted for registries, plain HTTP allowed, docker config.json path
+    registry_ca: str | None = None
+    allow_insecure_registry: bool = False
+    docker_config: str | None = None
+
+    @property
+    def registry_timeout(self) -> float:
+        """Each registry call's timeout: below the request timeout, so a verification is answered in time."""
+        return max(0.2, min(10.0, self.timeout * 0.5))
 
     @property
     def cluster_mode(self) -> bool:

@@ -24,6 +24,7 @@ from verno.plugins.verifyimages.cache import TTLCache
 from verno.plugins.verifyimages.cosign import Target, check_offline, verify_attestor_set, verify_signatures
 from verno.plugins.verifyimages.crypto import VerifyFailure
 from verno.plugins.verifyimages.spec import ImageVerification, parse
+from verno.plugins.verifyimages.validate_phase import ValidatePhase, check_images
 from verno.registry import Registries
 
 ANNOTATION = "kyverno.io/verify-images"
@@ -45,6 +46,8 @@ def state(engine: Any) -> dict[str, Any]:
 
 def registries_for(rc: Any) -> Registries:
     client = getattr(rc.sources, "registry_client", None)
+    if isinstance(client, ValidatePhase) and isinstance(client.registries, Registries):
+        return client.registries
     if isinstance(client, Registries):
         return client
     if client is None and getattr(rc.sources, "registry_access", False):
@@ -85,6 +88,12 @@ def verify_images_rule(rc: Any) -> list[RuleResponse]:
         images = _images(rc)
     except VernoError as exc:
         return [rc.response(Status.ERROR, f"failed to verify images: {exc}")]
+    if isinstance(getattr(rc.sources, "registry_client", None), ValidatePhase):
+        responses = check_images(rc, entries, images, _in)
+        if responses:
+            return responses
+        refs = ", ".join(r for iv in entries for r in iv.image_references)
+        return [rc.response(Status.SKIP, f"skip run verification as image in resource not found in imageRefs '{refs}'")]
     responses: list[RuleResponse] = []
     pins: dict[str, str] = {}
     verdicts: dict[str, str] = {}
@@ -92,12 +101,15 @@ def verify_images_rule(rc: Any) -> list[RuleResponse]:
         scoped = [i for i in images if not iv.image_references or _in(iv.image_references, i)]
         for info in scoped:
             ref = info["reference"]
+            # a pinned image keeps the key it was recorded under when its tag was verified, so a
+            # reinvoked mutation leaves the annotation as it is
+            key = info["referenceWithTag"] if info.get("digest") and info.get("tag") else ref
             if iv.skip_image_references and _in(iv.skip_image_references, info):
-                verdicts[ref] = "skip"
+                verdicts[key] = "skip"
                 responses.append(rc.response(Status.SKIP, f"image {ref} skipped (skipImageReferences)"))
                 continue
             status, message, digest = _verify_image(rc, iv, info)
-            verdicts[ref] = {"pass": "pass", "fail": "fail"}.get(status.value, verdicts.get(ref, "fail"))
+            verdicts[key] = {"pass": "pass", "fail": "fail"}.get(status.value, verdicts.get(key, "fail"))
             if status == Status.PASS and iv.mutate_digest and not info.get("digest") and digest:
                 pins[info["jsonPointer"]] = f"{info['referenceWithTag']}@{digest}"
             responses.append(rc.response(status, message))
