@@ -30,14 +30,23 @@ class BodyTooLarge(Exception):
 
 
 def route_of(path: str) -> tuple[str, str] | None:
-    """(endpoint, route key) for an admission path: ``/mutate``, ``/validate/fail``, ``/mutate/ignore/x``."""
+    """(endpoint, route key) for an admission path.
+
+    ``/mutate``, ``/validate/fail``, ``/mutate/ignore``: the shared webhooks; ``/validate/fail/finegrained/
+    <policy>`` (``<namespace>/<name>`` for a namespaced Policy): the webhook of one policy with
+    ``matchConditions``, as ``verno webhook-config`` writes it (route key ``validate/finegrained/<policy>``).
+    """
     parts = [p for p in path.split("/") if p]
     if not parts or parts[0] not in ("mutate", "validate"):
         return None
     if len(parts) == 1:
         return parts[0], parts[0]
-    if parts[1] in ("fail", "ignore"):
+    if parts[1] not in ("fail", "ignore"):
+        return None
+    if len(parts) == 2:
         return parts[0], f"{parts[0]}/{parts[1]}"
+    if parts[2] == "finegrained" and len(parts) in (4, 5):
+        return parts[0], f"{parts[0]}/finegrained/{'/'.join(parts[3:])}"
     return None
 
 

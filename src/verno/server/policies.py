@@ -35,6 +35,12 @@ def failure_policy(policy: Any) -> str:
     return "Ignore" if value == "Ignore" else "Fail"
 
 
+def has_match_conditions(policy: Any) -> bool:
+    """Whether the policy has ``webhookConfiguration.matchConditions`` (a webhook of its own)."""
+    wc = policy.spec.webhook_configuration
+    return wc is not None and bool(wc.match_conditions)
+
+
 def phase_view(prepared: PreparedPolicy, phases: tuple[str, ...]) -> PreparedPolicy | None:
     """The policy restricted to the rules of ``phases`` (None when it has none)."""
     rules = [r for r in prepared.rules if r.kind in phases]
@@ -60,7 +66,13 @@ class Snapshot:
         active = tuple(p for p in policies if p.policy.spec.admission)
         views: dict[str, tuple[PreparedPolicy, ...]] = {}
         for endpoint, phases in ENDPOINT_PHASES.items():
-            all_ = tuple(v for v in (phase_view(p, phases) for p in active) if v is not None)
+            viewed = tuple(v for v in (phase_view(p, phases) for p in active) if v is not None)
+            # a policy with matchConditions is served on its own fine-grained path only: the API server
+            # checks the conditions for that webhook, so the shared webhooks must not evaluate it
+            for v in viewed:
+                if has_match_conditions(v.policy):
+                    views[f"{endpoint}/finegrained/{v.policy.key}"] = (v,)
+            all_ = tuple(v for v in viewed if not has_match_conditions(v.policy))
             views[endpoint] = all_
             # Kyverno's /<endpoint>/fail and /<endpoint>/ignore serve the policies of that failurePolicy
             views[f"{endpoint}/fail"] = tuple(v for v in all_ if failure_policy(v.policy) == "Fail")
@@ -69,7 +81,8 @@ class Snapshot:
         return cls(active, tuple(exceptions), views, rules, generation)
 
     def for_endpoint(self, route: str) -> tuple[PreparedPolicy, ...]:
-        """Policies for a route key: ``mutate``, ``validate``, ``mutate/fail``, ``validate/ignore``..."""
+        """Policies for a route key: ``mutate``, ``validate``, ``mutate/fail``, ``validate/ignore``, or
+        ``validate/finegrained/<policy key>`` (that policy alone, whatever its failurePolicy)."""
         return self.by_endpoint.get(route, ())
 
     def rule(self, policy: Any, name: str) -> Any:
