@@ -11,7 +11,10 @@ Kyverno's ``printTestResult``/``checkResult`` (``commands/test/output.go``, ``co
   row is left out (Kyverno's "not found in manifest"; the resource then shows as ``Excluded``), except
   for a generated resource, which is then a ``Resource diff``.
 
-A row passes when the resource matches and the rule's report result is the expected one.
+A row passes when the resource matches and the rule's report result is the expected one. With a
+resource file, ``result: fail`` asserts the opposite: the resource differs from (or is absent in) the file,
+so a row expecting ``fail`` passes on a difference, and fails when the resource matches but the rule
+passed (``Want fail, got pass``).
 """
 from __future__ import annotations
 
@@ -120,10 +123,16 @@ class ResultChecker:
     def _against(self, response: PolicyResponse, rule: RuleResponse, actual: dict[str, Any],
                  docs: list[dict[str, Any]], what: str) -> Outcome | None:
         expected = pick_expected(docs, actual)
+        wants_difference = self.result.expected == "fail"
         if expected is None:
+            if wants_difference:  # ``fail`` asserts the resource is not what the file describes
+                return Outcome(_row_label(actual), True, "Ok", f"{label(actual)} is not in the expected file",
+                               "fail")
             return None  # not found in the manifest: Kyverno leaves the row out
         if not same_resource(actual, expected):
             status = report_result(response, rule, False)
+            if wants_difference:
+                return Outcome(_row_label(actual), True, "Ok", DIFF_MESSAGES[what], "fail")
             message = f"{DIFF_MESSAGES[what]}\n(- only in expected, + only in actual)\n{unified_diff(expected, actual)}"
             return Outcome(_row_label(actual), False, "Resource diff", message, status)
         return self._status_row(response, rule, actual)

@@ -108,25 +108,44 @@ class Session:
                  exceptions: Iterable[Any] = ()) -> list[Any]:
         """Evaluate a resource read from a file against ``policies``, in policy order.
 
-        A namespaced resource without a namespace is in ``default``, as Kyverno's CLI reads it. A policy
-        whose Values set ``request.operation`` for this resource sees that operation (unless the test
-        result names one).
+        As Kyverno's CLI reads it: a namespaced resource without a namespace is in ``default``; Values
+        for a policy and resource may set ``request.operation`` (unless the test result names one) and
+        may set fields of the resource itself (``request.object.metadata.labels.x: y``), which the
+        policy then sees in matching and validation alike.
         """
         resource = with_default_namespace(resource)
-        groups: dict[str, list[Any]] = {}
+        groups: dict[tuple[str, int], tuple[dict[str, Any], list[Any]]] = {}
         for prepared in policies:
             op = operation or self.operation_for(prepared.name, resource) or self.default_operation
-            groups.setdefault(op, []).append(prepared)
+            seen = self._resource_for(prepared.name, resource)
+            key = (op, id(seen))
+            groups.setdefault(key, (seen, []))[1].append(prepared)
         if len(groups) <= 1:
-            op = next(iter(groups), operation or self.default_operation)
-            return engine.evaluate(policies, self.request(resource, op), sources=self.sources,
-                                   exceptions=exceptions)
+            (op, _), (seen, _) = next(iter(groups.items()), (((operation or self.default_operation), 0),
+                                                              (resource, [])))
+            return engine.evaluate(policies, self.request(seen, op), sources=self.sources, exceptions=exceptions)
         by_policy: dict[int, Any] = {}
-        for op, group in groups.items():
-            for prepared, response in zip(group, engine.evaluate(group, self.request(resource, op),
+        for (op, _), (seen, group) in groups.items():
+            for prepared, response in zip(group, engine.evaluate(group, self.request(seen, op),
                                                                  sources=self.sources, exceptions=exceptions)):
                 by_policy[id(prepared)] = response
         return [by_policy[id(p)] for p in policies]
+
+    def _resource_for(self, policy: str, resource: dict[str, Any]) -> dict[str, Any]:
+        """The resource with the fields Values set through ``request.object.*`` (the same object if none)."""
+        if self.values is None:
+            return resource
+        name = (resource.get("metadata") or {}).get("name") or ""
+        merged = {**self.sources.global_values, **self.sources.resource_values(policy, name)}
+        overrides = [(k, v) for k, v in merged.items() if k.startswith("request.object.")]
+        if not overrides:
+            return resource
+        from verno.core.context import Context
+
+        ctx = Context({"request": {"object": resource}})
+        for key, value in overrides:
+            ctx.add_variable(key, value)
+        return ctx.data["request"]["object"]
 
     def request(self, resource: dict[str, Any], operation: str | None = None,
                 old_resource: dict[str, Any] | None = None) -> Request:

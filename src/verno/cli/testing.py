@@ -257,6 +257,11 @@ class SuiteRunner:
         for response in responses:
             if response.policy.key != result.policy:
                 continue
+            # as Kyverno's lookupEngineResponses: a result names the kind of the resources it is about
+            # (a mutateExisting result may instead be about its targets, whatever their kind)
+            if kind and response.resource.get("kind") != kind and not any(
+                    _is_mutate_existing(response.policy, r.name) for r in response.rules):
+                continue
             outcomes, _ = checker.outcomes(response, name, _resource_matches)
             for o in outcomes:
                 where = base["resource"] if (name and o.resource == trigger_label(response.resource)) else o.resource
