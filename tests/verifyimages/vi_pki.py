@@ -80,6 +80,9 @@ def ca_cert(key, cn: str, issuer_key=None, issuer_cert: x509.Certificate | None 
          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
          .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False))
+    if issuer_key is not None:  # as real CAs write it (and WebPKI path validation requires it)
+        b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+                            critical=False)
     return b.sign(issuer_key or key, hashes.SHA256())
 
 
@@ -143,7 +146,9 @@ class FulcioCA:
              .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
              .add_extension(x509.SubjectAlternativeName(san), critical=True)
              .add_extension(x509.UnrecognizedExtension(ISSUER_V1, issuer.encode()), critical=False)
-             .add_extension(x509.UnrecognizedExtension(ISSUER_V2, _der_utf8(issuer)), critical=False))
+             .add_extension(x509.UnrecognizedExtension(ISSUER_V2, _der_utf8(issuer)), critical=False)
+             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.inter_key.public_key()),
+                            critical=False))
         for oid, value in (extra or {}).items():
             b = b.add_extension(x509.UnrecognizedExtension(oid, value.encode()), critical=False)
         if ctlog is not None:

@@ -7,25 +7,29 @@ matching type (the registered name is a URI or a wildcard).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from verno.core import wildcard
 from verno.core.memo import IdentityMemo
 from verno.core.models.conditions import AnyAllConditions
 from verno.plugins.verifyimages.cosign import Target, verify_attestations, verify_attestor_set
 from verno.plugins.verifyimages.crypto import VerifyFailure
-from verno.plugins.verifyimages.spec import Attestation
+from verno.plugins.verifyimages.spec import Attestation, Attestor
 
 #: a raw ``{any, all}`` block (policy-owned, so identity-memoized) -> the typed conditions
 _typed = IdentityMemo(lambda block: block if isinstance(block, list) else AnyAllConditions.model_validate(block))
 
 
-def check_attestation(rc: Any, attestation: Attestation, target: Target) -> None:
-    """Raises VerifyFailure naming the attestation when it is missing, unverified or fails a condition."""
+def check_attestation(rc: Any, attestation: Attestation, target: Target,
+                      fetch: Callable[[Attestor, Target], list[dict[str, Any]]] = verify_attestations) -> None:
+    """Raises VerifyFailure naming the attestation when it is missing, unverified or fails a condition.
+
+    ``fetch(entry, target)`` gives the statements ``entry`` verifies: cosign ``.att`` layers by default,
+    Sigstore bundles for ``type: SigstoreBundle``."""
     statements: list[dict[str, Any]] = []
 
     def of_type(entry):
-        found = [s for s in verify_attestations(entry, target) if s.get("predicateType") == attestation.type]
+        found = [s for s in fetch(entry, target) if s.get("predicateType") == attestation.type]
         if not found:
             raise VerifyFailure(f"attestations not found for predicate type {attestation.type}")
         return found

@@ -20,6 +20,7 @@ from verno.core.images import extract_images
 from verno.core.memo import IdentityMemo
 from verno.core.results import RuleResponse, Status
 from verno.plugins.verifyimages.attest import check_attestation
+from verno.plugins.verifyimages.bundle import bundle_offline_problem, verify_bundles
 from verno.plugins.verifyimages.cache import TTLCache
 from verno.plugins.verifyimages.cosign import Target, check_offline, verify_attestor_set, verify_signatures
 from verno.plugins.verifyimages.crypto import VerifyFailure
@@ -126,15 +127,18 @@ def verify_images_rule(rc: Any) -> list[RuleResponse]:
 
 def _verify_image(rc: Any, iv: ImageVerification, info: dict[str, Any]) -> tuple[Status, str, str]:
     ref = info["reference"]
-    if iv.type != "Cosign":
+    if iv.type not in ("Cosign", "SigstoreBundle"):
         return Status.ERROR, f"failed to verify image {ref}: verifyImages type {iv.type} is not supported", ""
     if not iv.mutate_digest and iv.verify_digest and not info.get("digest"):
         return Status.FAIL, f"missing digest for {ref}", ""
+    bundles = iv.type == "SigstoreBundle"
     try:
-        for aset in iv.attestors:
-            check_offline(aset.entries)
-        for att in iv.attestations:
-            for aset in att.attestors:
+        for aset in [*iv.attestors, *(a for att in iv.attestations for a in att.attestors)]:
+            if bundles:
+                problem = next((m for e in aset.entries if (m := bundle_offline_problem(e))), "")
+                if problem:
+                    raise VernoError(problem)
+            else:
                 check_offline(aset.entries)
         registries = registries_for(rc)
         client = registries.client(info.get("registry", ""), insecure=iv.allow_insecure)
@@ -149,10 +153,16 @@ def _verify_image(rc: Any, iv: ImageVerification, info: dict[str, Any]) -> tuple
             return hit[0], hit[1], digest
     target = Target(ref, info.get("registry", ""), info["path"], digest, registries, iv.allow_insecure, iv.repository)
     try:
-        for aset in iv.attestors:
-            verify_attestor_set(aset, lambda e: verify_signatures(e, target))
-        for att in iv.attestations:
-            check_attestation(rc, att, target)
+        if bundles:
+            for aset in iv.attestors:
+                verify_attestor_set(aset, lambda e: verify_bundles(e, target))
+            for att in iv.attestations:
+                check_attestation(rc, att, target, lambda e, t: verify_bundles(e, t, None))
+        else:
+            for aset in iv.attestors:
+                verify_attestor_set(aset, lambda e: verify_signatures(e, target))
+            for att in iv.attestations:
+                check_attestation(rc, att, target)
         outcome = (Status.PASS, f"verified image signatures for {ref}")
     except VerifyFailure as exc:
         outcome = (Status.FAIL, f"failed to verify image {ref}: {exc}")
