@@ -41,23 +41,67 @@ def policies_yaml() -> str:
     return yaml.safe_dump_all(docs, sort_keys=False)
 
 
+def container(i: int, c: int, rng: random.Random) -> dict:
+    """A production-looking container: env, probes, mounts, security context; limits and tags vary."""
+    tag = rng.choice(["1.25.3", "2.0.1", "latest", "3.1.0", "4.2"])
+    spec = {
+        "name": f"c{c}",
+        "image": f"registry.example.com/team/app{i % 50}:{tag}",
+        "imagePullPolicy": rng.choice(["IfNotPresent", "Always"]),
+        "args": ["--port", str(8080 + c), "--log-level", "info", "--metrics"],
+        "ports": [{"name": "http", "containerPort": 8080 + c, "protocol": "TCP"},
+                  {"name": "metrics", "containerPort": 9090 + c, "protocol": "TCP"}],
+        "env": [{"name": f"SETTING_{k}", "value": f"value-{i}-{k}"} for k in range(8)]
+        + [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+           {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": f"db-{i % 7}", "key": "password"}}}],
+        "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080 + c}, "initialDelaySeconds": 5,
+                           "periodSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 3},
+        "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080 + c}, "initialDelaySeconds": 15,
+                          "periodSeconds": 20},
+        "volumeMounts": [{"name": "config", "mountPath": "/etc/app", "readOnly": True},
+                         {"name": "cache", "mountPath": "/var/cache/app"}],
+        "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
+                            "readOnlyRootFilesystem": rng.random() < 0.7,
+                            "capabilities": {"drop": ["ALL"]}},
+    }
+    if rng.random() < 0.8:
+        spec["resources"] = {"limits": {"cpu": "500m", "memory": rng.choice(["256Mi", "1Gi", "4Gi"])},
+                             "requests": {"cpu": "100m", "memory": "128Mi"}}
+    return spec
+
+
 def deployment(i: int, rng: random.Random) -> dict:
-    containers = []
-    for c in range(rng.randint(1, 3)):
-        tag = rng.choice(["1.25", "2.0.1", "latest", "3.1"])
-        container = {"name": f"c{c}", "image": f"registry.example.com/team/app{i % 50}:{tag}",
-                     "ports": [{"containerPort": 8080 + c}]}
-        if rng.random() < 0.8:
-            container["resources"] = {"limits": {"cpu": "500m", "memory": rng.choice(["256Mi", "1Gi", "4Gi"])},
-                                      "requests": {"cpu": "100m", "memory": "128Mi"}}
-        containers.append(container)
+    labels = {"app": f"app-{i}", "tier": "backend", "app.kubernetes.io/name": f"app-{i}",
+              "app.kubernetes.io/part-of": f"system-{i % 9}", "app.kubernetes.io/version": "1.0.0"}
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": f"app-{i}", "namespace": f"team-{i % 20}",
-                     "labels": {"app": f"app-{i}", "tier": "backend"}},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": f"app-{i}"}},
-                 "template": {"metadata": {"labels": {"app": f"app-{i}"}},
-                              "spec": {"containers": containers}}},
+        "metadata": {"name": f"app-{i}", "namespace": f"team-{i % 20}", "labels": labels,
+                     "annotations": {"deployment.kubernetes.io/revision": str(i % 5 + 1),
+                                     "owner": f"team-{i % 20}@example.com",
+                                     "description": "a generated service used to benchmark policy evaluation"}},
+        "spec": {
+            "replicas": 2, "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": {"app": f"app-{i}"}},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
+            "template": {
+                "metadata": {"labels": labels, "annotations": {"prometheus.io/scrape": "true",
+                                                               "prometheus.io/port": "9090"}},
+                "spec": {
+                    "serviceAccountName": f"app-{i % 11}",
+                    "securityContext": {"runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 2000,
+                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [container(i, c, rng) for c in range(rng.randint(1, 3))],
+                    "volumes": [{"name": "config", "configMap": {"name": f"app-{i}-config"}},
+                                {"name": "cache", "emptyDir": {"sizeLimit": "1Gi"}}],
+                    "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "backend",
+                                     "effect": "NoSchedule"}],
+                    "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                        {"weight": 100, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
+                                                            "labelSelector": {"matchLabels": {"app": f"app-{i}"}}}}]}},
+                    "terminationGracePeriodSeconds": 30,
+                },
+            },
+        },
     }
 
 
