@@ -9,4 +9,4 @@ for helpers in (HERE, VERIFYIMAGES):  # server helpers, and the registry fixture
     if str(helpers) not in sys.path:
         sys.path.insert(0, str(helpers))
 
-from vi_fixtures import pusher, registry  # noqa: E402,F401  (the real docker-registry, shared)
+from vi_fixtures import pusher, registry  # noqa: F401  (the real docker-registry, shared)

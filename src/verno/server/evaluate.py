@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from verno.core.engine import Engine
 from verno.core.prepare import PreparedPolicy
 from verno.core.request import Request
 from verno.core.sources import Sources
-from verno.server.decide import Decision, mutate_decision, validate_decision
-from verno.server.metrics import Metrics
 from verno.plugins.verifyimages.validate_phase import ValidatePhase
 from verno.registry import Registries, load_docker_config
+from verno.server.decide import Decision, mutate_decision, validate_decision
+from verno.server.metrics import Metrics
 from verno.server.policies import ENDPOINT_PHASES, FilePolicyStore, PolicyStore, Snapshot
 from verno.server.settings import Settings
 

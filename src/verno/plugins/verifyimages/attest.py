@@ -7,7 +7,8 @@ matching type (the registered name is a URI or a wildcard).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from verno.core import wildcard
 from verno.core.memo import IdentityMemo

@@ -14,7 +14,8 @@ registries through it.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from verno.core.results import RuleResponse, Status
 
