@@ -19,6 +19,7 @@ from vi_cosign import push_signatures, signature
 from vi_pki import new_key, public_pem
 from vi_policy import OFFLINE
 from vi_regserver import free_port
+from vi_sigstore import PrivateSigstore, push_bundle, statement
 
 ANNOTATION = "kyverno.io/verify-images"
 
@@ -53,13 +54,21 @@ def world(tmp_path_factory, registry, pusher, blackhole):
     key = new_key()
     host = registry.host
     images = {}
-    for name in ("enforce/signed", "enforce/unsigned", "audit/unsigned", "optional/app"):
+    for name in ("enforce/signed", "enforce/unsigned", "audit/unsigned", "optional/app", "bundle/signed",
+                 "bundle/unsigned"):
         digest = pusher.image(name, "v1")
         images[name] = (f"{host}/{name}:v1", digest)
     digest = images["enforce/signed"][1]
     push_signatures(pusher, "enforce/signed", digest, [signature(key, f"{host}/enforce/signed", digest)])
-    dead = f"127.0.0.1:{free_port()}"
     pem = public_pem(key)
+    sigstore = PrivateSigstore()
+    bundled = images["bundle/signed"][1]
+    push_bundle(pusher, "bundle/signed", bundled, sigstore.bundle(statement(bundled, f"{host}/bundle/signed")))
+    bundle_policy = _policy("bundle-images", [f"{host}/bundle/*"], pem)
+    bundle_policy["spec"]["rules"][0]["verifyImages"][0].update({"type": "SigstoreBundle", "attestors": [{"entries": [{
+        "keyless": {"roots": sigstore.fulcio.chain_pem, "subject": "ci@example.com", "issuer": "https://token.test",
+                    "rekor": {"pubkey": sigstore.rekor.pubkey_pem}, "ctlog": {"pubkey": sigstore.ctlog.pubkey_pem}}}]}]})
+    dead = f"127.0.0.1:{free_port()}"
     work = tmp_path_factory.mktemp("serve-vi")
     policies = work / "policies"
     policies.mkdir()
@@ -71,9 +80,10 @@ def world(tmp_path_factory, registry, pusher, blackhole):
         _policy("down-fail", [f"{dead}/fail/*"], pem),
         _policy("down-ignore", [f"{dead}/ignore/*"], pem, failure="Ignore"),
         _policy("hung-registry", [f"{blackhole}/*"], pem),
+        bundle_policy,
     ]
     (policies / "policies.yaml").write_text(yaml.safe_dump_all(docs))
-    srv = VernoServer(work, ["--policies", str(policies), "--timeout", "2", "--allow-insecure-registry"])
+    srv = VernoServer(work, ["--policies", str(policies), "--timeout", "4", "--allow-insecure-registry"])
     try:
         srv.wait_ready()
         yield srv, images, dead, blackhole
@@ -157,9 +167,24 @@ def test_unreachable_registry_follows_failure_policy(world):
 
 
 def test_a_hung_registry_is_answered_within_the_request_timeout(world):
-    """Registry calls time out below --timeout (2 s here): the rule errors and failurePolicy Fail denies."""
+    """Registry calls time out below --timeout (4 s here): the rule errors and failurePolicy Fail denies."""
     srv, _, _, blackhole = world
     response = srv.review("/mutate", admission_request(pod(f"{blackhole}/app:v1")))
     assert response["allowed"] is False
-    assert "no answer within 1s" in response["status"]["message"]
+    assert "no answer within 2s" in response["status"]["message"]
     assert srv.client.get("/health/liveness").status_code == 200
+
+
+def test_sigstore_bundle_at_admission(world):
+    """type: SigstoreBundle through the webhook: a bundled image is pinned; one without a bundle is denied."""
+    srv, images, _, _ = world
+    image, digest = images["bundle/signed"]
+    obj = pod(image)
+    mutate = srv.review("/mutate", admission_request(obj))
+    assert mutate["allowed"] is True, mutate
+    mutated = _patched(mutate, obj)
+    assert mutated["spec"]["containers"][0]["image"] == f"{image}@{digest}"
+    assert srv.review("/validate", admission_request(mutated))["allowed"] is True
+    unsigned, _ = images["bundle/unsigned"]
+    denied = srv.review("/mutate", admission_request(pod(unsigned)))
+    assert denied["allowed"] is False and "no Sigstore bundles found" in denied["status"]["message"]
