@@ -125,9 +125,13 @@ def test_unsigned_image_is_denied_under_enforce(world):
 def test_unsigned_image_under_audit_is_allowed_with_a_warning(world):
     srv, images, _, _ = world
     image, _ = images["audit/unsigned"]
-    response = srv.review("/mutate", admission_request(pod(image)))
-    assert response["allowed"] is True and "patch" not in response
+    obj = pod(image)
+    response = srv.review("/mutate", admission_request(obj))
+    assert response["allowed"] is True
     assert any(w.startswith("policy audit-images.verify: failed to verify image") for w in response["warnings"])
+    mutated = _patched(response, obj)  # the failure is recorded, the image is not pinned
+    assert mutated["spec"] == obj["spec"]
+    assert json.loads(mutated["metadata"]["annotations"][ANNOTATION]) == {image: "fail"}
 
 
 def test_validate_denies_an_unpinned_image_and_a_forged_or_missing_verdict(world):
@@ -188,3 +192,19 @@ def test_sigstore_bundle_at_admission(world):
     unsigned, _ = images["bundle/unsigned"]
     denied = srv.review("/mutate", admission_request(pod(unsigned)))
     assert denied["allowed"] is False and "no Sigstore bundles found" in denied["status"]["message"]
+
+
+def test_a_forged_pass_verdict_is_overwritten_when_verification_errs(world):
+    """failurePolicy Ignore lets /mutate admit when the registry is down, but the verdict recorded is
+    ``fail`` (not the requester's ``pass``), so /validate's ``required`` check still denies the image."""
+    srv, _, dead, _ = world
+    image = f"{dead}/ignore/app@sha256:{'c' * 64}"
+    obj = pod(image)
+    obj["metadata"]["annotations"] = {ANNOTATION: json.dumps({image: "pass"})}
+    mutate = srv.review("/mutate", admission_request(obj))
+    assert mutate["allowed"] is True and any("allowed by failurePolicy Ignore" in w for w in mutate["warnings"])
+    mutated = _patched(mutate, obj)
+    assert json.loads(mutated["metadata"]["annotations"][ANNOTATION]) == {image: "fail"}
+    validate = srv.review("/validate", admission_request(mutated))
+    assert validate["allowed"] is False
+    assert f"unverified image {image} (verification recorded as fail" in validate["status"]["message"]

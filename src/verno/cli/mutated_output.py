@@ -13,11 +13,12 @@ or ``<policy>-generated.yaml`` in it.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import yaml
 
-from verno.core.results import PolicyResponse
+from verno.core.results import PolicyResponse, Status
 
 
 def to_yaml(obj: Any) -> str:
@@ -39,7 +40,7 @@ class MutationOutput:
         for response in responses:
             # verifyImages rules mutate too: a verified tag is pinned to its digest (mutateDigest)
             mutations = [r for r in response.rules if r.rule_type == "Mutation" or (
-                r.rule_type == "ImageVerify" and r.patched_resource is not None)]
+                r.rule_type == "ImageVerify" and r.status == Status.PASS and r.patched_resource is not None)]
             if mutations:
                 targets = [r.patched_resource for r in mutations if r.patched_resource is not None
                            and _is_target(response, r.name)]

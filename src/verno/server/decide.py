@@ -1,14 +1,18 @@
 """From engine responses to an admission decision: allowed, message, warnings, patch."""
 from __future__ import annotations
 
+import copy
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from verno.core.patch import make_patch
 from verno.core.prepare import PreparedPolicy
 from verno.core.request import Request
 from verno.core.results import PolicyResponse, Status
 from verno.plugins.validate.actions import effective_action
+from verno.plugins.verifyimages.validate_phase import ANNOTATION, recorded_verdicts
 from verno.server import messages
 from verno.server.policies import Snapshot, failure_policy
 
@@ -78,6 +82,28 @@ def rule_action(policy: Any, model: Any, request: Request) -> str:
 
 
 def final_resource(snapshot: Snapshot, request: Request, responses: list[PolicyResponse]) -> dict[str, Any] | None:
+    """The object after every mutation and digest pin, with every image verification verdict recorded."""
+    final = _chained_resource(snapshot, responses)
+    verdicts: dict[str, str] = {}
+    for response in responses:
+        for rule in response.rules:
+            if rule.rule_type == "ImageVerify" and rule.patched_resource is not None:
+                for image, verdict in (recorded_verdicts(rule.patched_resource) or {}).items():
+                    if verdicts.get(image) != "fail":  # a failed verification is never overwritten
+                        verdicts[image] = verdict
+    if not verdicts:
+        return final
+    base = final if final is not None else request.resource
+    if recorded_verdicts(base) == verdicts:
+        return final
+    out = copy.deepcopy(base)
+    meta = out.setdefault("metadata", {})
+    meta["annotations"] = {**(meta.get("annotations") or {}),
+                           ANNOTATION: json.dumps(verdicts, separators=(",", ":"), sort_keys=True)}
+    return out
+
+
+def _chained_resource(snapshot: Snapshot, responses: list[PolicyResponse]) -> dict[str, Any] | None:
     """The object after every mutation and digest pin, in the engine's order (mutate, then verifyImages;
     policies in order within a phase). mutateExisting targets are not the admitted object."""
     for rule_type in ("ImageVerify", "Mutation"):

@@ -4,7 +4,8 @@ One response per image in scope: ``pass`` ("verified image signatures for <image
 ("failed to verify image <image>: <why>"), ``skip`` (``skipImageReferences``) or ``error`` (the
 registry cannot be reached, the policy needs public Sigstore services). Passing responses carry the
 resource with every verified tag pinned to ``<image:tag>@<digest>`` (``mutateDigest``) and the
-``kyverno.io/verify-images`` annotation, which the engine hands to later rules.
+``kyverno.io/verify-images`` annotation, which the engine hands to later rules; failing and erring
+responses carry it too (with their ``fail`` verdicts) for the webhook, which records every verdict.
 """
 from __future__ import annotations
 
@@ -117,10 +118,13 @@ def verify_images_rule(rc: Any) -> list[RuleResponse]:
     if not responses:
         refs = ", ".join(r for iv in entries for r in iv.image_references)
         return [rc.response(Status.SKIP, f"skip run verification as image in resource not found in imageRefs '{refs}'")]
-    if any(r.status == Status.PASS for r in responses):
+    if verdicts:
+        # every verdict is recorded, failures too (Kyverno's ImageVerificationMetadata); the engine chains
+        # passing responses only, and the webhook also records the verdicts of failed and erred ones, so
+        # a "pass" written by the requester never stands for an image that did not verify
         patched = _patched(rc.resource, pins, verdicts)
         for r in responses:
-            if r.status == Status.PASS:
+            if r.status in (Status.PASS, Status.FAIL, Status.ERROR):
                 r.patched_resource = patched
     return responses
 
