@@ -13,8 +13,8 @@ from verno.cli.progress import Progress
 from verno.cli.registry_opts import registry_notice, registry_options, registry_sources
 from verno.cli.report import Counts, policy_reports, report_result
 from verno.cli.session import (
+    ResourceFiles,
     Session,
-    count_resources,
     iter_resources,
     load_userinfo,
     load_values,
@@ -76,12 +76,8 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
     session = Session.build(values, load_userinfo(userinfo) if userinfo else None, cluster_resources=targets,
                             **registry_kw)
     quiet = policy_report or table
-    if "-" in resources:  # stdin can be read once only: hold its documents
-        docs: Any = list(iter_resources(resources))
-        total = len(docs)
-    else:  # files: counted first, then read and evaluated one document at a time
-        total = count_resources(resources)
-        docs = iter_resources(resources)
+    docs = ResourceFiles(resources)  # counted first, then read and evaluated one document at a time
+    total = docs.count()
     if not quiet:
         extra = f" with {len(policy_set.exceptions)} exception(s)" if policy_set.exceptions else ""
         click.echo(f"\nApplying {policy_set.rule_count} policy rule(s) to {total} resource(s){extra}...")

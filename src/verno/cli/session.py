@@ -5,7 +5,13 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 from verno.core.errors import LoadError
-from verno.core.loading import Document, flatten_lists, iter_file_documents, iter_path_documents, validate_model
+from verno.core.loading import (
+    Document,
+    flatten_lists,
+    iter_file_documents,
+    iter_path_documents,
+    validate_model,
+)
 from verno.core.models.userinfo import UserInfoFile
 from verno.core.models.values import ValuesBody, ValuesFile
 from verno.core.request import Request
@@ -192,24 +198,64 @@ class Session:
 def iter_resources(paths: Iterable[str]) -> Iterator[Document]:
     """Resource documents from paths, one at a time; ``List`` kinds stand for their items."""
     for doc in iter_path_documents(paths):
-        for item in flatten_lists(doc):
-            data = item.data
-            if not isinstance(data, dict):
-                raise LoadError(item.source, f"expected a Kubernetes object, got {type(data).__name__}",
-                                document=item.index)
-            if not data.get("kind"):
-                raise LoadError(item.source, "a resource needs a kind", document=item.index, field="kind")
-            if not isinstance(data.get("metadata", {}), dict):
-                raise LoadError(item.source, "metadata must be a mapping", document=item.index, field="metadata")
-            yield item
+        yield from _resources_of(doc)
 
 
-def count_resources(paths: Iterable[str]) -> int:
-    """How many resources ``iter_resources`` will yield, without building them all (files are re-read)."""
-    from verno.core.loading import expand_paths, read_text
-    from verno.core.yamlio import count_documents
+def _resources_of(doc: Document) -> Iterator[Document]:
+    for item in flatten_lists(doc):
+        data = item.data
+        if not isinstance(data, dict):
+            raise LoadError(item.source, f"expected a Kubernetes object, got {type(data).__name__}",
+                            document=item.index)
+        if not data.get("kind"):
+            raise LoadError(item.source, "a resource needs a kind", document=item.index, field="kind")
+        if not isinstance(data.get("metadata", {}), dict):
+            raise LoadError(item.source, "metadata must be a mapping", document=item.index, field="metadata")
+        yield item
 
-    return sum(count_documents(read_text(p), p) for p in expand_paths(paths) if p != "-")
+
+class ResourceFiles:
+    """Resource files counted first and then read one document at a time.
+
+    YAML files are counted from their document boundaries and parsed only while iterating; a JSON file is
+    one document anyway, so it is parsed once, when counted, and its objects are kept for the iteration.
+    """
+
+    def __init__(self, paths: Iterable[str]):
+        from verno.core.loading import expand_paths
+
+        self.paths = expand_paths(paths)
+        self._held: dict[str, list[Document]] = {}
+
+    def count(self) -> int:
+        from verno.core.loading import read_text
+        from verno.core.yamlio import count_documents, is_json
+
+        total = 0
+        for path in self.paths:
+            text = read_text(path)
+            if path == "-" or is_json(text):
+                docs = [item for doc in iter_file_text(text, path) for item in _resources_of(doc)]
+                self._held[path] = docs
+                total += len(docs)
+            else:
+                total += count_documents(text, path)
+        return total
+
+    def __iter__(self) -> Iterator[Document]:
+        for path in self.paths:
+            held = self._held.pop(path, None)
+            if held is not None:
+                yield from held
+            else:
+                yield from iter_resources([path])
+
+
+def iter_file_text(text: str, path: str) -> Iterator[Document]:
+    from verno.core.yamlio import iter_documents
+
+    for index, data in iter_documents(text, path):
+        yield Document(path, index, data)
 
 
 def resource_label(resource: dict[str, Any]) -> str:

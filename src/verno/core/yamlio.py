@@ -580,6 +580,11 @@ _JSON_START = re.compile(r"\s*[\[{]")
 _LIST_KIND = re.compile(r"^kind:[ \t]*['\"]?\w*List['\"]?[ \t]*$", re.MULTILINE)
 
 
+def is_json(text: str) -> bool:
+    """Whether a text will be read as JSON (its first non-blank character is ``{`` or ``[``)."""
+    return bool(_JSON_START.match(text.removeprefix("\ufeff")))
+
+
 def count_documents(text: str, source: str) -> int:
     """How many objects ``iter_documents`` + List flattening will give, parsing as little as possible.
 
