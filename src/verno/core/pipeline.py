@@ -85,20 +85,23 @@ def run_rule(engine: Engine, prepared: PreparedPolicy, rule: PreparedRule, reque
     rc = RuleContext(engine, prepared, rule, request, context, sources)
     context.checkpoint()
     try:
-        hit = _exception_for(engine, prepared, rule, request, rc, exceptions)
-        if hit is not None:
-            return [rc.response(Status.SKIP, "rule is skipped due to policy exceptions", exception=hit)]
+        if exceptions:
+            hit = _exception_for(engine, prepared, rule, request, rc, exceptions)
+            if hit is not None:
+                return [rc.response(Status.SKIP, "rule is skipped due to policy exceptions", exception=hit)]
         if rule.rule.image_extractors:
             from verno.core.variables_builtin import images_of
 
             images = images_of(request, rule.rule.image_extractors, engine.jmespath.search)
             if images:
                 context.set("images", images)
-        _inject_rule_values(rc)
-        try:
-            rc.load_context(rule.rule.context)
-        except (ContextLoadError, NotFoundError, SubstitutionError, VernoError) as exc:
-            return [rc.response(Status.ERROR, f"failed to load context: {exc}")]
+        if sources.values is not None:
+            _inject_rule_values(rc)
+        if rule.rule.context:
+            try:
+                rc.load_context(rule.rule.context)
+            except (ContextLoadError, NotFoundError, SubstitutionError, VernoError) as exc:
+                return [rc.response(Status.ERROR, f"failed to load context: {exc}")]
         if rule.rule.preconditions is not None:
             try:
                 ok, msg = rc.check_conditions(rule.rule.preconditions)
