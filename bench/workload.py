@@ -84,7 +84,7 @@ def deployment(i: int, rng: random.Random) -> dict:
             "selector": {"matchLabels": {"app": f"app-{i}"}},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
             "template": {
-                "metadata": {"labels": labels, "annotations": {"prometheus.io/scrape": "true",
+                "metadata": {"labels": dict(labels), "annotations": {"prometheus.io/scrape": "true",
                                                                "prometheus.io/port": "9090"}},
                 "spec": {
                     "serviceAccountName": f"app-{i % 11}",

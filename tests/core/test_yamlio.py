@@ -349,3 +349,15 @@ def test_count_documents_matches_what_iteration_and_list_flattening_give():
     assert count_documents(text, "t.yaml") == 4
     assert count_documents('{"kind": "List", "items": [{"kind": "Pod"}, {"kind": "Pod"}]}', "t.json") == 2
     assert count_documents('{"kind": "Pod"}', "t.json") == 1
+
+
+@pytest.mark.parametrize("token", ["1.0.0", "10.0.0.1", "0.1.0", "1.0.0-rc1", "2.14.3.7"])
+def test_dotted_versions_take_the_fast_path_with_the_same_meaning(token: str) -> None:
+    text = f"version: {token}\nimage: nginx:{token}\n"
+    assert not yamlio._unsafe(text)
+    assert yamlio._fast(text) == yamlio._build_document(text) == {"version": token, "image": f"nginx:{token}"}
+
+
+@pytest.mark.parametrize("token", ["1.2.3e5", "1.2.3_4", "1.2e3.4", "1.2.3:4", "1x.2.3"])
+def test_dotted_tokens_with_other_number_characters_still_fall_back(token: str) -> None:
+    assert yamlio._unsafe(f"v: {token}\n")

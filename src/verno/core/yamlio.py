@@ -443,11 +443,16 @@ _E = r"[ \t\r]*(?:$|#|[,\]}:])"  # where it ends
 # ``[-+]?\.[0-9]+([eE][-+]?[0-9]{1,2})?``, and not as a mapping key. Each line below is one way to fail.
 _A = r"[0-9a-fA-FxXoObBiInN_.:+-]"
 _N = _B + r"[-+]?\.?[0-9]" + _A + "*"  # a number token, up to its first digit and on
+_X = r"[a-fA-FxXoObBiInN_:+-]"  # a number-token character other than a digit or a dot
 _UNSAFE_NUMBERS = (
     _N + r"[a-dfA-DFxXoOiInN_:]" + _A + "*" + _E,  # prefixes, hex digits, _, sexagesimal/time colons
     _B + _A + "*_" + _A + "*" + _E,  # yaml_rs drops underscores anywhere (_.5 is 0.5)
     _N + r"[0-9.+-][+-]" + _A + "*" + _E,  # a sign not right after the exponent mark (dates, 1-2)
-    _N + r"\." + _A + r"*\." + _A + "*" + _E,  # two dots (after the first digit)
+    # two dots (after the first digit) with anything but digits and dots: dotted-decimal versions and
+    # addresses (1.0.0, 10.0.0.1) are strings under both YAML 1.1 and 1.2 and stay on the fast path
+    _N + r"\." + _A + r"*\." + _A + "*" + _X + _A + "*" + _E,
+    _N + r"\." + _A + "*" + _X + _A + r"*\." + _A + "*" + _E,
+    _B + r"[-+]?\.?[0-9][0-9.]*" + _X + _A + r"*\." + _A + r"*\." + _A + "*" + _E,
     _B + r"[-+]?\.[0-9]" + _A + r"*\." + _A + "*" + _E,  # two dots (.5.3)
     _N + r"[eE]" + _A + r"*[eE.]" + _A + "*" + _E,  # two exponents, a dot in the exponent
     _N + r"[eE][-+]?(?:[^0-9]|$)",  # an exponent mark without digits
