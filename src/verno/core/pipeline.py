@@ -6,12 +6,13 @@ can be computed from the policy alone was computed when the policy was prepared 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from verno.core.conditions import check_conditions
 from verno.core.context import Context
+from verno.core.errors import VernoError
 from verno.core.loaders.run import load_entries
-from verno.core.errors import ContextLoadError, NotFoundError, SubstitutionError, VernoError
 from verno.core.models.conditions import normalize
 from verno.core.request import Request
 from verno.core.results import RULE_TYPES, RuleResponse, Status
@@ -21,6 +22,23 @@ from verno.core.variables import substitute_all
 if TYPE_CHECKING:  # pragma: no cover
     from verno.core.engine import Engine
     from verno.core.prepare import PreparedPolicy, PreparedRule
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Why evaluation stopped before a rule's (or an element's) checks: an error, or unmet preconditions."""
+
+    status: Status  # ERROR or SKIP
+    stage: str  # "context" or "preconditions"
+    reason: str
+
+    @property
+    def message(self) -> str:
+        """Kyverno's wording for the rule response."""
+        if self.status == Status.SKIP:
+            return "; ".join(x for x in ("preconditions not met", self.reason) if x)
+        what = "load context" if self.stage == "context" else "evaluate preconditions"
+        return f"failed to {what}: {self.reason}"
 
 
 class RuleContext:
@@ -73,6 +91,31 @@ class RuleContext:
         if entries:
             load_entries(entries, self)
 
+    def open_scope(self, context: list[Any], preconditions: Any, *,
+                   foreach_values: dict[str, list[Any]] | None = None, index: int = -1) -> Gate | None:
+        """Load ``context`` entries, then the Values ``foreachValues`` for element ``index``, then check
+        ``preconditions`` (a rule, a foreach element, a mutateExisting target).
+
+        None when evaluation goes on; otherwise the :class:`Gate` that stopped it (an error, or a skip).
+        """
+        if context:
+            try:
+                self.load_context(context)
+            except VernoError as exc:
+                return Gate(Status.ERROR, "context", str(exc))
+        if foreach_values:
+            for key, values in foreach_values.items():
+                if 0 <= index < len(values):
+                    self.context.add_variable(key, values[index])
+        if preconditions is not None:
+            try:
+                ok, msg = self.check_conditions(preconditions)
+            except VernoError as exc:
+                return Gate(Status.ERROR, "preconditions", str(exc))
+            if not ok:
+                return Gate(Status.SKIP, "preconditions", msg)
+        return None
+
     # -- responses -------------------------------------------------------------------------------------
     def response(self, status: Status, message: str = "", **extra: Any) -> RuleResponse:
         return RuleResponse(self.rule.name, self.rule_type, status, message,
@@ -97,18 +140,9 @@ def run_rule(engine: Engine, prepared: PreparedPolicy, rule: PreparedRule, reque
                 context.set("images", images)
         if sources.values is not None:
             _inject_rule_values(rc)
-        if rule.rule.context:
-            try:
-                rc.load_context(rule.rule.context)
-            except (ContextLoadError, NotFoundError, SubstitutionError, VernoError) as exc:
-                return [rc.response(Status.ERROR, f"failed to load context: {exc}")]
-        if rule.rule.preconditions is not None:
-            try:
-                ok, msg = rc.check_conditions(rule.rule.preconditions)
-            except VernoError as exc:
-                return [rc.response(Status.ERROR, f"failed to evaluate preconditions: {exc}")]
-            if not ok:
-                return [rc.response(Status.SKIP, "; ".join(x for x in ("preconditions not met", msg) if x))]
+        gate = rc.open_scope(rule.rule.context, rule.rule.preconditions)
+        if gate is not None:
+            return [rc.response(gate.status, gate.message)]
         try:
             responses = engine.rule_handler(rule.hook)(rc=rc)
         except VernoError as exc:

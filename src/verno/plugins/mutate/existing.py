@@ -85,17 +85,9 @@ def _one_target(rc: Any, spec: Any, target: dict[str, Any]) -> RuleResponse:
     rc.context.checkpoint()
     try:
         rc.context.set("target", target)
-        try:
-            rc.load_context(spec.context)
-        except VernoError as exc:
-            return rc.response(Status.ERROR, f"failed to load context: {exc}")
-        if spec.preconditions is not None:
-            try:
-                ok, msg = rc.check_conditions(spec.preconditions)
-            except VernoError as exc:
-                return rc.response(Status.ERROR, f"failed to evaluate preconditions: {exc}")
-            if not ok:
-                return rc.response(Status.SKIP, "; ".join(x for x in ("preconditions not met", msg) if x))
+        gate = rc.open_scope(spec.context, spec.preconditions)
+        if gate is not None:
+            return rc.response(gate.status, gate.message)
         return to_response(rc, mutate_object(rc, target, "target"))
     finally:
         rc.context.restore()

@@ -75,23 +75,13 @@ def _elements(rc: Any, entry: Any, elements: list[Any], resource: dict[str, Any]
 
 def _element(rc: Any, entry: Any, index: int, foreach_values: dict[str, list[Any]], resource: dict[str, Any],
              at_prefix: str) -> Outcome | None:
-    name = rc.rule.name
-    try:
-        rc.load_context(entry.context)
-    except VernoError as exc:
-        return Outcome(Status.ERROR, resource,
-                       f"mutate rule {name}: failed to load to mutate.foreach[{index}].context: {exc}")
-    for key, values in foreach_values.items():
-        if index < len(values):
-            rc.context.add_variable(key, values[index])
-    if entry.preconditions is not None:
-        try:
-            ok, _ = rc.check_conditions(entry.preconditions)
-        except VernoError as exc:
-            return Outcome(Status.ERROR, resource,
-                           f"mutate rule {name}: failed to evaluate mutate.foreach[{index}].preconditions: {exc}")
-        if not ok:
+    gate = rc.open_scope(entry.context, entry.preconditions, foreach_values=foreach_values, index=index)
+    if gate is not None:
+        if gate.status == Status.SKIP:
             return None
+        what = "load to" if gate.stage == "context" else "evaluate"
+        return Outcome(Status.ERROR, resource,
+                       f"mutate rule {rc.rule.name}: failed to {what} mutate.foreach[{index}].{gate.stage}: {gate.reason}")
     if entry.foreach is not None:
         return mutate_foreach(rc, entry.foreach, resource, at_prefix)
     return apply_patches(rc, entry, resource, at_prefix)

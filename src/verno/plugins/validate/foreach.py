@@ -70,18 +70,7 @@ def _elements(rc: Any, entry: Any, elements: list[Any]) -> tuple[RuleResponse, i
 
 def _element(rc: Any, entry: Any, scope: Any, foreach_values: dict[str, list[Any]], index: int,
              Level: Any, evaluate: Any) -> RuleResponse | None:
-    try:
-        rc.load_context(entry.context)
-    except VernoError as exc:
-        return rc.response(Status.ERROR, f"failed to load context: {exc}")
-    for key, values in foreach_values.items():
-        if index < len(values):
-            rc.context.add_variable(key, values[index])
-    if entry.preconditions is not None:
-        try:
-            ok, msg = rc.check_conditions(entry.preconditions)
-        except VernoError as exc:
-            return rc.response(Status.ERROR, f"failed to evaluate preconditions: {exc}")
-        if not ok:
-            return rc.response(Status.SKIP, "; ".join(x for x in ("preconditions not met", msg) if x))
+    gate = rc.open_scope(entry.context, entry.preconditions, foreach_values=foreach_values, index=index)
+    if gate is not None:
+        return rc.response(gate.status, gate.message)
     return evaluate(rc, Level(entry, scope))
