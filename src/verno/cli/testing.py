@@ -5,7 +5,6 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
-from verno.cli.report import report_result
 from verno.cli.resultcheck import ResultChecker, _row_label
 from verno.cli.session import Session, iter_resources, load_userinfo, load_values, merge_values
 from verno.core.engine import Engine

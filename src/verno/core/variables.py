@@ -18,8 +18,8 @@ Rules (Kyverno's):
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from verno.core.errors import JMESPathError, NotFoundError, SubstitutionError, VernoError

@@ -227,9 +227,9 @@ class App:
 
 def create_app() -> App:
     """The app of one worker process, configured from the environment (``verno serve`` sets it)."""
-    from verno.server import logging as jsonlog
-
     import sys
+
+    from verno.server import logging as jsonlog
 
     settings = Settings.from_env()
     jsonlog.setup(settings.log_level)

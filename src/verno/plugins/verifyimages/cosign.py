@@ -12,10 +12,21 @@ from typing import Any, Callable
 
 from verno.core.errors import VernoError
 from verno.core.images import parse_image_reference
-from verno.plugins.verifyimages.crypto import (VerifyFailure, b64decode, load_certs, load_public_key, verify_set,
-                                               verify_signature)
-from verno.plugins.verifyimages.keyless import (check_code_signing, check_identity, leaf_issuer, verify_chain,
-                                                verify_sct)
+from verno.plugins.verifyimages.crypto import (
+    VerifyFailure,
+    b64decode,
+    load_certs,
+    load_public_key,
+    verify_set,
+    verify_signature,
+)
+from verno.plugins.verifyimages.keyless import (
+    check_code_signing,
+    check_identity,
+    leaf_issuer,
+    verify_chain,
+    verify_sct,
+)
 from verno.plugins.verifyimages.spec import Attestor, AttestorSet
 from verno.registry import NotFound, Registries
 

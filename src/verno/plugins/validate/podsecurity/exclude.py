@@ -11,7 +11,12 @@ import re
 from typing import Any
 
 from verno.core.wildcard import match_any
-from verno.plugins.validate.podsecurity.evaluate import CONTROL_CHECK_IDS, CheckOutcome, LevelVersion, evaluate_pss
+from verno.plugins.validate.podsecurity.evaluate import (
+    CONTROL_CHECK_IDS,
+    CheckOutcome,
+    LevelVersion,
+    evaluate_pss,
+)
 from verno.plugins.validate.podsecurity.model import FieldError, as_list
 
 _INDEX = re.compile(r"\d+")

@@ -13,7 +13,11 @@ from typing import Any
 
 from verno.core.results import RuleResponse, Status
 from verno.plugins.validate.podsecurity.evaluate import (
-    CheckOutcome, PodSecurityError, evaluate_pod, format_checks, parse_level_version,
+    CheckOutcome,
+    PodSecurityError,
+    evaluate_pod,
+    format_checks,
+    parse_level_version,
 )
 from verno.plugins.validate.podsecurity.exclude import apply_exclusions
 from verno.plugins.validate.podsecurity.model import as_dict, as_list

@@ -2,8 +2,19 @@
 from __future__ import annotations
 
 from verno.plugins.validate.podsecurity.model import (
-    ALLOWED, Check, CheckResult, Violations, VersionedCheck, as_dict, as_list, forbidden, join_quote, name_of,
-    pluralize, security_context, visit_containers,
+    ALLOWED,
+    Check,
+    CheckResult,
+    VersionedCheck,
+    Violations,
+    as_dict,
+    as_list,
+    forbidden,
+    join_quote,
+    name_of,
+    pluralize,
+    security_context,
+    visit_containers,
 )
 
 

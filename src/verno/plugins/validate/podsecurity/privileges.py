@@ -3,8 +3,22 @@ Escalation, Running as Non-root, Running as Non-root user."""
 from __future__ import annotations
 
 from verno.plugins.validate.podsecurity.model import (
-    ALLOWED, Check, CheckResult, FieldError, Violations, VersionedCheck, as_dict, as_list, forbidden, is_windows,
-    join_quote, name_of, pluralize, required, security_context, visit_containers,
+    ALLOWED,
+    Check,
+    CheckResult,
+    FieldError,
+    VersionedCheck,
+    Violations,
+    as_dict,
+    as_list,
+    forbidden,
+    is_windows,
+    join_quote,
+    name_of,
+    pluralize,
+    required,
+    security_context,
+    visit_containers,
 )
 
 CAPABILITIES_ALLOWED_1_0 = frozenset({

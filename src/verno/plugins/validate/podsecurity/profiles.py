@@ -2,8 +2,22 @@
 from __future__ import annotations
 
 from verno.plugins.validate.podsecurity.model import (
-    ALLOWED, Check, CheckResult, FieldError, Violations, VersionedCheck, as_dict, forbidden, is_windows, join_quote,
-    name_of, pluralize, quote, required, security_context, visit_containers,
+    ALLOWED,
+    Check,
+    CheckResult,
+    FieldError,
+    VersionedCheck,
+    Violations,
+    as_dict,
+    forbidden,
+    is_windows,
+    join_quote,
+    name_of,
+    pluralize,
+    quote,
+    required,
+    security_context,
+    visit_containers,
 )
 
 APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"

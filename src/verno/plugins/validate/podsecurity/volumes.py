@@ -4,7 +4,16 @@ from __future__ import annotations
 from typing import Callable
 
 from verno.plugins.validate.podsecurity.model import (
-    ALLOWED, Check, CheckResult, Violations, VersionedCheck, as_dict, as_list, forbidden, join_quote, pluralize,
+    ALLOWED,
+    Check,
+    CheckResult,
+    VersionedCheck,
+    Violations,
+    as_dict,
+    as_list,
+    forbidden,
+    join_quote,
+    pluralize,
     security_context,
 )
 
