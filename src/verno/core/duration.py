@@ -114,6 +114,12 @@ def try_parse_duration(text: object) -> int | None:
     """Nanoseconds, or None when ``text`` is not a string Go can parse as a duration."""
     if not isinstance(text, str):
         return None
+    return _try_duration(text)
+
+
+@lru_cache(maxsize=8192)
+def _try_duration(text: str) -> int | None:
+    # failures are cached too: most strings a pattern meets are not durations
     try:
         return parse_duration(text)
     except ValueError:

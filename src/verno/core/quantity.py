@@ -81,6 +81,12 @@ def try_parse_quantity(text: object) -> Decimal | None:
     """The quantity's value, or None when ``text`` is not a string Go parses as a quantity."""
     if not isinstance(text, str):
         return None
+    return _try_quantity(text)
+
+
+@lru_cache(maxsize=8192)
+def _try_quantity(text: str) -> Decimal | None:
+    # failures are cached too: patterns try every string as a duration, then a quantity
     try:
         return parse_quantity(text)
     except (ValueError, ArithmeticError):
