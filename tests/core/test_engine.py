@@ -78,3 +78,17 @@ def test_phases_limit_the_rule_kinds_run():
     assert statuses(engine.evaluate([prepared], Request(POD), phases=("mutate",))) == [[("set", Status.PASS)]]
     assert statuses(engine.evaluate([prepared], Request(POD), phases=("validate",))) == [[("check", Status.FAIL)]]
     assert statuses(engine.evaluate([prepared], Request(POD))) == [[("set", Status.PASS), ("check", Status.PASS)]]
+
+
+def test_rule_candidates_per_kind_are_not_shared_by_copies():
+    import dataclasses
+
+    engine = Engine()
+    rules = [{"name": "pods", "match": POD_MATCH, "validate": {"pattern": {"metadata": {"name": "?*"}}}},
+             {"name": "any", "match": {"any": [{"resources": {"kinds": ["*"]}}]},
+              "validate": {"pattern": {"metadata": {"name": "?*"}}}}]
+    prepared = engine.prepare(policy("kinds", rules))
+    assert [r.name for r in prepared.candidates("validate", "Pod")] == ["pods", "any"]
+    assert [r.name for r in prepared.candidates("validate", "ConfigMap")] == ["any"]
+    only_first = dataclasses.replace(prepared, rules=prepared.rules[:1], by_kind={"validate": prepared.rules[:1]})
+    assert [r.name for r in only_first.candidates("validate", "Pod")] == ["pods"]

@@ -129,7 +129,7 @@ class Engine:
             if phase not in wanted:
                 continue
             for prepared in policies:
-                rules = prepared.by_kind.get(phase)
+                rules = prepared.candidates(phase, kind) if plain else prepared.by_kind.get(phase)
                 if not rules or not _in_scope(prepared, request):
                     continue
                 response = responses[id(prepared)]
@@ -139,8 +139,7 @@ class Engine:
                 for rule in rules:
                     if applied and apply_one:
                         break
-                    kinds = rule.matcher.kinds  # the cheap check first: most rules name other kinds
-                    if (plain and kinds is not None and kind not in kinds) or not rule.matcher.matches(request):
+                    if not rule.matcher.matches(request):
                         continue
                     if context is None:
                         context = base_context(request, sources, prepared.policy.name,

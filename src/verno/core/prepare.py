@@ -37,6 +37,8 @@ class PreparedPolicy:
     uses_images: bool = False
     #: rule kind -> its rules, in policy order
     by_kind: dict[str, list[PreparedRule]] = field(default_factory=dict)
+    _candidates: dict[tuple[str, str], list[PreparedRule]] = field(default_factory=dict, init=False, repr=False,
+                                                                  compare=False)
 
     @property
     def name(self) -> str:
@@ -44,6 +46,19 @@ class PreparedPolicy:
 
     def rules_of(self, kind: str) -> list[PreparedRule]:
         return self.by_kind.get(kind, [])
+
+    def candidates(self, phase: str, resource_kind: str) -> list[PreparedRule]:
+        """The rules of ``phase`` whose match could select a plain resource of ``resource_kind``.
+
+        Rules naming only other plain kinds are left out; the list is computed once per kind.
+        """
+        key = (phase, resource_kind)
+        found = self._candidates.get(key)
+        if found is None:
+            found = [r for r in self.by_kind.get(phase, ())
+                     if r.matcher.kinds is None or resource_kind in r.matcher.kinds]
+            self._candidates[key] = found
+        return found
 
 
 def prepare_policy(policy: Policy, source: str = "") -> PreparedPolicy:
