@@ -56,38 +56,33 @@ def _found(k: str, values: list[str]) -> bool:
     return any(_either_way(k, v) for v in values)
 
 
-def _any_set(keys: list[str], value: Any, negate: bool) -> bool:
+def _set_match(keys: list[str], value: Any, negate: bool, quantifier: Any) -> bool:
+    """AnyIn/AnyNotIn (``quantifier=any``) and AllIn/AllNotIn (``all``) over a list of keys.
+
+    A range value (``1-10``) is matched as a pattern; AllNotIn means no key is found at all.
+    """
     if isinstance(value, str):
         if len(keys) == 1 and keys[0] == value:
             return not negate
         if operator_of(value) == IN_RANGE:
-            if negate:
-                outside = value.replace("-", "!-", 1)
-                return any(match_string_pattern(k, outside) for k in keys)
-            return any(match_string_pattern(k, value) for k in keys)
+            pattern = value.replace("-", "!-", 1) if negate else value
+            return quantifier(match_string_pattern(k, pattern) for k in keys)
     values = _set_values(keys, value)
     if values is None:
         return False
-    if negate:
+    if not negate:
+        return quantifier(_found(k, values) for k in keys)
+    if quantifier is any:
         return any(not _found(k, values) for k in keys)
-    return any(_found(k, values) for k in keys)
+    return not any(_found(k, values) for k in keys)
+
+
+def _any_set(keys: list[str], value: Any, negate: bool) -> bool:
+    return _set_match(keys, value, negate, any)
 
 
 def _all_set(keys: list[str], value: Any, negate: bool) -> bool:
-    if isinstance(value, str):
-        if len(keys) == 1 and keys[0] == value:
-            return not negate
-        if operator_of(value) == IN_RANGE:
-            if negate:
-                outside = value.replace("-", "!-", 1)
-                return all(match_string_pattern(k, outside) for k in keys)
-            return all(match_string_pattern(k, value) for k in keys)
-    values = _set_values(keys, value)
-    if values is None:
-        return False
-    if negate:
-        return not any(_found(k, values) for k in keys)
-    return all(_found(k, values) for k in keys)
+    return _set_match(keys, value, negate, all)
 
 
 def _scalar_key(key: Any) -> str | None:
