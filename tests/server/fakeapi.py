@@ -1,5 +1,5 @@
 """A small stand-in for the Kubernetes API server: list and watch of the collections verno watches,
-ConfigMap reads, and a few paths for apiCall context entries (one slow, one failing).
+ConfigMap and Secret reads, and a few paths for apiCall context entries (one slow, one failing).
 
 Plain HTTP on 127.0.0.1; watches stream one JSON event per line, as the API server does.
 """
@@ -28,6 +28,7 @@ class FakeAPI:
     def __init__(self) -> None:
         self.objects: dict[str, dict[str, dict[str, Any]]] = {c: {} for c in COLLECTIONS.values()}
         self.configmaps: dict[tuple[str, str], dict[str, Any]] = {}
+        self.secrets: dict[tuple[str, str], dict[str, Any]] = {}
         self.version = 1
         self.watchers: dict[str, list[queue.Queue]] = {c: [] for c in COLLECTIONS.values()}
         self.lock = threading.Lock()
@@ -99,8 +100,8 @@ class FakeAPI:
                        "items": items}
             return _send(h, 200, doc)
         parts = url.path.strip("/").split("/")
-        if len(parts) == 6 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "configmaps":
-            cm = self.configmaps.get((parts[3], parts[5]))
+        if len(parts) == 6 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] in ("configmaps", "secrets"):
+            cm = (self.configmaps if parts[4] == "configmaps" else self.secrets).get((parts[3], parts[5]))
             if cm is None:
                 return _send(h, 404, {"kind": "Status", "code": 404, "reason": "NotFound"})
             return _send(h, 200, cm)

@@ -10,6 +10,9 @@ class ClusterClient(Protocol):
 
     def get_configmap(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
+    def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A Secret as the API returns it (``data`` base64-encoded), or None when it does not exist."""
+
     def raw_get(self, url_path: str) -> Any: ...
 
     def raw_post(self, url_path: str, body: Any) -> Any: ...

@@ -26,7 +26,7 @@ from verno.core.models.exception import PolicyException
 from verno.core.models.policy import Policy
 from verno.core.prepare import PreparedPolicy
 from verno.server.policies import PolicyStore
-from verno.server.settings import Settings
+from verno.server.settings import Settings, own_namespace
 
 log = logging.getLogger("verno.server.cluster")
 
@@ -63,10 +63,11 @@ def _key(obj: dict[str, Any]) -> str:
 
 
 class KubeClusterClient:
-    """``verno.core.sources.ClusterClient`` over the API server (configMap and apiCall context entries)."""
+    """``verno.core.sources.ClusterClient`` over the API server (configMap and apiCall context entries,
+    Secrets for verifyImages). ``namespace`` is verno's own (where bare Secret names are read)."""
 
-    def __init__(self, api: k8s.ApiClient, timeout: float):
-        self.api, self.timeout = api, timeout
+    def __init__(self, api: k8s.ApiClient, timeout: float, namespace: str = ""):
+        self.api, self.timeout, self.namespace = api, timeout, namespace
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         headers = {"Accept": "application/json", "Content-Type": "application/json"}
@@ -96,6 +97,14 @@ class KubeClusterClient:
     def get_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             return self._call("GET", f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+        except ContextLoadError as exc:
+            if "HTTP 404" in str(exc):
+                return None
+            raise
+
+    def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self._call("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
         except ContextLoadError as exc:
             if "HTTP 404" in str(exc):
                 return None
@@ -270,4 +279,4 @@ def start_cluster_store(engine: Engine, settings: Settings) -> tuple[ClusterPoli
         for w in watchers:
             w.stop()
 
-    return store, KubeClusterClient(api, settings.timeout), stop
+    return store, KubeClusterClient(api, settings.timeout, own_namespace()), stop

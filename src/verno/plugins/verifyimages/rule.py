@@ -25,6 +25,7 @@ from verno.plugins.verifyimages.bundle import bundle_offline_problem, verify_bun
 from verno.plugins.verifyimages.cache import TTLCache
 from verno.plugins.verifyimages.cosign import Target, check_offline, verify_attestor_set, verify_signatures
 from verno.plugins.verifyimages.crypto import VerifyFailure
+from verno.plugins.verifyimages.secrets import resolve_keys, secret_credentials, with_credentials
 from verno.plugins.verifyimages.spec import ImageVerification, parse
 from verno.plugins.verifyimages.validate_phase import ValidatePhase, check_images
 from verno.registry import Registries
@@ -42,7 +43,7 @@ def state(engine: Any) -> dict[str, Any]:
     """Per-engine state: the result cache and, when the sources bring none, a registry pool."""
     s = _engine_state.get(engine)
     if s is None:
-        s = _engine_state[engine] = {"cache": TTLCache(), "registries": {}}
+        s = _engine_state[engine] = {"cache": TTLCache(), "registries": {}, "credentialed": {}}
     return s
 
 
@@ -144,13 +145,17 @@ def _verify_image(rc: Any, iv: ImageVerification, info: dict[str, Any]) -> tuple
                     raise VernoError(problem)
             else:
                 check_offline(aset.entries)
-        registries = registries_for(rc)
+        cluster = getattr(rc.sources, "cluster", None)
+        iv, secret_keys = resolve_keys(iv, cluster)
+        extra = secret_credentials(iv, rc.resource, cluster)
+        registries = with_credentials(registries_for(rc), extra, state(rc.engine)["credentialed"])
         client = registries.client(info.get("registry", ""), insecure=iv.allow_insecure)
         digest = info.get("digest") or client.resolve(info["path"], info.get("tag") or "latest").digest
     except VernoError as exc:
         return Status.ERROR, f"failed to verify image {ref}: {exc}", ""
     cache = state(rc.engine)["cache"] if iv.use_cache else None
-    key = (rc.policy.key if hasattr(rc.policy, "key") else rc.policy.name, rc.rule.name, _fingerprint(iv.raw), digest)
+    key = (rc.policy.key if hasattr(rc.policy, "key") else rc.policy.name, rc.rule.name, _fingerprint(iv.raw), digest,
+           secret_keys, tuple(sorted(extra.items())))
     if cache is not None:
         hit = cache.get(key)
         if hit is not None:

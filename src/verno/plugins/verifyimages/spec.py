@@ -40,6 +40,9 @@ class Attestor:
     kind: str  # keys | certificates | keyless | attestor
     where: str  # ".attestors[0].entries[1].keys" for messages
     key: str = ""
+    #: (namespace, name) of a Secret holding the key (``k8s://ns/name``, ``keys.secret``), read at
+    #: verification time through the cluster client; ``key`` is empty until then
+    key_secret: tuple[str, str] | None = None
     signature_algorithm: str = "sha256"
     cert: str = ""
     cert_chain: str = ""
@@ -102,16 +105,36 @@ def _ctlog(d: dict[str, Any] | None) -> CTLog:
     return CTLog(bool(d.get("ignoreSCT")), d.get("pubkey") or "")
 
 
+def _key_secret(k: dict[str, Any], where: str) -> tuple[str, str] | None:
+    """``publicKeys: k8s://ns/name`` or ``secret: {name, namespace}`` -> (namespace, name)."""
+    ref = (k.get("publicKeys") or "").strip()
+    if ref.startswith("k8s://"):
+        ns, _, name = ref[len("k8s://"):].partition("/")
+        if not ns or not name or "/" in name:
+            raise SpecError(f"{where}.publicKeys: {ref} is not k8s://<namespace>/<name>")
+        return ns, name
+    secret = k.get("secret")
+    if isinstance(secret, dict) and not ref:
+        if not secret.get("name") or not secret.get("namespace"):
+            raise SpecError(f"{where}.secret needs name and namespace")
+        return str(secret["namespace"]), str(secret["name"])
+    return None
+
+
 def _entries(raw: dict[str, Any], where: str) -> list[Attestor]:
     common = {"annotations": dict(raw.get("annotations") or {}), "repository": raw.get("repository") or ""}
     if raw.get("keys") is not None:
         k = raw["keys"]
         pems = _PEM_BLOCK.findall(k.get("publicKeys") or "")
-        if not pems:
-            if k.get("kms") or k.get("secret") or (k.get("publicKeys") or "").startswith("k8s://"):
-                raise SpecError(f"{where}.keys: only inline PEM publicKeys are supported offline")
-            raise SpecError(f"{where}.keys: publicKeys holds no PEM key")
         alg = k.get("signatureAlgorithm") or raw.get("signatureAlgorithm") or "sha256"
+        secret = _key_secret(k, f"{where}.keys") if not pems else None
+        if secret is not None:
+            return [Attestor("keys", f"{where}.keys", key_secret=secret, signature_algorithm=alg,
+                             rekor=_rekor(k.get("rekor")), ctlog=_ctlog(k.get("ctlog")), **common)]
+        if not pems:
+            if k.get("kms"):
+                raise SpecError(f"{where}.keys: KMS keys are not supported")
+            raise SpecError(f"{where}.keys: publicKeys holds no PEM key")
         return [Attestor("keys", f"{where}.keys" + (f"[{i}]" if len(pems) > 1 else ""), key=pem,
                          signature_algorithm=alg, rekor=_rekor(k.get("rekor")), ctlog=_ctlog(k.get("ctlog")),
                          **common) for i, pem in enumerate(pems)]
