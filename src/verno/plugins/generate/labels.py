@@ -51,16 +51,7 @@ def _put(labels: dict[str, str], key: str, value: Any) -> None:
 
 def add_source_labels(obj: dict[str, Any]) -> None:
     """The clone source's identity on the cloned object (``generate.kyverno.io/source-*``)."""
-    labels = _labels_of(obj)
-    meta = obj.get("metadata") or {}
-    group, version = split_api_version(obj.get("apiVersion", ""))
-    _put(labels, SOURCE_GROUP, group)
-    _put(labels, SOURCE_VERSION, version)
-    _put(labels, SOURCE_KIND, obj.get("kind", ""))
-    _put(labels, SOURCE_NAMESPACE, meta.get("namespace", ""))
-    _put(labels, SOURCE_NAME, meta.get("name", ""))
-    if meta.get("uid"):
-        _put(labels, SOURCE_UID, meta["uid"])
+    _put_identity(_labels_of(obj), obj, SOURCE_KEYS)
 
 
 def add_owner_labels(obj: dict[str, Any], trigger: dict[str, Any], policy: Any, rule_name: str) -> None:
@@ -70,12 +61,22 @@ def add_owner_labels(obj: dict[str, Any], trigger: dict[str, Any], policy: Any, 
     _put(labels, POLICY_NAME, policy.name)
     _put(labels, POLICY_NAMESPACE, policy.namespace or "")
     _put(labels, RULE_NAME, rule_name)
-    meta = trigger.get("metadata") or {}
-    group, version = split_api_version(trigger.get("apiVersion", ""))
-    _put(labels, TRIGGER_GROUP, group)
-    _put(labels, TRIGGER_VERSION, version)
-    _put(labels, TRIGGER_KIND, trigger.get("kind", ""))
-    _put(labels, TRIGGER_NAMESPACE, meta.get("namespace", ""))
-    _put(labels, TRIGGER_NAME, meta.get("name", ""))
+    _put_identity(labels, trigger, TRIGGER_KEYS)
+
+
+SOURCE_KEYS = (SOURCE_GROUP, SOURCE_VERSION, SOURCE_KIND, SOURCE_NAMESPACE, SOURCE_NAME, SOURCE_UID)
+TRIGGER_KEYS = (TRIGGER_GROUP, TRIGGER_VERSION, TRIGGER_KIND, TRIGGER_NAMESPACE, TRIGGER_NAME, TRIGGER_UID)
+
+
+def _put_identity(labels: dict[str, str], obj: dict[str, Any], keys: tuple[str, ...]) -> None:
+    """group, version, kind, namespace, name (and uid when set) of ``obj`` under the six label ``keys``."""
+    group_key, version_key, kind_key, ns_key, name_key, uid_key = keys
+    meta = obj.get("metadata") or {}
+    group, version = split_api_version(obj.get("apiVersion", ""))
+    _put(labels, group_key, group)
+    _put(labels, version_key, version)
+    _put(labels, kind_key, obj.get("kind", ""))
+    _put(labels, ns_key, meta.get("namespace", ""))
+    _put(labels, name_key, meta.get("name", ""))
     if meta.get("uid"):
-        _put(labels, TRIGGER_UID, meta["uid"])
+        _put(labels, uid_key, meta["uid"])
