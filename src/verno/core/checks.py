@@ -6,17 +6,15 @@ fills the engine's expression cache, so evaluation never parses an expression.
 """
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, Iterator
 
 from verno.core.errors import VernoError
+from verno.core.variables import find_variables, variable_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from verno.core.engine import Engine
     from verno.core.prepare import PreparedPolicy
 
-# Kyverno's variable regex (pkg/engine/variables/regex)
-VARIABLE = re.compile(r"(^|[^\\])(\{\{(?:\{[^{}]*\}|[^{}])*\}\})")
 CONDITION_KEYS = ("preconditions", "conditions")
 
 
@@ -69,10 +67,8 @@ def _compile(engine: Engine, path: str, expression: str) -> None:
 def _check_expressions(engine: Engine, path: str, value: str) -> None:
     if "{{" not in value:
         return
-    for match in VARIABLE.finditer(value):
-        inner = match.group(2)[2:-2].strip()
-        if inner.startswith("-"):
-            inner = inner[1:].strip()
+    for _, variable in find_variables(value):
+        inner = variable_text(variable)
         if not inner or "{{" in inner or "$(" in inner:
             continue
         _compile(engine, path, inner)

@@ -216,7 +216,7 @@ def substitute_references(document: Any) -> Any:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _variable_text(match: str) -> str:
+def variable_text(match: str) -> str:
     inner = match[2:-2].strip()
     if inner.startswith("-"):
         inner = inner[1:].strip()
@@ -224,7 +224,7 @@ def _variable_text(match: str) -> str:
 
 
 @lru_cache(maxsize=8192)
-def _find_variables(value: str) -> list[tuple[str, str]]:
+def find_variables(value: str) -> list[tuple[str, str]]:
     """``(prefix, {{variable}})`` pairs of a string; policy strings recur, so the scan is cached."""
     return REGEX_VARIABLES.findall(value)
 
@@ -262,19 +262,19 @@ class _Resolver:
         raise SubstitutionError(f"failed to resolve {variable} at path {_pointer(path)}: {reason}")
 
     def __call__(self, value: str, path: tuple[Any, ...]) -> Any:
-        matches = _find_variables(value)
+        matches = find_variables(value)
         passes = resolved = 0
         while matches:
             passes += 1
             resolved += len(matches)
             if passes > MAX_PASSES or len(value) > MAX_LENGTH or resolved > MAX_RESOLUTIONS:
-                variable = _variable_text(matches[0][1])
+                variable = variable_text(matches[0][1])
                 raise SubstitutionError(
                     f"failed to resolve {variable} at path {_pointer(path)}: variable substitution does not "
                     f"terminate (self-referencing variable?)")
             original = value
             for prefix, var in matches:
-                result = self.resolve(_variable_text(var), path)
+                result = self.resolve(variable_text(var), path)
                 if original == var:
                     return result
                 text = result if isinstance(result, str) else go_json(result)
