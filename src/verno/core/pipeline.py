@@ -18,6 +18,7 @@ from verno.core.request import Request
 from verno.core.results import RULE_TYPES, RuleResponse, Status
 from verno.core.sources import Sources
 from verno.core.variables import substitute_all
+from verno.core.variables_builtin import images_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from verno.core.engine import Engine
@@ -133,8 +134,6 @@ def run_rule(engine: Engine, prepared: PreparedPolicy, rule: PreparedRule, reque
             if hit is not None:
                 return [rc.response(Status.SKIP, "rule is skipped due to policy exceptions", exception=hit)]
         if rule.rule.image_extractors:
-            from verno.core.variables_builtin import images_of
-
             images = images_of(request, rule.rule.image_extractors, engine.jmespath.search)
             if images:
                 context.set("images", images)

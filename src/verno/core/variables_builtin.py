@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from verno.core.context import Context
+from verno.core.images import ImageError, extract_images
 from verno.core.request import Request
 from verno.core.sources import Sources
 
@@ -26,8 +27,6 @@ def images_of(request: Request, extractors: Any = None, search: Any = None) -> d
 
     Computed once per resource for the built-in kinds; rules with ``imageExtractors`` compute their own.
     """
-    from verno.core.images import ImageError, extract_images
-
     key = "images" if extractors is None else f"images:{id(extractors)}"
     cached = request.cache.get(key)
     if cached is None or cached[0] is not request.resource:
