@@ -338,6 +338,39 @@ def test_nesting_up_to_the_limit_is_accepted() -> None:
     assert yamlio._depth(doc) == yamlio._depth(js) == depth
 
 
+_TRICKY_TEXT = st.text(alphabet='[]{}"\\ab\n\u00e9\u2603', max_size=8)
+_JSON_VALUES = st.recursive(
+    st.none() | st.integers() | _TRICKY_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TRICKY_TEXT, inner, max_size=3),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(_JSON_VALUES, st.booleans())
+def test_json_depth_from_the_text_is_the_depth_of_the_parsed_value(value: Any, ascii_only: bool) -> None:
+    """Brackets, quotes and backslashes inside strings never count, escaped or not."""
+    import json
+    from unittest import mock
+
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    depth = yamlio._depth(value)
+    for limit in range(1, 7):
+        with mock.patch.object(yamlio, "MAX_DEPTH", limit):
+            assert yamlio._json_too_deep(text) == (depth > limit), (limit, depth)
+
+
+def test_json_nested_past_the_limit_inside_a_list_is_a_clear_error() -> None:
+    import json
+
+    deep: Any = "x"
+    for _ in range(yamlio.MAX_DEPTH):
+        deep = {"a": [deep]} if isinstance(deep, list) else [deep]
+    text = json.dumps({"kind": "List", "items": [{"kind": "Pod", "note": "[[[\\\"{{"}, deep]})
+    with pytest.raises(LoadError, match=f"nested more than {yamlio.MAX_DEPTH} levels"):
+        list(iter_documents(text, "deep.json"))
+
+
 def test_count_documents_matches_what_iteration_and_list_flattening_give():
     from verno.core.yamlio import count_documents
 

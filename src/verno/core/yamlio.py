@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gc
 import json
 import math
 import re
@@ -547,11 +548,27 @@ def load_document(text: str, source: str = "<string>", *, index: int = 0, line: 
         raise LoadError(source, _error_message(exc, line), document=index) from None
 
 
-def _json_depth(text: str) -> int:
-    """How deep brackets nest in a JSON text (strings ignored), without parsing it."""
-    brackets = re.sub(r"[^\[\]{}]+", "", re.sub(r'"[^"\\]*(?:\\.[^"\\]*)*"', "", text))
+#: str.translate table keeping only brackets and quotes of the ASCII range
+_BRACKETS_AND_QUOTES = {i: None for i in range(128) if chr(i) not in '[]{}"'}
+
+
+def _json_too_deep(text: str) -> bool:
+    """Whether brackets nest more than MAX_DEPTH deep in a valid JSON text (strings ignored), unparsed.
+
+    Everything here runs at C speed: escaped backslashes and quotes are dropped first (a run of
+    backslashes pairs up from its start), then everything but brackets and quotes; two adjacent quotes
+    are an empty string or the end of one and the start of the next, so dropping them changes no
+    bracket's side of a string. Only strings holding brackets are left to remove with a regex.
+    """
+    if "\\" in text:
+        text = text.replace("\\\\", "").replace('\\"', "")
+    brackets = text.translate(_BRACKETS_AND_QUOTES).replace('""', "")
+    if '"' in brackets:
+        brackets = re.sub(r'"[^"]*"', "", brackets)
+    if not brackets.isascii():
+        brackets = re.sub(r"[^\[\]{}]+", "", brackets)
     if re.search(r"[\[{]{" + str(MAX_DEPTH + 1) + "}", brackets):
-        return MAX_DEPTH + 1
+        return True
     # Each round of replace() removes one or two levels: a cheap bound first, the exact count if needed.
     rounds, rest = 0, brackets
     while rest and 2 * rounds <= MAX_DEPTH:
@@ -560,23 +577,29 @@ def _json_depth(text: str) -> int:
             break  # unbalanced: json.loads reports it
         rest, rounds = shorter, rounds + 1
     if 2 * rounds <= MAX_DEPTH:
-        return rounds
+        return False
     depth = 0
     while brackets and depth <= MAX_DEPTH:
         brackets, n = re.subn(r"\[\]|\{\}", "", brackets)
         if not n:
             break
         depth += 1
-    return depth
+    return depth > MAX_DEPTH
 
 
 def _load_json(text: str, source: str) -> Any:
-    if text.count("[") + text.count("{") > MAX_DEPTH and _json_depth(text) > MAX_DEPTH:
+    if text.count("[") + text.count("{") > MAX_DEPTH and _json_too_deep(text):
         raise LoadError(source, _depth_message(), document=0)
+    # A parse allocates many containers and makes no cycles: the cyclic collector would only re-scan them.
+    enabled = gc.isenabled()
+    gc.disable()
     try:
         return json.loads(text)
     except (json.JSONDecodeError, RecursionError):
         return _MISSING
+    finally:
+        if enabled:
+            gc.enable()
 
 
 _JSON_START = re.compile(r"\s*[\[{]")
