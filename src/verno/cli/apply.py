@@ -8,6 +8,7 @@ from typing import Any
 import click
 import yaml
 
+from verno.cli.gc_policy import batch_mode, keep_for_run
 from verno.cli.mutated_output import MutationOutput
 from verno.cli.progress import Progress
 from verno.cli.registry_opts import registry_notice, registry_options, registry_sources
@@ -61,6 +62,7 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
     """
     if not resources:
         raise click.UsageError("give resources with -r/--resource")
+    batch_mode()
     registry_kw = click.get_current_context().with_resource(
         registry_sources(registry, allow_insecure_registry, registry_ca, docker_config))
     engine = Engine()
@@ -78,6 +80,7 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
     quiet = policy_report or table
     docs = ResourceFiles(resources)  # counted first, then read and evaluated one document at a time
     total = docs.count()
+    keep_for_run()  # plugins, policies and held documents
     if not quiet:
         extra = f" with {len(policy_set.exceptions)} exception(s)" if policy_set.exceptions else ""
         click.echo(f"\nApplying {policy_set.rule_count} policy rule(s) to {total} resource(s){extra}...")

@@ -5,6 +5,7 @@ import sys
 
 import click
 
+from verno.cli.gc_policy import batch_mode
 from verno.cli.registry_opts import registry_options, registry_sources
 from verno.cli.table import render
 from verno.cli.testing import Selector, SuiteRunner, TestRow, discover, expected_rows, load_tests
@@ -35,6 +36,7 @@ def test_command(paths: tuple[str, ...], file_name: str, selector: str, detailed
     """
     registry_kw = click.get_current_context().with_resource(
         registry_sources(registry, allow_insecure_registry, registry_ca, docker_config))
+    batch_mode()
     engine = Engine()
     formats = engine.output_formats.for_command("test")
     if output_format and output_format not in formats:
