@@ -47,7 +47,7 @@ def final_stage() -> list[tuple[str, str]]:
 def serve_options() -> dict[str, click.Option]:
     from verno.cli.main import cli
 
-    serve = cli.commands.get("serve")
+    serve = cli.get_command(click.Context(cli), "serve")
     if serve is None:
         pytest.skip("verno serve is not registered")
     return {opt: p for p in serve.params if isinstance(p, click.Option) for opt in p.opts}

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
 
 import yaml
 
@@ -33,6 +32,8 @@ def to_markdown(rows: list[Any], summary: dict[str, int]) -> str:
 
 
 def to_junit(rows: list[Any], summary: dict[str, int]) -> str:
+    from xml.sax.saxutils import escape, quoteattr  # pulls in urllib: load it only for JUnit output
+
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            f'<testsuites name="verno" tests="{len(rows)}" failures="{summary["failed"]}">']
     by_file: dict[str, list[Any]] = {}

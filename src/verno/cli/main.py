@@ -1,6 +1,7 @@
 """Entry point of the ``verno`` command. Every user-facing error is one line and exit code 1."""
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
@@ -11,7 +12,31 @@ from verno import __version__
 from verno.core.errors import VernoError
 
 
+#: command name -> "module:attribute"; a command's module is imported only when that command runs
+#: (or when help lists them all), so ``verno apply`` does not load the webhook or certificate code.
+COMMANDS = {
+    "apply": "verno.cli.apply:apply_command",
+    "test": "verno.cli.test_cmd:test_command",
+    "jp": "verno.cli.jp:jp_group",
+    "plugins": "verno.cli.plugins_cmd:plugins_command",
+    "serve": "verno.cli.serve:serve_command",
+    "webhook-config": "verno.cli.webhookconfig:webhook_config_command",
+    "certs": "verno.cli.certs:certs_command",
+}
+
+
 class VernoGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in COMMANDS:
+            module, attr = COMMANDS[cmd_name].split(":")
+            command = getattr(importlib.import_module(module), attr)
+            self.add_command(command, cmd_name)
+        return command
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -37,27 +62,6 @@ class VernoGroup(click.Group):
 @click.version_option(__version__, prog_name="verno")
 def cli() -> None:
     """Run Kyverno policies: offline against manifests, in tests, or as an admission webhook."""
-
-
-def _register() -> None:
-    from verno.cli.apply import apply_command
-    from verno.cli.certs import certs_command
-    from verno.cli.jp import jp_group
-    from verno.cli.plugins_cmd import plugins_command
-    from verno.cli.serve import serve_command
-    from verno.cli.test_cmd import test_command
-    from verno.cli.webhookconfig import webhook_config_command
-
-    cli.add_command(apply_command)
-    cli.add_command(test_command)
-    cli.add_command(jp_group)
-    cli.add_command(plugins_command)
-    cli.add_command(serve_command)
-    cli.add_command(webhook_config_command)
-    cli.add_command(certs_command)
-
-
-_register()
 
 
 def main() -> None:

@@ -1,12 +1,29 @@
 """Typed models of what users write: policies, exceptions, Test, Values and UserInfo files.
 
 Resources being evaluated stay plain dicts (speed); these models only describe configuration.
+Each model is imported from its own module when first used (building pydantic models takes time that
+``verno apply`` should not spend on the Test models).
 """
-from verno.core.models.base import Model
-from verno.core.models.exception import PolicyException
-from verno.core.models.policy import Policy, Rule
-from verno.core.models.testfile import TestFile, TestResult
-from verno.core.models.userinfo import UserInfoFile
-from verno.core.models.values import ValuesFile
+from __future__ import annotations
 
-__all__ = ["Model", "Policy", "Rule", "PolicyException", "TestFile", "TestResult", "ValuesFile", "UserInfoFile"]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "Model": "base",
+    "Policy": "policy",
+    "Rule": "policy",
+    "PolicyException": "exception",
+    "TestFile": "testfile",
+    "TestResult": "testfile",
+    "ValuesFile": "values",
+    "UserInfoFile": "userinfo",
+}
+
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

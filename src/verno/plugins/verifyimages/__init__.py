@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from verno.core.hookspecs import hookimpl
-from verno.plugins.verifyimages.rule import verify_images_rule
 
 
 @hookimpl(trylast=True)
 def verno_verify_images(rc: Any) -> list[Any]:
+    # the registry client and the signature code load with the first verifyImages rule, not at start-up
+    from verno.plugins.verifyimages.rule import verify_images_rule
+
     return verify_images_rule(rc)

@@ -10,7 +10,6 @@ import yaml
 
 from verno.core.jmespath.functions._go import fn_error, format_go_float
 from verno.core.jmespath.functions._spec import S, Spec
-from verno.core.jmespath.functions.x509 import decode_pem
 
 
 def to_boolean(s: str) -> bool:
@@ -74,6 +73,8 @@ def parse_yaml(s: str) -> Any:
 
 
 def x509_decode(pem: str) -> dict[str, Any]:
+    from verno.core.jmespath.functions.x509 import decode_pem  # cryptography loads on first use
+
     return decode_pem(pem)
 
 
