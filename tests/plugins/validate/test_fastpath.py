@@ -55,3 +55,19 @@ def test_fast_pass_implies_walker_pass(pattern, value):
         assert match_pattern(value, pattern).status == "pass"
     if match_pattern(value, pattern).status == "pass" and check is not None:
         assert check(value)
+
+
+string_patterns = st.sampled_from(["?*", "*", "!*:latest", "*:*", "nginx:*", "!nginx", "a|b", "1Gi", "!1Gi", "<=2Gi",
+                                   "1-3", "true", "!false", "1.5", "*.5", "", "1e+00", "!*"])
+scalar_values = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(allow_nan=False, width=32),
+                          st.sampled_from(["nginx:latest", "nginx:1.27", "a", "b", "", "1Gi", "true", "1", "1.5"]),
+                          st.dictionaries(st.just("k"), st.just(1), max_size=1), st.lists(st.just("a"), max_size=1))
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(string_patterns, scalars, st.floats(allow_nan=False, width=32)), scalar_values)
+def test_scalar_predicates_agree_with_validate_scalar(pattern, value):
+    from verno.plugins.validate.fastpath import scalar_predicate
+    from verno.plugins.validate.scalars import validate_scalar
+
+    assert scalar_predicate(pattern)(value) == validate_scalar(value, pattern)

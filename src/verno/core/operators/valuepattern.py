@@ -89,6 +89,20 @@ def compile_string_pattern(pattern: str) -> tuple[tuple[_Cond | None, ...], ...]
     )
 
 
+def plain_operand(pattern: str) -> tuple[bool, str] | None:
+    """(negated, operand) when ``pattern`` is one ``=``/``!`` wildcard operand, compared as a string
+    because it is neither a duration nor a quantity (``?*``, ``!*:latest``); else None."""
+    alternatives = compile_string_pattern(pattern)
+    if len(alternatives) != 1 or len(alternatives[0]) != 1:
+        return None
+    cond = alternatives[0][0]
+    if not isinstance(cond, _Cmp) or cond.duration is not None or cond.quantity is not None:
+        return None
+    if cond.op != EQUAL and cond.op != NOT_EQUAL:
+        return None
+    return cond.op == NOT_EQUAL, cond.operand
+
+
 def _number_string(value: Any) -> str | None:
     """K: ``convertNumberToString`` (None -> "0"; bools and containers are not numbers)."""
     if value is None:

@@ -2,15 +2,24 @@
 
 Most resources pass most rules. For a pattern built only from plain keys, scalars, lists, equality
 ``=()`` and negation ``X()`` anchors (no condition, global or existence anchors, no wildcard label keys),
-whether a resource passes is a plain conjunction that can be compiled once into closures. The compiled
-check answers "passes"; anything else goes to the full walker in ``pattern.py``, which produces Kyverno's
-exact failure path and message. The check never decides a failure, so it cannot change a verdict.
+whether a resource passes is a plain conjunction. It is compiled once per pattern into one Python
+function (source generated here, then ``exec``-ed), so a check costs one call instead of one per
+pattern node. The compiled check answers "passes"; anything else goes to the full walker in
+``pattern.py``, which produces Kyverno's exact failure path and message. The check never decides a
+failure, so it cannot change a verdict.
+
+The check of a scalar pattern value is a predicate built for that value: for the common one-operand
+string patterns (``?*``, ``!*:latest``, ``*:*``) it compares directly; anything else calls the general
+``validate_scalar``.
 """
 from __future__ import annotations
 
 from typing import Any, Callable
 
+from verno.core import wildcard
 from verno.core.memo import IdentityMemo
+from verno.core.operators.gotypes import format_float_e
+from verno.core.operators.valuepattern import plain_operand
 from verno.plugins.validate.anchors import EQUALITY, NEGATION, parse_anchor
 from verno.plugins.validate.scalars import validate_scalar
 
@@ -22,66 +31,141 @@ class _NotCompilable(Exception):
     pass
 
 
-def _scalar(pattern: Any) -> Check:
+# -- scalar predicates ---------------------------------------------------------------------------------
+
+def _string_predicate(pattern: str) -> Check | None:
+    """``match_string_pattern(value, pattern)`` for one ``=``/``!`` operand that is neither a duration
+    nor a quantity; None for any other string pattern."""
+    plain = plain_operand(pattern)
+    if plain is None:
+        return None
+    negate, operand = plain
+    match = wildcard.match
+
     def check(value: Any) -> bool:
-        if isinstance(value, list):
-            return all(validate_scalar(item, pattern) for item in value)
-        return validate_scalar(value, pattern)
+        if isinstance(value, str):
+            if value == pattern:
+                return True
+            text = value
+        elif isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, int):
+            text = str(value)
+        elif isinstance(value, float):
+            text = format_float_e(value)
+        else:
+            return False
+        hit = match(operand, text)
+        return not hit if negate else hit
 
     return check
 
 
-def _key_check(key: str, value: Any) -> Check:
-    anchor = parse_anchor(key)
-    if anchor is not None and anchor.modifier == EQUALITY:
-        name, sub = anchor.key, _compile(value)
-        return lambda r: name not in r or sub(r[name])
-    if anchor is not None and anchor.modifier == NEGATION:
-        name = anchor.key
-        return lambda r: name not in r
-    if anchor is not None and anchor.modifier != "+":
-        raise _NotCompilable  # condition, global, existence: skip semantics need the full walker
-    if isinstance(value, str) and value == "*":
-        return lambda r: r.get(key) is not None
-    sub = _compile(value)
-    return lambda r: sub(r.get(key))
+def scalar_predicate(pattern: Any) -> Check:
+    """``lambda value: validate_scalar(value, pattern)``, specialised where that is simple."""
+    if isinstance(pattern, str):
+        fast = _string_predicate(pattern)
+        if fast is not None:
+            return fast
+    return lambda value: validate_scalar(value, pattern)
 
 
-def _map(pattern: dict[str, Any]) -> Check:
-    from verno.plugins.validate.pattern import _has_metadata_wildcards
+# -- code generation -----------------------------------------------------------------------------------
 
-    if _has_metadata_wildcards(pattern):
-        raise _NotCompilable
-    checks = tuple(_key_check(k, v) for k, v in pattern.items())
-    if len(checks) == 1:
-        only = checks[0]
-        return lambda r: isinstance(r, dict) and only(r)
-    return lambda r: isinstance(r, dict) and all(c(r) for c in checks)
+class _Emitter:
+    """Writes the body of ``check(r)``: statements that ``return False`` as soon as the value fails."""
 
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.names: dict[str, Any] = {}
+        self._vars = 0
 
-def _list(pattern: list[Any]) -> Check:
-    if not pattern:
-        raise _NotCompilable
-    first = pattern[0]
-    if isinstance(first, dict):
-        each = _map(first)
-        return lambda r: isinstance(r, list) and all(each(x) for x in r)
-    if isinstance(first, _SCALARS):
-        scalar = _scalar(first)
-        return lambda r: isinstance(r, list) and scalar(r)
-    subs = tuple(_compile(p) for p in pattern)
-    n = len(subs)
-    return lambda r: isinstance(r, list) and len(r) >= n and all(f(x) for f, x in zip(subs, r))
+    def var(self) -> str:
+        self._vars += 1
+        return f"v{self._vars}"
+
+    def const(self, value: Any) -> str:
+        name = f"c{len(self.names)}"
+        self.names[name] = value
+        return name
+
+    def emit(self, indent: int, line: str) -> None:
+        self.lines.append("    " * indent + line)
+
+    # node checks, mirroring the closures they replace
+    def node(self, pattern: Any, v: str, indent: int) -> None:
+        if isinstance(pattern, dict):
+            self.map(pattern, v, indent)
+        elif isinstance(pattern, list):
+            self.list(pattern, v, indent)
+        elif isinstance(pattern, _SCALARS):
+            self.scalar(pattern, v, indent)
+        else:
+            raise _NotCompilable
+
+    def scalar(self, pattern: Any, v: str, indent: int) -> None:
+        pred = self.const(scalar_predicate(pattern))
+        item = self.var()
+        self.emit(indent, f"if isinstance({v}, list):")
+        self.emit(indent + 1, f"for {item} in {v}:")
+        self.emit(indent + 2, f"if not {pred}({item}): return False")
+        self.emit(indent, f"elif not {pred}({v}): return False")
+
+    def map(self, pattern: dict[str, Any], v: str, indent: int) -> None:
+        from verno.plugins.validate.pattern import _has_metadata_wildcards
+
+        if _has_metadata_wildcards(pattern):
+            raise _NotCompilable
+        self.emit(indent, f"if not isinstance({v}, dict): return False")
+        for key, value in pattern.items():
+            anchor = parse_anchor(key)
+            if anchor is not None and anchor.modifier == EQUALITY:
+                name, sub = self.const(anchor.key), self.var()
+                self.emit(indent, f"if {name} in {v}:")
+                self.emit(indent + 1, f"{sub} = {v}[{name}]")
+                self.node(value, sub, indent + 1)
+            elif anchor is not None and anchor.modifier == NEGATION:
+                self.emit(indent, f"if {self.const(anchor.key)} in {v}: return False")
+            elif anchor is not None and anchor.modifier != "+":
+                raise _NotCompilable  # condition, global, existence: skip semantics need the full walker
+            elif isinstance(value, str) and value == "*":
+                self.emit(indent, f"if {v}.get({self.const(key)}) is None: return False")
+            else:
+                sub = self.var()
+                self.emit(indent, f"{sub} = {v}.get({self.const(key)})")
+                self.node(value, sub, indent)
+
+    def list(self, pattern: list[Any], v: str, indent: int) -> None:
+        if not pattern:
+            raise _NotCompilable
+        first = pattern[0]
+        if isinstance(first, dict):
+            item = self.var()
+            self.emit(indent, f"if not isinstance({v}, list): return False")
+            self.emit(indent, f"for {item} in {v}:")
+            self.map(first, item, indent + 1)
+        elif isinstance(first, _SCALARS):
+            pred, item = self.const(scalar_predicate(first)), self.var()
+            self.emit(indent, f"if not isinstance({v}, list): return False")
+            self.emit(indent, f"for {item} in {v}:")
+            self.emit(indent + 1, f"if not {pred}({item}): return False")
+        else:
+            self.emit(indent, f"if not isinstance({v}, list) or len({v}) < {len(pattern)}: return False")
+            for index, sub_pattern in enumerate(pattern):
+                sub = self.var()
+                self.emit(indent, f"{sub} = {v}[{index}]")
+                self.node(sub_pattern, sub, indent)
 
 
 def _compile(pattern: Any) -> Check:
-    if isinstance(pattern, dict):
-        return _map(pattern)
-    if isinstance(pattern, list):
-        return _list(pattern)
-    if isinstance(pattern, _SCALARS):
-        return _scalar(pattern)
-    raise _NotCompilable
+    emitter = _Emitter()
+    emitter.node(pattern, "r", 1)
+    source = "def check(r):\n" + "\n".join(emitter.lines) + "\n    return True\n"
+    namespace: dict[str, Any] = dict(emitter.names)
+    exec(compile(source, "<validate pattern>", "exec"), namespace)  # noqa: S102 - source built above
+    check = namespace["check"]
+    check.source = source  # type: ignore[attr-defined]
+    return check
 
 
 def _compile_or_none(pattern: Any) -> Check | None:

@@ -32,6 +32,7 @@ from verno.plugins.validate.anchors import (
     parse_anchor,
     split_anchors,
 )
+from verno.plugins.validate.fastpath import passes_check
 from verno.plugins.validate.scalars import validate_scalar
 
 Status = Literal["pass", "fail", "skip", "error"]
@@ -358,8 +359,6 @@ def match_pattern(resource: Any, pattern: Any, *, stable: bool = False) -> Patte
     compiled pass check may be built for it once and reused (``fastpath.py``).
     """
     if stable:
-        from verno.plugins.validate.fastpath import passes_check
-
         check = passes_check(pattern)
         if check is not None and check(resource):
             return PASS

@@ -8,9 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from verno.core.errors import VernoError
+from verno.core.memo import IdentityMemo
 from verno.core.results import RuleResponse, Status
 from verno.plugins.validate import messages
+from verno.core.variables import has_markers
 from verno.plugins.validate.actions import effective_action
+from verno.plugins.validate.fastpath import passes_check
 from verno.plugins.validate.pattern import match_pattern
 
 UNSUPPORTED = ("cel", "cel"), ("manifests", "manifests")
@@ -30,8 +33,26 @@ class Level:
         self.element = element
 
 
+def _plain_pattern_check(validation: Any) -> Any:
+    """The compiled pass check of a rule that is just a variable-free ``pattern``, else None."""
+    if validation.pattern is None or validation.deny is not None or validation.pod_security is not None:
+        return None
+    if any(getattr(validation, attr) is not None for attr, _ in UNSUPPORTED):
+        return None
+    if has_markers(validation.pattern):
+        return None
+    return passes_check(validation.pattern)
+
+
+#: validation (a policy-owned object) -> the pass check that may answer it alone
+_plain_check = IdentityMemo(_plain_pattern_check)
+
+
 def validate_rule(rc: Any) -> RuleResponse | None:
     validation = rc.rule.rule.validate_
+    check = _plain_check(validation)
+    if check is not None and check(rc.request.resource):
+        return rc.response(Status.PASS, messages.passed(rc.rule.name))  # what the full evaluation says
     if validation.pod_security is not None:
         from verno.plugins.validate.podsecurity import validate_pod_security
 
