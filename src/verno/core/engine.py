@@ -1,6 +1,7 @@
 """The Engine: owns the plugin manager and the registries, prepares policies, evaluates resources."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from verno.core.context import Context
@@ -9,7 +10,7 @@ from verno.core.hookspecs import RULE_HOOKS
 from verno.core.jmespath import JMESPath
 from verno.core.pipeline import run_rule
 from verno.core.plugins import build_plugin_manager, call_registry_hook, handlers_of
-from verno.core.prepare import PreparedPolicy, prepare_policy
+from verno.core.prepare import PreparedPolicy, PreparedRule, prepare_policy
 from verno.core.registry import CommandRegistry, Registry
 from verno.core.request import Request
 from verno.core.results import PolicyResponse, Status
@@ -46,6 +47,7 @@ class Engine:
         call_registry_hook(self.pm, "verno_register_output_formats", self.output_formats)
         self.jmespath = JMESPath(self.functions)
         self._rule_handlers: dict[str, Any] = {}
+        self._plans: dict[tuple[Any, ...], list[_Step]] = {}
 
     # -- plugins ---------------------------------------------------------------------------------------
     def handlers(self, kind: str) -> list[str]:
@@ -120,48 +122,70 @@ class Engine:
         sources = sources if sources is not None else Sources()
         exceptions = list(exceptions)
         subject = request.resource or request.old_resource or {}
-        responses = {id(p): PolicyResponse(p.policy, subject, operation=request.operation,
-                                           namespace_labels=request.namespace_labels) for p in policies}
-        kind = request.kind
+        responses = [PolicyResponse(p.policy, subject, operation=request.operation,
+                                    namespace_labels=request.namespace_labels) for p in policies]
         plain = not request.subresource and request.request_kind is None
-        wanted = set(phases)
-        for phase in PHASES:
-            if phase not in wanted:
-                continue
-            for prepared in policies:
-                rules = prepared.candidates(phase, kind) if plain else prepared.by_kind.get(phase)
-                if not rules or not _in_scope(prepared, request):
+        for step in self._plan(policies, request.kind if plain else None, phases):
+            prepared = step.prepared
+            if step.namespace and step.namespace != request.namespace:
+                continue  # a namespaced Policy only applies to resources in its own namespace
+            response = responses[step.position]
+            context: Context | None = None
+            applied = False
+            for rule in step.rules:
+                if applied and step.apply_one:
+                    break
+                if not rule.matcher.matches(request):
                     continue
-                response = responses[id(prepared)]
-                context: Context | None = None
-                applied = False
-                apply_one = prepared.policy.spec.apply_rules == "One"
-                for rule in rules:
-                    if applied and apply_one:
-                        break
-                    if not rule.matcher.matches(request):
-                        continue
-                    if context is None:
-                        context = base_context(request, sources, prepared.policy.name,
-                                               with_images=prepared.uses_images)
-                    # a mutateExisting rule patches its targets; the trigger itself stays as it is
-                    chains = not (rule.rule.mutate is not None and rule.rule.mutate.targets)
-                    for rr in run_rule(self, prepared, rule, request, context, sources, exceptions):
-                        response.rules.append(rr)
-                        if rr.status in (Status.PASS, Status.FAIL):
-                            applied = True
-                        if chains and rr.patched_resource is not None and rr.status == Status.PASS:
+                if context is None:
+                    context = base_context(request, sources, prepared.policy.name,
+                                           with_images=prepared.uses_images)
+                for rr in run_rule(self, prepared, rule, request, context, sources, exceptions):
+                    response.rules.append(rr)
+                    if rr.status == Status.PASS or rr.status == Status.FAIL:
+                        applied = True
+                        # a mutateExisting rule patches its targets; the trigger itself stays as it is
+                        if rr.patched_resource is not None and rr.status == Status.PASS and rule.chains:
                             request = request.with_resource(rr.patched_resource)
                             context.data["request"] = request.request_variable()
                             response.patched_resource = rr.patched_resource
-        for p in policies:
-            r = responses[id(p)]
+        for r in responses:
             if r.patched_resource is None:
                 r.patched_resource = request.resource or subject
-        return [responses[id(p)] for p in policies]
+        return responses
+
+    def _plan(self, policies: list[PreparedPolicy], kind: str | None, phases: Iterable[str]) -> list[_Step]:
+        """The (phase, policy, rules) steps for a resource of ``kind`` (None: a subresource or a request kind
+        that differs from the object's, where every rule of a phase is a candidate), computed once.
+
+        A plan holds its policies, so the ids in its key cannot be reused while it is cached.
+        """
+        wanted = phases if isinstance(phases, tuple) else tuple(phases)
+        key = (tuple(map(id, policies)), kind, wanted)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = []
+            for phase in PHASES:
+                if phase not in wanted:
+                    continue
+                for position, prepared in enumerate(policies):
+                    rules = prepared.candidates(phase, kind) if kind is not None else prepared.by_kind.get(phase)
+                    if rules:
+                        plan.append(_Step(position, prepared, tuple(rules), prepared.policy.spec.apply_rules == "One",
+                                          prepared.policy.namespace))
+            if len(self._plans) >= 256:
+                self._plans.clear()
+            self._plans[key] = plan
+        return plan
 
 
-def _in_scope(prepared: PreparedPolicy, request: Request) -> bool:
-    """A namespaced Policy only applies to resources in its own namespace."""
-    ns = prepared.policy.namespace
-    return not ns or ns == request.namespace
+@dataclass(frozen=True)
+class _Step:
+    """Run ``rules`` (one phase's candidates) of the policy at ``position``."""
+
+    position: int
+    prepared: PreparedPolicy
+    rules: tuple[PreparedRule, ...]
+    apply_one: bool
+    #: a namespaced Policy's namespace ("" for a ClusterPolicy)
+    namespace: str

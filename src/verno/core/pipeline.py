@@ -119,31 +119,36 @@ class RuleContext:
 
     # -- responses -------------------------------------------------------------------------------------
     def response(self, status: Status, message: str = "", **extra: Any) -> RuleResponse:
-        return RuleResponse(self.rule.name, self.rule_type, status, message,
-                            properties=dict(self.rule.rule.report_properties), **extra)
+        rule = self.rule
+        properties = rule.rule.report_properties
+        return RuleResponse(rule.name, RULE_TYPES[rule.kind], status, message,
+                            dict(properties) if properties else {}, **extra)
 
 
 def run_rule(engine: Engine, prepared: PreparedPolicy, rule: PreparedRule, request: Request,
              context: Context, sources: Sources, exceptions: list[Any]) -> list[RuleResponse]:
     """Run one rule that matched the resource (``rule.matcher.matches(request)``) through the pipeline."""
     rc = RuleContext(engine, prepared, rule, request, context, sources)
+    spec = rule.rule
     context.checkpoint()
     try:
         if exceptions:
             hit = _exception_for(engine, prepared, rule, request, rc, exceptions)
             if hit is not None:
                 return [rc.response(Status.SKIP, "rule is skipped due to policy exceptions", exception=hit)]
-        if rule.rule.image_extractors:
-            images = images_of(request, rule.rule.image_extractors, engine.jmespath.search)
+        if spec.image_extractors:
+            images = images_of(request, spec.image_extractors, engine.jmespath.search)
             if images:
                 context.set("images", images)
         if sources.values is not None:
             _inject_rule_values(rc)
-        gate = rc.open_scope(rule.rule.context, rule.rule.preconditions)
-        if gate is not None:
-            return [rc.response(gate.status, gate.message)]
+        if spec.context or spec.preconditions is not None:
+            gate = rc.open_scope(spec.context, spec.preconditions)
+            if gate is not None:
+                return [rc.response(gate.status, gate.message)]
+        handler = engine.rule_handler(rule.hook)
         try:
-            responses = engine.rule_handler(rule.hook)(rc=rc)
+            responses = handler(rc=rc)
         except VernoError as exc:
             return [rc.response(Status.ERROR, str(exc))]
         if responses is None:

@@ -24,6 +24,9 @@ class PreparedRule:
     kind: str
     hook: str
     matcher: RuleMatcher
+    #: whether a PASS with a patched resource changes the resource later rules see (a mutateExisting rule
+    #: patches its targets; the trigger itself stays as it is)
+    chains: bool = True
 
 
 @dataclass
@@ -69,7 +72,8 @@ def prepare_policy(policy: Policy, source: str = "") -> PreparedPolicy:
     for rule, base_name in expand_rules(policy):
         kind = rule.kind
         prepared.rules.append(
-            PreparedRule(rule, rule.name, base_name, kind, RULE_HOOKS[kind], RuleMatcher(rule, policy))
+            PreparedRule(rule, rule.name, base_name, kind, RULE_HOOKS[kind], RuleMatcher(rule, policy),
+                         chains=not (rule.mutate is not None and rule.mutate.targets))
         )
     prepared.kinds = frozenset(r.kind for r in prepared.rules)
     for r in prepared.rules:

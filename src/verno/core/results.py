@@ -25,7 +25,7 @@ RULE_TYPES = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class RuleResponse:
     name: str
     rule_type: str  # "Validation", "Mutation", ... as Kyverno names them
