@@ -14,6 +14,7 @@ The matcher is agnostic of the namespaced-``Policy`` rule (the Engine applies it
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -233,16 +234,29 @@ def plain_kinds(block: MatchResources) -> frozenset[str] | None:
     return frozenset(kinds)
 
 
-class RuleMatcher:
-    """Whether a rule applies to a request: its match succeeds and its exclude does not."""
+def _memo_key(match: MatchResources, exclude: MatchResources | None) -> str:
+    """One interned string per distinct (match, exclude) pair: rules written alike share their verdict."""
+    dump = match.model_dump_json(by_alias=True, exclude_defaults=True)
+    if exclude is not None:
+        dump += "\x00" + exclude.model_dump_json(by_alias=True, exclude_defaults=True)
+    return sys.intern("match\x00" + dump)
 
-    __slots__ = ("exclude", "kinds", "match", "rule_name")
+
+class RuleMatcher:
+    """Whether a rule applies to a request: its match succeeds and its exclude does not.
+
+    The verdict depends on the blocks and the request alone, so it is kept in the request's cache under
+    a key shared by every rule with the same blocks (ten policies matching Pods decide once per resource).
+    """
+
+    __slots__ = ("exclude", "kinds", "match", "memo_key", "rule_name")
 
     def __init__(self, rule: Any, policy: Any = None):
         self.rule_name = rule.name
         self.match = MatchBlock(rule.match)
         self.exclude = MatchBlock(rule.exclude) if rule.exclude is not None else None
         self.kinds = plain_kinds(rule.match)
+        self.memo_key = _memo_key(rule.match, rule.exclude)
 
     @classmethod
     def from_blocks(cls, name: str, match: MatchResources, exclude: MatchResources | None = None) -> RuleMatcher:
@@ -252,6 +266,7 @@ class RuleMatcher:
         self.match = MatchBlock(match)
         self.exclude = MatchBlock(exclude) if exclude is not None else None
         self.kinds = plain_kinds(match)
+        self.memo_key = _memo_key(match, exclude)
         return self
 
     def matches(self, request: Request) -> bool:
@@ -259,9 +274,12 @@ class RuleMatcher:
         if self.kinds is not None and request.kind not in self.kinds and not request.subresource \
                 and request.request_kind is None:
             return False
-        if self.match.match_reason(request) is not None:
-            return False
-        return self.exclude is None or self.exclude.exclude_reason(request) is None
+        verdict = request.cache.get(self.memo_key)
+        if verdict is None:
+            verdict = self.match.match_reason(request) is None and (
+                self.exclude is None or self.exclude.exclude_reason(request) is None)
+            request.cache[self.memo_key] = verdict
+        return verdict
 
     def reason(self, request: Request) -> str | None:
         """None when the rule applies; otherwise why not (for debugging and detailed results)."""
