@@ -308,6 +308,10 @@ def substitute_all(document: Any, query: Query, *, lenient: bool = False,
             return document
     elif not isinstance(document, str) or ("{{" not in document and "$(" not in document):
         return document
+    elif "$(" not in document and len(document) <= MAX_LENGTH:
+        found = find_variables(document)
+        if len(found) == 1 and found[0][1] == document:  # the whole string is one variable: its value, typed
+            return _Resolver(query, lenient, at_prefix, delete).resolve(variable_text(document), ())
     document = substitute_references(document)
     return substitute_variables(document, query, lenient=lenient, at_prefix=at_prefix, delete=delete)
 
@@ -323,4 +327,4 @@ def _contains_markers(node: Any) -> bool:
 
 
 #: whether a policy-owned document holds any variable or reference, computed once per document
-_has_markers = IdentityMemo(_contains_markers)
+has_markers = _has_markers = IdentityMemo(_contains_markers)
