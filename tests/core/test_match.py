@@ -143,3 +143,20 @@ def test_doc_example_match_any_exclude_any():
     assert m.matches(pod("dev-1"))
     assert not m.matches(pod("dev-1", ns="kube-system"))
     assert not m.matches(pod("prod-1"))
+
+
+def test_rules_with_the_same_blocks_share_one_verdict_per_request():
+    block = anyof({"kinds": ["Pod"], "namespaces": ["prod"]})
+    a, b = matcher(block), matcher(block)
+    c = matcher(block, exclude=anyof({"names": ["web"]}))
+    assert a.memo_key is b.memo_key
+    assert c.memo_key != a.memo_key
+
+    request = pod(ns="prod")
+    assert a.matches(request) and b.matches(request)
+    assert not c.matches(request)  # its own verdict, not the shared one
+    assert request.cache[a.memo_key] is True and request.cache[c.memo_key] is False
+
+    request.cache[a.memo_key] = False  # the memo is what b answers from
+    assert not b.matches(request)
+    assert a.matches(pod(ns="prod")) and not a.matches(pod(ns="dev"))  # a new request decides afresh
