@@ -96,6 +96,8 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
         if mutation_output is not None:
             mutation_output.policy_responses(responses, _resource_path(doc.data), _name_of(doc.data))
         for response in responses:
+            if not response.rules:
+                continue
             failed: list[str] = []
             for rule in response.rules:
                 result = report_result(response, rule, audit_warn)

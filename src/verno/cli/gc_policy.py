@@ -9,6 +9,8 @@ documents held in memory) so that full collections skip it.
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 #: Allocations between young-generation collections in a batch run (CPython's default is 700).
 BATCH_THRESHOLD = 20_000
@@ -23,3 +25,20 @@ def batch_mode() -> None:
 def keep_for_run() -> None:
     """Everything alive now lives until the run ends: leave it out of later collections."""
     gc.freeze()
+
+
+@contextmanager
+def reading_for_run() -> Iterator[None]:
+    """Read documents that will be held until the run ends (a JSON file is one document).
+
+    Parsing allocates millions of containers and makes no cycles: the collector is off meanwhile, and
+    what was read is frozen afterwards, so no later collection scans it either.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()

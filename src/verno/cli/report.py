@@ -49,8 +49,10 @@ class Counts:
     skip: int = 0
 
     def add(self, result: str) -> None:
-        attr = "pass_" if result == "pass" else result
-        setattr(self, attr, getattr(self, attr) + 1)
+        if result == "pass":
+            self.pass_ += 1
+        else:
+            setattr(self, result, getattr(self, result) + 1)
 
     def line(self) -> str:
         return f"pass: {self.pass_}, fail: {self.fail}, warn: {self.warn}, error: {self.error}, skip: {self.skip} "

@@ -120,6 +120,9 @@ class Session:
         policy then sees in matching and validation alike.
         """
         resource = with_default_namespace(resource)
+        if self.values is None:  # one operation and one view of the resource for every policy
+            return engine.evaluate(policies, self.request(resource, operation), sources=self.sources,
+                                   exceptions=exceptions)
         groups: dict[tuple[str, int], tuple[dict[str, Any], list[Any]]] = {}
         for prepared in policies:
             op = operation or self.operation_for(prepared.name, resource) or self.default_operation
@@ -228,6 +231,7 @@ class ResourceFiles:
         self._held: dict[str, list[Document]] = {}
 
     def count(self) -> int:
+        from verno.cli.gc_policy import reading_for_run
         from verno.core.loading import read_text
         from verno.core.yamlio import count_documents, is_json
 
@@ -235,7 +239,8 @@ class ResourceFiles:
         for path in self.paths:
             text = read_text(path)
             if path == "-" or is_json(text):
-                docs = [item for doc in iter_file_text(text, path) for item in _resources_of(doc)]
+                with reading_for_run():
+                    docs = [item for doc in iter_file_text(text, path) for item in _resources_of(doc)]
                 self._held[path] = docs
                 total += len(docs)
             else:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gc
 import json
 import math
 import re
@@ -590,16 +589,10 @@ def _json_too_deep(text: str) -> bool:
 def _load_json(text: str, source: str) -> Any:
     if text.count("[") + text.count("{") > MAX_DEPTH and _json_too_deep(text):
         raise LoadError(source, _depth_message(), document=0)
-    # A parse allocates many containers and makes no cycles: the cyclic collector would only re-scan them.
-    enabled = gc.isenabled()
-    gc.disable()
     try:
         return json.loads(text)
     except (json.JSONDecodeError, RecursionError):
         return _MISSING
-    finally:
-        if enabled:
-            gc.enable()
 
 
 _JSON_START = re.compile(r"\s*[\[{]")
