@@ -20,6 +20,7 @@ from jmespath.visitor import _Expression as _BaseExpression
 
 from verno.core.errors import JMESPathError, NotFoundError, VernoError
 from verno.core.jmespath.interpreter import KyvernoInterpreter
+from verno.core.jmespath.paths import Path, compile_path
 from verno.core.registry import Registry
 
 __all__ = ["Compiled", "FunctionInfo", "JMESPath"]
@@ -148,6 +149,8 @@ class JMESPath:
         self._interpreter = _Interpreter(self._options)
         self._cache: dict[str, ParsedResult] = {}
         self._cache_size = cache_size
+        #: expression -> its plain function, for the paths ``paths.compile_path`` handles
+        self._paths: dict[str, Path] = {}
 
     # -- compiling -------------------------------------------------------------------------------------
     def compile(self, expression: str) -> Compiled:
@@ -162,8 +165,11 @@ class JMESPath:
         except jp_exceptions.JMESPathError as exc:
             raise JMESPathError(f"invalid JMESPath expression {expression!r}: {_one_line(exc)}") from None
         if len(self._cache) >= self._cache_size:
-            self._cache.pop(next(iter(self._cache)))
+            self._paths.pop(self._cache.pop(next(iter(self._cache))).expression, None)
         self._cache[expression] = compiled
+        path = compile_path(compiled.parsed)
+        if path is not None:
+            self._paths[expression] = path
         return compiled
 
     # -- evaluating ------------------------------------------------------------------------------------
@@ -180,6 +186,9 @@ class JMESPath:
 
     def search(self, expression: str, data: Any) -> Any:
         """Evaluate ``expression`` against ``data``."""
+        path = self._paths.get(expression)
+        if path is not None:
+            return path(data)
         return self.evaluate(self.compile(expression), data)
 
     # -- introspection ---------------------------------------------------------------------------------
