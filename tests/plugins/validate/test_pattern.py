@@ -186,3 +186,12 @@ def test_plain_string_patterns_are_wildcards(pattern: str, value: str) -> None:
     if any(c in pattern for c in "|&!<>-") or not pattern:
         return
     assert match_pattern({"v": value}, {"v": pattern}).ok is (value == pattern or wildcard.match(pattern, value))
+
+
+def test_an_infinite_or_nan_number_pattern_equals_no_integer():
+    from verno.plugins.validate.scalars import validate_scalar
+
+    for pattern in (float("inf"), float("-inf"), float("nan")):
+        assert validate_scalar(0, pattern) is False
+        assert validate_scalar(9, pattern) is False
+    assert validate_scalar(float("inf"), float("inf")) is True

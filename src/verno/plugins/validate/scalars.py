@@ -5,6 +5,7 @@ keep Kubernetes' int64/float64 split.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from verno.core.operators.gotypes import is_number, parse_go_float
@@ -14,8 +15,8 @@ from verno.core.operators.valuepattern import match_string_pattern
 def _number_pattern(value: Any, pattern: float) -> bool:
     if isinstance(value, bool):
         return False
-    if isinstance(value, int):
-        return pattern == int(pattern) and int(pattern) == value
+    if isinstance(value, int):  # an infinite (.inf) or NaN pattern equals no integer
+        return math.isfinite(pattern) and pattern == int(pattern) and int(pattern) == value
     if isinstance(value, float):
         return value == pattern
     if isinstance(value, str):
