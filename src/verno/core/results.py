@@ -40,7 +40,7 @@ class RuleResponse:
     path: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class PolicyResponse:
     """The responses of one policy's rules for one resource (the ``EngineResponse`` of Kyverno)."""
 
