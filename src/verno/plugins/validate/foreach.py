@@ -70,7 +70,8 @@ def _elements(rc: Any, entry: Any, elements: list[Any]) -> tuple[RuleResponse, i
 
 def _element(rc: Any, entry: Any, scope: Any, foreach_values: dict[str, list[Any]], index: int,
              Level: Any, evaluate: Any) -> RuleResponse | None:
-    gate = rc.open_scope(entry.context, entry.preconditions, foreach_values=foreach_values, index=index)
-    if gate is not None:
-        return rc.response(gate.status, gate.message)
+    if entry.context or entry.preconditions is not None or foreach_values:
+        gate = rc.open_scope(entry.context, entry.preconditions, foreach_values=foreach_values, index=index)
+        if gate is not None:
+            return rc.response(gate.status, gate.message)
     return evaluate(rc, Level(entry, scope))
