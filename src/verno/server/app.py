@@ -6,6 +6,7 @@ and answers, so an evaluation that hangs still gets a response by the policies' 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import time
@@ -125,6 +126,9 @@ class App:
 
         started = time.perf_counter()
         self.evaluator = await asyncio.to_thread(build_evaluator, self.settings, self.metrics)
+        # what start-up built (modules, plugins, policies) lives as long as the worker: keep the cyclic
+        # collector's full passes, which pause every request in flight, from re-scanning it
+        gc.freeze()
         log.info("verno serving", extra={"excluded_namespaces": sorted(self.excluded),
                                          "timeout": self.settings.timeout,
                                          "startup_seconds": round(time.perf_counter() - started, 4)})
