@@ -132,18 +132,24 @@ def _ordered(result: int, op: str) -> bool:
     return result <= 0  # LESS_EQUAL
 
 
+def compared_text(value: Any) -> str | None:
+    """How a resource value reads when compared with a string operand (None: it is not compared)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return format_float_e(value)
+    return None
+
+
 def _compare_string(value: Any, operand: str, op: str) -> bool:
     if op != EQUAL and op != NOT_EQUAL:
         return False  # ">, >=, <, <= are not applicable to strings"
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, str):
-        text = value
-    elif isinstance(value, int):
-        text = str(value)
-    elif isinstance(value, float):
-        text = format_float_e(value)
-    else:
+    text = compared_text(value)
+    if text is None:
         return False
     hit = wildcard.match(operand, text)
     return not hit if op == NOT_EQUAL else hit

@@ -18,8 +18,7 @@ from typing import Any, Callable
 
 from verno.core import wildcard
 from verno.core.memo import IdentityMemo
-from verno.core.operators.gotypes import format_float_e
-from verno.core.operators.valuepattern import plain_operand
+from verno.core.operators.valuepattern import compared_text, plain_operand
 from verno.plugins.validate.anchors import EQUALITY, NEGATION, parse_anchor
 from verno.plugins.validate.scalars import validate_scalar
 
@@ -43,17 +42,10 @@ def _string_predicate(pattern: str) -> Check | None:
     match = wildcard.match
 
     def check(value: Any) -> bool:
-        if isinstance(value, str):
-            if value == pattern:
-                return True
-            text = value
-        elif isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, int):
-            text = str(value)
-        elif isinstance(value, float):
-            text = format_float_e(value)
-        else:
+        if isinstance(value, str) and value == pattern:
+            return True
+        text = compared_text(value)
+        if text is None:
             return False
         hit = match(operand, text)
         return not hit if negate else hit
