@@ -8,11 +8,11 @@ from typing import Any
 import click
 import yaml
 
+from verno.cli.apply_run import Evaluation, outcomes, worker_count
 from verno.cli.gc_policy import batch_mode, keep_for_run
-from verno.cli.mutated_output import MutationOutput
 from verno.cli.progress import Progress
 from verno.cli.registry_opts import registry_notice, registry_options, registry_sources
-from verno.cli.report import Counts, policy_reports, report_result
+from verno.cli.report import Counts, policy_reports
 from verno.cli.session import (
     ResourceFiles,
     Session,
@@ -21,12 +21,10 @@ from verno.cli.session import (
     load_values,
     merge_values,
     parse_set,
-    resource_label,
 )
 from verno.cli.table import render
 from verno.core.engine import Engine
 from verno.core.policyset import load_policy_set
-from verno.core.results import Status
 
 
 @click.command("apply")
@@ -85,37 +83,24 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
         extra = f" with {len(policy_set.exceptions)} exception(s)" if policy_set.exceptions else ""
         click.echo(f"\nApplying {policy_set.rule_count} policy rule(s) to {total} resource(s){extra}...")
 
+    evaluation = Evaluation(session, engine, policy_set.policies, policy_set.exceptions, audit_warn, quiet, table,
+                            detailed_results, policy_report, output)
+    held = docs.held()
+    workers = worker_count(evaluation, held)
     counts = Counts()
     all_responses = []
     rows: list[list[Any]] = []
     progress = Progress("resources", total)
-    mutation_output = None if quiet else MutationOutput(lambda text: click.echo(text, nl=False), output)
-    for doc in docs:
-        responses = session.evaluate(engine, policy_set.policies, doc.data, exceptions=policy_set.exceptions)
+    resources = (doc.data for doc in docs)
+    for outcome in outcomes(evaluation, resources, held, workers):
         progress.advance()
-        if mutation_output is not None:
-            mutation_output.policy_responses(responses, _resource_path(doc.data), _name_of(doc.data))
-        for response in responses:
-            if not response.rules:
-                continue
-            failed: list[str] = []
-            for rule in response.rules:
-                result = report_result(response, rule, audit_warn)
-                counts.add(result)
-                if table:
-                    row = [len(rows) + 1, response.policy.key, rule.name, resource_label(response.resource), result]
-                    rows.append(row + [rule.message] if detailed_results else row)
-                if rule.status == Status.FAIL:
-                    failed.append(f"{len(failed) + 1} - {rule.name} {rule.message}")
-            if failed and not quiet:
-                warn = audit_warn and all(report_result(response, r, True) == "warn"
-                                          for r in response.rules if r.status == Status.FAIL)
-                how = "failed as audit warning" if warn else "failed"
-                click.echo(f"\npolicy {response.policy.key} -> resource {resource_label(response.resource)} {how}:")
-                for line in failed:
-                    click.echo(line)
-        if policy_report:
-            all_responses.extend(responses)
+        for text, newline in outcome.echoes:
+            click.echo(text, nl=newline)
+        for result in outcome.results:
+            counts.add(result)
+        for row in outcome.rows:
+            rows.append([len(rows) + 1, *row])
+        all_responses.extend(outcome.responses)
     progress.close()
 
     if policy_report:
@@ -130,16 +115,6 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
     else:
         click.echo(f"\n{counts.line()}")
     sys.exit(exit_code(counts, warn_exit_code, warn_no_pass))
-
-
-def _resource_path(resource: dict[str, Any]) -> str:
-    """``<ns>/<Kind>/<name>`` as Kyverno prints the resource a policy was applied to."""
-    meta = resource.get("metadata") or {}
-    return f"{meta.get('namespace') or ''}/{resource.get('kind') or ''}/{meta.get('name') or ''}"
-
-
-def _name_of(resource: dict[str, Any]) -> str:
-    return str((resource.get("metadata") or {}).get("name") or "")
 
 
 def exit_code(counts: Counts, warn_exit_code: int, warn_no_pass: bool) -> int:

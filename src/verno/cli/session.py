@@ -247,6 +247,12 @@ class ResourceFiles:
                 total += count_documents(text, path)
         return total
 
+    def held(self) -> list[dict[str, Any]] | None:
+        """Every resource, in order, when all of them are in memory after ``count()`` (else None)."""
+        if any(path not in self._held for path in self.paths):
+            return None
+        return [doc.data for path in self.paths for doc in self._held[path]]
+
     def __iter__(self) -> Iterator[Document]:
         for path in self.paths:
             held = self._held.pop(path, None)

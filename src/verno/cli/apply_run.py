@@ -1,0 +1,163 @@
+"""Evaluating ``verno apply``'s resources: what each one adds to the output, on one core or several.
+
+Each resource gives an :class:`Outcome`: its report results (for the counts), the text echoed for it
+(failure blocks, mutated resources) and its table rows. The command prints outcomes in resource order,
+so the output is the same whichever way they were computed.
+
+Large runs whose resources are already in memory (a JSON file, stdin) are split across worker processes
+forked after policies and resources were loaded: the workers inherit both, evaluate a range of
+resources each, and send back plain outcomes. Runs that write files (``-o``), build PolicyReports
+(``-p``) or reach registries (verifyImages) stay in one process; ``VERNO_WORKERS=1`` forces that.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from verno.cli.mutated_output import MutationOutput
+from verno.cli.report import report_result
+from verno.cli.session import Session, resource_label
+from verno.core.errors import VernoError
+from verno.core.results import PolicyResponse, Status
+
+#: fewer resources than this are not worth starting workers for
+PARALLEL_MIN = 2000
+#: resources a worker evaluates per message
+CHUNK = 250
+
+
+@dataclass
+class Outcome:
+    """What one resource adds to ``verno apply``'s output."""
+
+    results: list[str] = field(default_factory=list)
+    #: ``(text, newline)`` pairs, echoed in order
+    echoes: list[tuple[str, bool]] = field(default_factory=list)
+    #: table rows, without their ID column (numbered when printed)
+    rows: list[list[Any]] = field(default_factory=list)
+    #: the policy responses themselves, kept only when PolicyReports are built
+    responses: list[PolicyResponse] = field(default_factory=list)
+
+
+@dataclass
+class Evaluation:
+    """Evaluates one resource into an :class:`Outcome` (the same in a worker as in the command)."""
+
+    session: Session
+    engine: Any
+    policies: list[Any]
+    exceptions: list[Any]
+    audit_warn: bool
+    quiet: bool
+    table: bool
+    detailed: bool
+    keep_responses: bool
+    output: str = ""
+
+    def __post_init__(self) -> None:
+        self._echoes: list[tuple[str, bool]] = []
+        # one writer for the whole run: ``-o FILE`` is emptied once, then appended to
+        self._mutations = None if self.quiet else MutationOutput(lambda text: self._echoes.append((text, False)),
+                                                                 self.output)
+
+    def __call__(self, resource: dict[str, Any]) -> Outcome:
+        out = Outcome()
+        self._echoes = out.echoes
+        responses = self.session.evaluate(self.engine, self.policies, resource, exceptions=self.exceptions)
+        if self._mutations is not None:
+            self._mutations.policy_responses(responses, _resource_path(resource), _name_of(resource))
+        for response in responses:
+            if not response.rules:
+                continue
+            failed: list[str] = []
+            for rule in response.rules:
+                result = report_result(response, rule, self.audit_warn)
+                out.results.append(result)
+                if self.table:
+                    row = [response.policy.key, rule.name, resource_label(response.resource), result]
+                    out.rows.append(row + [rule.message] if self.detailed else row)
+                if rule.status == Status.FAIL:
+                    failed.append(f"{len(failed) + 1} - {rule.name} {rule.message}")
+            if failed and not self.quiet:
+                warn = self.audit_warn and all(report_result(response, r, True) == "warn"
+                                               for r in response.rules if r.status == Status.FAIL)
+                how = "failed as audit warning" if warn else "failed"
+                header = f"\npolicy {response.policy.key} -> resource {resource_label(response.resource)} {how}:"
+                out.echoes.append((header, True))
+                out.echoes.extend((line, True) for line in failed)
+        if self.keep_responses:
+            out.responses = responses
+        return out
+
+
+def _resource_path(resource: dict[str, Any]) -> str:
+    """``<ns>/<Kind>/<name>`` as Kyverno prints the resource a policy was applied to."""
+    meta = resource.get("metadata") or {}
+    return f"{meta.get('namespace') or ''}/{resource.get('kind') or ''}/{meta.get('name') or ''}"
+
+
+def _name_of(resource: dict[str, Any]) -> str:
+    return str((resource.get("metadata") or {}).get("name") or "")
+
+
+# -- workers -------------------------------------------------------------------------------------------
+
+def worker_count(evaluation: Evaluation, held: list[Any] | None) -> int:
+    """How many processes should evaluate ``held`` (1: this one)."""
+    if held is None or len(held) < PARALLEL_MIN:
+        return 1
+    if evaluation.output or evaluation.keep_responses:
+        return 1  # files written per resource, or responses kept whole
+    if any("verifyImages" in p.kinds for p in evaluation.policies):
+        return 1  # registry clients and their caches belong to one process
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    wanted = os.environ.get("VERNO_WORKERS", "")
+    try:
+        count = int(wanted) if wanted else len(os.sched_getaffinity(0))
+    except (ValueError, AttributeError):
+        count = os.cpu_count() or 1
+    return max(1, min(count, len(held) // CHUNK or 1))
+
+
+#: what forked workers evaluate: (evaluation, resources); set just before the fork, inherited by it
+_JOB: tuple[Evaluation, list[Any]] | None = None
+
+
+def _evaluate_range(bounds: tuple[int, int]) -> tuple[str, Any]:
+    assert _JOB is not None
+    evaluation, resources = _JOB
+    try:
+        return "ok", [evaluation(resources[i]) for i in range(*bounds)]
+    except VernoError as exc:  # sent back as text: an exception class need not survive pickling
+        return "error", str(exc)
+    except Exception as exc:  # noqa: BLE001 - reported by the command as an internal error
+        return "crash", f"{type(exc).__name__}: {exc}"
+
+
+def outcomes(evaluation: Evaluation, resources: Iterable[dict[str, Any]], held: list[Any] | None,
+             workers: int) -> Iterator[Outcome]:
+    """Outcomes in resource order: from this process, or from ``workers`` forked ones over ``held``."""
+    if workers <= 1 or held is None:
+        for resource in resources:
+            yield evaluation(resource)
+        return
+    global _JOB
+    _JOB = (evaluation, held)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    ranges = [(start, min(start + CHUNK, len(held))) for start in range(0, len(held), CHUNK)]
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for status, value in pool.imap(_evaluate_range, ranges):
+                if status == "error":
+                    raise VernoError(value)
+                if status == "crash":
+                    raise RuntimeError(value)
+                yield from value
+    finally:
+        _JOB = None

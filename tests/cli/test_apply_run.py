@@ -1,0 +1,91 @@
+"""``verno apply`` split across worker processes prints exactly what one process prints."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from verno.cli import apply_run
+from verno.cli.apply_run import PARALLEL_MIN, Evaluation, worker_count
+from verno.core.errors import VernoError
+
+from .conftest import verno_executable
+
+POLICY = """\
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: no-latest}
+spec:
+  validationFailureAction: Audit
+  rules:
+  - name: tag
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      message: "no latest"
+      pattern: {spec: {containers: [{image: "!*:latest"}]}}
+  - name: label
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      message: "app label"
+      deny: {conditions: {any: [{key: "{{ request.object.metadata.labels.app || '' }}", operator: Equals, value: ""}]}}
+"""
+
+
+def pods(n: int) -> dict:
+    return {"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"p{i}", "namespace": f"ns{i % 3}",
+                                                          **({"labels": {"app": "a"}} if i % 4 else {})},
+         "spec": {"containers": [{"name": "c", "image": "nginx:latest" if i % 5 == 0 else "nginx:1.27"}]}}
+        for i in range(n)]}
+
+
+def run_apply(tmp_path: Path, workers: int, *extra: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "VERNO_DEBUG"}
+    env["VERNO_WORKERS"] = str(workers)
+    return subprocess.run([*verno_executable(), "apply", str(tmp_path / "p.yaml"), "-r", str(tmp_path / "r.json"),
+                           *extra], capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.mark.parametrize("extra", [(), ("-t", "--detailed-results")])
+def test_workers_print_what_one_process_prints(tmp_path: Path, extra: tuple[str, ...]) -> None:
+    (tmp_path / "p.yaml").write_text(POLICY)
+    (tmp_path / "r.json").write_text(json.dumps(pods(PARALLEL_MIN + 123)))
+    one, two = run_apply(tmp_path, 1, *extra), run_apply(tmp_path, 2, *extra)
+    assert one.returncode == two.returncode == 1  # the :latest and unlabelled Pods fail
+    assert one.stdout == two.stdout
+    n = PARALLEL_MIN + 123
+    latest, unlabelled = len(range(0, n, 5)), len(range(0, n, 4))
+    if not extra:
+        assert one.stdout.splitlines()[-1].strip() == (
+            f"pass: {2 * n - latest - unlabelled}, fail: {latest + unlabelled}, warn: 0, error: 0, skip: 0")
+    else:
+        assert one.stdout.count("no-latest") == 2 * n
+
+
+def _evaluation(**kw) -> Evaluation:
+    base = dict(session=None, engine=None, policies=[], exceptions=[], audit_warn=False, quiet=True, table=False,
+                detailed=False, keep_responses=False)
+    return Evaluation(**{**base, **kw})
+
+
+def test_small_runs_files_reports_and_a_setting_of_one_stay_in_this_process(monkeypatch) -> None:
+    held = [{}] * (PARALLEL_MIN + 10)
+    monkeypatch.setenv("VERNO_WORKERS", "2")
+    assert worker_count(_evaluation(), held) == 2
+    assert worker_count(_evaluation(), held[:PARALLEL_MIN - 1]) == 1
+    assert worker_count(_evaluation(), None) == 1  # resources streamed from YAML files
+    assert worker_count(_evaluation(keep_responses=True), held) == 1
+    monkeypatch.setenv("VERNO_WORKERS", "1")
+    assert worker_count(_evaluation(), held) == 1
+
+
+def test_a_worker_sends_errors_back_as_text(monkeypatch) -> None:
+    class Failing:
+        def __call__(self, resource):
+            raise VernoError("policy p: something went wrong")
+
+    monkeypatch.setattr(apply_run, "_JOB", (Failing(), [{}]))
+    assert apply_run._evaluate_range((0, 1)) == ("error", "policy p: something went wrong")
