@@ -46,9 +46,9 @@ def baseline_load(path: str) -> None:
 VERNO_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def verno_apply(verno: str, policies: str, resources: str) -> None:
-    proc = subprocess.run([verno, "apply", policies, "-r", resources], capture_output=True, text=True,
-                          env=VERNO_ENV)
+def verno_apply(verno: str, policies: str, resources: str, workers: int | None = None) -> None:
+    env = VERNO_ENV if workers is None else {**VERNO_ENV, "VERNO_WORKERS": str(workers)}
+    proc = subprocess.run([verno, "apply", policies, "-r", resources], capture_output=True, text=True, env=env)
     if proc.returncode not in (0, 1) or "pass:" not in proc.stdout:
         raise SystemExit(f"verno apply failed: {proc.stderr[-500:]}")
 
@@ -101,10 +101,12 @@ def main() -> None:
         base = timed(lambda: baseline_load(ypath), a.repeat)
         ours = timed(lambda: verno_apply(verno, policies, ypath), a.repeat)
         ours_json = timed(lambda: verno_apply(verno, policies, jpath), a.repeat)
+        one_json = timed(lambda: verno_apply(verno, policies, jpath, workers=1), a.repeat)
         times[n] = ours
         load_rates.append(n / base)
         print(f"{n:>6} Deployments: load {base:.2f}s ({n / base:.0f}/s), verno apply {ours:.2f}s "
-              f"({n / ours:.0f}/s) ratio {ours / base:.2f}x; JSON input {ours_json:.2f}s ({n / ours_json:.0f}/s)")
+              f"({n / ours:.0f}/s) ratio {ours / base:.2f}x; JSON input {ours_json:.2f}s ({n / ours_json:.0f}/s), "
+              f"in one process {one_json:.2f}s ({n / one_json:.0f}/s)")
     if len(times) >= 2:
         small, large = min(times), max(times)
         print(f"scaling: {large} takes {times[large] / times[small]:.1f}x the time of {small} "
