@@ -10,8 +10,8 @@ from typing import Any
 from verno.core.errors import VernoError
 from verno.core.memo import IdentityMemo
 from verno.core.results import RuleResponse, Status
-from verno.plugins.validate import messages
 from verno.core.variables import has_markers
+from verno.plugins.validate import messages
 from verno.plugins.validate.actions import effective_action
 from verno.plugins.validate.fastpath import passes_check
 from verno.plugins.validate.pattern import match_pattern
