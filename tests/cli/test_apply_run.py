@@ -82,10 +82,15 @@ def test_small_runs_files_reports_and_a_setting_of_one_stay_in_this_process(monk
     assert worker_count(_evaluation(), held) == 1
 
 
-def test_a_worker_sends_errors_back_as_text(monkeypatch) -> None:
-    class Failing:
+def test_a_worker_sends_back_what_it_finished_and_then_the_error_as_text(monkeypatch) -> None:
+    class FailingOnSecond:
         def __call__(self, resource):
-            raise VernoError("policy p: something went wrong")
+            if resource.get("bad"):
+                raise VernoError("policy p: something went wrong")
+            return apply_run.Outcome(results=["pass"])
 
-    monkeypatch.setattr(apply_run, "_JOB", (Failing(), [{}]))
-    assert apply_run._evaluate_range((0, 1)) == ("error", "policy p: something went wrong")
+    monkeypatch.setattr(apply_run, "_JOB", (FailingOnSecond(), [{}, {"bad": True}, {}]))
+    done, error = apply_run._evaluate_range((0, 3))
+    assert [o.results for o in done] == [["pass"]]
+    assert error == ("error", "policy p: something went wrong")
+    assert apply_run._evaluate_range((2, 3)) == ([apply_run.Outcome(results=["pass"])], None)

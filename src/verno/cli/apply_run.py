@@ -128,15 +128,19 @@ def worker_count(evaluation: Evaluation, held: list[Any] | None) -> int:
 _JOB: tuple[Evaluation, list[Any]] | None = None
 
 
-def _evaluate_range(bounds: tuple[int, int]) -> tuple[str, Any]:
+def _evaluate_range(bounds: tuple[int, int]) -> tuple[list[Outcome], tuple[str, str] | None]:
+    """The outcomes of ``resources[start:end]`` up to the first error, and that error (kind, text)."""
     assert _JOB is not None
     evaluation, resources = _JOB
+    done: list[Outcome] = []
     try:
-        return "ok", [evaluation(resources[i]) for i in range(*bounds)]
+        for i in range(*bounds):
+            done.append(evaluation(resources[i]))
     except VernoError as exc:  # sent back as text: an exception class need not survive pickling
-        return "error", str(exc)
+        return done, ("error", str(exc))
     except Exception as exc:  # noqa: BLE001 - reported by the command as an internal error
-        return "crash", f"{type(exc).__name__}: {exc}"
+        return done, ("crash", f"{type(exc).__name__}: {exc}")
+    return done, None
 
 
 def outcomes(evaluation: Evaluation, resources: Iterable[dict[str, Any]], held: list[Any] | None,
@@ -153,11 +157,10 @@ def outcomes(evaluation: Evaluation, resources: Iterable[dict[str, Any]], held: 
     ranges = [(start, min(start + CHUNK, len(held))) for start in range(0, len(held), CHUNK)]
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for status, value in pool.imap(_evaluate_range, ranges):
-                if status == "error":
-                    raise VernoError(value)
-                if status == "crash":
-                    raise RuntimeError(value)
-                yield from value
+            for done, error in pool.imap(_evaluate_range, ranges):
+                yield from done  # what one process would have printed before the error
+                if error is not None:
+                    kind, text = error
+                    raise VernoError(text) if kind == "error" else RuntimeError(text)
     finally:
         _JOB = None
