@@ -85,14 +85,12 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
 
     evaluation = Evaluation(session, engine, policy_set.policies, policy_set.exceptions, audit_warn, quiet, table,
                             detailed_results, policy_report, output)
-    held = docs.held()
-    workers = worker_count(evaluation, held)
+    workers = worker_count(evaluation, total)
     counts = Counts()
     all_responses = []
     rows: list[list[Any]] = []
     progress = Progress("resources", total)
-    resources = (doc.data for doc in docs)
-    for outcome in outcomes(evaluation, resources, held, workers):
+    for outcome in outcomes(evaluation, docs, workers):
         progress.advance()
         for text, newline in outcome.echoes:
             click.echo(text, nl=newline)

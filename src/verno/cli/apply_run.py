@@ -4,9 +4,9 @@ Each resource gives an :class:`Outcome`: its report results (for the counts), th
 (failure blocks, mutated resources) and its table rows. The command prints outcomes in resource order,
 so the output is the same whichever way they were computed.
 
-Large runs whose resources are already in memory (a JSON file, stdin) are split across worker processes
-forked after policies and resources were loaded: the workers inherit both, evaluate a range of
-resources each, and send back plain outcomes. Runs that write files (``-o``), build PolicyReports
+Large runs are split across worker processes forked after policies and resources were read: the
+workers inherit both, each parses (YAML documents) and evaluates a range of them, and sends back plain
+outcomes. Runs that write files (``-o``), build PolicyReports
 (``-p``) or reach registries (verifyImages) stay in one process; ``VERNO_WORKERS=1`` forces that.
 """
 from __future__ import annotations
@@ -14,13 +14,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from verno.cli.mutated_output import MutationOutput
 from verno.cli.report import report_result
-from verno.cli.session import Session, resource_label
+from verno.cli.session import ResourceFiles, Session, Unit, resource_label, unit_resources
 from verno.core.errors import VernoError
 from verno.core.results import PolicyResponse, Status
 
@@ -106,9 +106,9 @@ def _name_of(resource: dict[str, Any]) -> str:
 
 # -- workers -------------------------------------------------------------------------------------------
 
-def worker_count(evaluation: Evaluation, held: list[Any] | None) -> int:
-    """How many processes should evaluate ``held`` (1: this one)."""
-    if held is None or len(held) < PARALLEL_MIN:
+def worker_count(evaluation: Evaluation, total: int) -> int:
+    """How many processes should evaluate ``total`` resources (1: this one)."""
+    if total < PARALLEL_MIN:
         return 1
     if evaluation.output or evaluation.keep_responses:
         return 1  # files written per resource, or responses kept whole
@@ -121,21 +121,22 @@ def worker_count(evaluation: Evaluation, held: list[Any] | None) -> int:
         count = int(wanted) if wanted else len(os.sched_getaffinity(0))
     except (ValueError, AttributeError):
         count = os.cpu_count() or 1
-    return max(1, min(count, len(held) // CHUNK or 1))
+    return max(1, min(count, total // CHUNK or 1))
 
 
-#: what forked workers evaluate: (evaluation, resources); set just before the fork, inherited by it
-_JOB: tuple[Evaluation, list[Any]] | None = None
+#: what forked workers evaluate: (evaluation, units); set just before the fork, inherited by it
+_JOB: tuple[Evaluation, list[Unit]] | None = None
 
 
 def _evaluate_range(bounds: tuple[int, int]) -> tuple[list[Outcome], tuple[str, str] | None]:
-    """The outcomes of ``resources[start:end]`` up to the first error, and that error (kind, text)."""
+    """The outcomes of ``units[start:end]`` up to the first error, and that error (kind, text)."""
     assert _JOB is not None
-    evaluation, resources = _JOB
+    evaluation, units = _JOB
     done: list[Outcome] = []
     try:
         for i in range(*bounds):
-            done.append(evaluation(resources[i]))
+            for resource in unit_resources(units[i]):
+                done.append(evaluation(resource))
     except VernoError as exc:  # sent back as text: an exception class need not survive pickling
         return done, ("error", str(exc))
     except Exception as exc:  # noqa: BLE001 - reported by the command as an internal error
@@ -143,18 +144,18 @@ def _evaluate_range(bounds: tuple[int, int]) -> tuple[list[Outcome], tuple[str, 
     return done, None
 
 
-def outcomes(evaluation: Evaluation, resources: Iterable[dict[str, Any]], held: list[Any] | None,
-             workers: int) -> Iterator[Outcome]:
-    """Outcomes in resource order: from this process, or from ``workers`` forked ones over ``held``."""
-    if workers <= 1 or held is None:
-        for resource in resources:
-            yield evaluation(resource)
+def outcomes(evaluation: Evaluation, files: ResourceFiles, workers: int) -> Iterator[Outcome]:
+    """Outcomes in resource order: from this process, or from ``workers`` forked ones."""
+    if workers <= 1:
+        for doc in files:
+            yield evaluation(doc.data)
         return
     global _JOB
-    _JOB = (evaluation, held)
+    units = files.units()
+    _JOB = (evaluation, units)
     sys.stdout.flush()
     sys.stderr.flush()
-    ranges = [(start, min(start + CHUNK, len(held))) for start in range(0, len(held), CHUNK)]
+    ranges = [(start, min(start + CHUNK, len(units))) for start in range(0, len(units), CHUNK)]
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             for done, error in pool.imap(_evaluate_range, ranges):

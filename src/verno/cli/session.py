@@ -217,6 +217,23 @@ def _resources_of(doc: Document) -> Iterator[Document]:
         yield item
 
 
+#: one piece of work for a worker: a resource already read, or one unparsed YAML document of a file
+Unit = tuple[Any, ...]
+
+
+def unit_resources(unit: Unit) -> list[dict[str, Any]]:
+    """The resources a :meth:`ResourceFiles.units` entry stands for, read as iterating would read them."""
+    if unit[0] == "resource":
+        return [unit[1]]
+    from verno.core.yamlio import load_document
+
+    _, path, index, chunk, line = unit
+    value = load_document(chunk, path, index=index, line=line)
+    if value is None:
+        return []
+    return [doc.data for doc in _resources_of(Document(path, index, value))]
+
+
 class ResourceFiles:
     """Resource files counted first and then read one document at a time.
 
@@ -229,6 +246,7 @@ class ResourceFiles:
 
         self.paths = expand_paths(paths)
         self._held: dict[str, list[Document]] = {}
+        self._texts: dict[str, str] = {}  # YAML files, as read when counted
 
     def count(self) -> int:
         from verno.cli.gc_policy import reading_for_run
@@ -245,13 +263,20 @@ class ResourceFiles:
                 total += len(docs)
             else:
                 total += count_documents(text, path)
+                self._texts[path] = text
         return total
 
-    def held(self) -> list[dict[str, Any]] | None:
-        """Every resource, in order, when all of them are in memory after ``count()`` (else None)."""
-        if any(path not in self._held for path in self.paths):
-            return None
-        return [doc.data for path in self.paths for doc in self._held[path]]
+    def units(self) -> list[Unit]:
+        """Every resource (held) or YAML document (unparsed), in order, for evaluation by workers."""
+        from verno.core.yamlio import yaml_chunks
+
+        out: list[Unit] = []
+        for path in self.paths:
+            if path in self._held:
+                out.extend(("resource", doc.data) for doc in self._held[path])
+            else:
+                out.extend(("yaml", path, index, chunk, line) for index, chunk, line in yaml_chunks(self._texts[path]))
+        return out
 
     def __iter__(self) -> Iterator[Document]:
         for path in self.paths:
@@ -259,7 +284,10 @@ class ResourceFiles:
             if held is not None:
                 yield from held
             else:
-                yield from iter_resources([path])
+                text = self._texts.pop(path, None)
+                docs = iter_file_text(text, path) if text is not None else iter_path_documents([path])
+                for doc in docs:
+                    yield from _resources_of(doc)
 
 
 def iter_file_text(text: str, path: str) -> Iterator[Document]:
