@@ -105,14 +105,7 @@ class _Identity:
 
 def fetch_bundles(target: Target, repository: str = "") -> list[bytes]:
     """The bundle blobs attached to ``target`` (referrers API or tag-schema fallback), fetched once."""
-    from verno.core.images import parse_image_reference
-
-    where = repository or target.repository
-    if where:
-        info = parse_image_reference(where.rstrip("/"))
-        registry, repo = info.registry, info.path
-    else:
-        registry, repo = target.registry, target.repo
+    registry, repo = target.storage(repository)
     key = (registry, repo, "sigstore-bundle")
     cached = target._objects.get(key)
     if cached is None:

@@ -57,13 +57,17 @@ class Target:
     repository: str = ""  # the rule's ``repository`` (signatures stored elsewhere)
     _objects: dict[tuple[str, str, str], list[Layer]] = field(default_factory=dict)
 
-    def layers(self, suffix: str, repository: str = "") -> list[Layer]:
+    def storage(self, repository: str = "") -> tuple[str, str]:
+        """(registry, repository) holding the image's signatures, attestations and bundles: the given
+        ``repository``, else the rule's, else the image's own."""
         where = repository or self.repository
         if where:
             info = parse_image_reference(where.rstrip("/"))
-            registry, repo = info.registry, info.path
-        else:
-            registry, repo = self.registry, self.repo
+            return info.registry, info.path
+        return self.registry, self.repo
+
+    def layers(self, suffix: str, repository: str = "") -> list[Layer]:
+        registry, repo = self.storage(repository)
         key = (registry, repo, suffix)
         if key not in self._objects:
             client = self.registries.client(registry, insecure=self.insecure)
