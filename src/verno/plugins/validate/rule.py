@@ -51,19 +51,23 @@ _plain_check = IdentityMemo(_plain_pattern_check)
 def validate_rule(rc: Any) -> RuleResponse | None:
     validation = rc.rule.rule.validate_
     check = _plain_check(validation)
-    if check is not None and check(rc.request.resource):
-        return rc.response(Status.PASS, messages.passed(rc.rule.name))  # what the full evaluation says
-    if validation.pod_security is not None:
-        from verno.plugins.validate.podsecurity import validate_pod_security
+    if check is not None:
+        if check(rc.request.resource):
+            return rc.response(Status.PASS, messages.passed(rc.rule.name))  # what the full evaluation says
+        # what evaluate() would run next, without trying the same check again: the walker's verdict
+        response = _pattern(rc, rc.resource, validation.pattern, rc.rule.name, validation.message)
+    else:
+        if validation.pod_security is not None:
+            from verno.plugins.validate.podsecurity import validate_pod_security
 
-        return validate_pod_security(rc)
-    for attr, field in UNSUPPORTED:
-        if getattr(validation, attr) is not None:
-            return rc.response(Status.ERROR, f"validate.{field} is not supported yet: use pattern, anyPattern, "
-                                             "deny or foreach")
-    response = evaluate(rc, Level(validation))
-    if response is None:
-        return rc.response(Status.SKIP, "rule skipped")
+            return validate_pod_security(rc)
+        for attr, field in UNSUPPORTED:
+            if getattr(validation, attr) is not None:
+                return rc.response(Status.ERROR, f"validate.{field} is not supported yet: use pattern, "
+                                                 "anyPattern, deny or foreach")
+        response = evaluate(rc, Level(validation))
+        if response is None:
+            return rc.response(Status.SKIP, "rule skipped")
     if response.status == Status.FAIL and _pre_existing_violation(rc, validation):
         return rc.response(Status.SKIP, "skipping modified resource as validation results have not changed: "
                                         "pre-existing violations are allowed")
