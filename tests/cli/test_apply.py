@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 POD_OK = """apiVersion: v1
@@ -208,12 +209,34 @@ def test_resources_from_stdin(run, data):
     assert "to 2 resource(s)" in r.stdout
 
 
-def test_policy_directory_notice_for_non_policy(run, data, tmp_path):
+def test_policy_directory_with_non_policy_is_an_error(run, data, tmp_path):
     (tmp_path / "pol.yaml").write_text((data / "policies/require-team-label.yaml").read_text())
     (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
     r = run("apply", tmp_path, "-r", "-", input=POD_OK)
-    assert r.exit_code == 0
-    assert "notice:" in r.stderr and "cm.yaml" in r.stderr and "ConfigMap" in r.stderr
+    assert r.exit_code == 1
+    assert "cm.yaml (document 1): kind: ConfigMap (v1) is not a policy" in r.stderr
+    assert "pass:" not in r.stdout
+
+
+@pytest.mark.parametrize("policy", [
+    "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: nginx}]}\n",
+    "apiVersion: policies.kyverno.io/v1\nkind: ValidatingPolicy\nmetadata: {name: v}\nspec:\n"
+    "  validations: [{expression: 'false'}]\n",
+    "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata: {name: v}\n"
+    "spec:\n  validations: [{expression: 'false'}]\n",
+])
+def test_policy_that_is_not_run_fails_the_command(run, tmp_path, policy):
+    """A CI gate whose policies verno cannot run must not pass: the command fails before evaluating."""
+    (tmp_path / "p.yaml").write_text(policy)
+    r = run("apply", tmp_path / "p.yaml", "-r", "-", input=POD_OK)
+    assert r.exit_code == 1 and "Error:" in r.stderr and "p.yaml (document 1): kind:" in r.stderr
+    assert "pass:" not in r.stdout
+
+
+def test_empty_policy_directory_fails_the_command(run, tmp_path):
+    (tmp_path / "policies").mkdir()
+    r = run("apply", tmp_path / "policies", "-r", "-", input=POD_OK)
+    assert r.exit_code == 1 and "no policies found" in r.stderr
 
 
 def test_resources_required(run, data):

@@ -1,4 +1,4 @@
-"""core/policyset.py: policies and PolicyExceptions from paths; notices for other documents."""
+"""core/policyset.py: policies and PolicyExceptions from paths; any other document is an error."""
 from __future__ import annotations
 
 import io
@@ -28,7 +28,7 @@ def test_directory_recursion(engine, tmp_path):
     (tmp_path / "sub" / "ignored.txt").write_text("kind: ClusterPolicy")
     ps = load_policy_set(engine, [str(tmp_path)])
     assert sorted(p.policy.key for p in ps.policies) == ["apps/apps-need-owner", "require-team-label"]
-    assert ps.notices == [] and ps.exceptions == []
+    assert ps.exceptions == []
     # a Pod rule autogenerates the Pod-controller and CronJob rules
     assert ps.rule_count == 6
     assert ps.find("require-team-label").name == "require-team-label"
@@ -54,31 +54,56 @@ def test_json_policy(engine, tmp_path):
     assert [p.name for p in ps.policies] == ["require-team-label"]
 
 
-def test_non_policy_documents_give_notices(engine, tmp_path):
-    (tmp_path / "mixed.yaml").write_text(
-        POLICY + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
-        "---\napiVersion: policies.kyverno.io/v1alpha1\nkind: ValidatingPolicy\nmetadata: {name: v}\n")
-    ps = load_policy_set(engine, [str(tmp_path / "mixed.yaml")])
-    assert [p.name for p in ps.policies] == ["require-team-label"]
-    assert len(ps.notices) == 2
-    assert "mixed.yaml (document 2)" in ps.notices[0] and "v1 ConfigMap" in ps.notices[0]
-    assert "mixed.yaml (document 3)" in ps.notices[1] and "ValidatingPolicy" in ps.notices[1]
+@pytest.mark.parametrize("doc,expected", [
+    ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+     "ConfigMap (v1) is not a policy: expected kyverno.io ClusterPolicy or Policy (or PolicyException)"),
+    ("apiVersion: policies.kyverno.io/v1alpha1\nkind: ValidatingPolicy\nmetadata: {name: v}\n",
+     "ValidatingPolicy (policies.kyverno.io/v1alpha1) is not supported yet"),
+    ("apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata: {name: v}\n",
+     "ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1) is not supported yet"),
+    ("apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\nmetadata: {name: v}\n",
+     "is not supported yet"),
+    ("apiVersion: kyverno.io/v2\nkind: ClusterCleanupPolicy\nmetadata: {name: v}\n", "is not supported yet"),
+    ("apiVersion: policies.kyverno.io/v1\nkind: MutatingPolicy\nmetadata: {name: v}\n", "is not supported yet"),
+])
+def test_other_documents_are_errors(engine, tmp_path, doc, expected):
+    (tmp_path / "mixed.yaml").write_text(POLICY + "---\n" + doc)
+    with pytest.raises(LoadError) as exc:
+        load_policy_set(engine, [str(tmp_path / "mixed.yaml")])
+    err = exc.value
+    assert err.source.endswith("mixed.yaml") and err.document == 1 and err.field == "kind"
+    assert expected in err.message
 
 
 def test_exception_in_policy_path(engine, tmp_path):
     (tmp_path / "all.yaml").write_text(POLICY + "---\n" + EXCEPTION)
     ps = load_policy_set(engine, [str(tmp_path / "all.yaml")])
     assert [e.key for e in ps.exceptions] == ["default/allow-unlabelled"]
-    ps = load_policy_set(engine, [str(tmp_path / "all.yaml")], exceptions_in_policies=False)
-    assert ps.exceptions == []
-    assert len(ps.notices) == 1 and "a PolicyException" in ps.notices[0]
+    with pytest.raises(LoadError) as exc:
+        load_policy_set(engine, [str(tmp_path / "all.yaml")], exceptions_in_policies=False)
+    assert exc.value.document == 1 and "give it with -e/--exception" in exc.value.message
 
 
-def test_exception_paths_skip_policies(engine, tmp_path):
-    (tmp_path / "all.yaml").write_text(POLICY + "---\n" + EXCEPTION)
-    ps = load_policy_set(engine, [], [str(tmp_path / "all.yaml")])
+def test_exception_paths_reject_policies(engine, tmp_path):
+    (tmp_path / "e.yaml").write_text(EXCEPTION)
+    ps = load_policy_set(engine, [], [str(tmp_path / "e.yaml")])
     assert ps.policies == [] and len(ps.exceptions) == 1
-    assert len(ps.notices) == 1 and "ClusterPolicy" in ps.notices[0]
+    (tmp_path / "all.yaml").write_text(EXCEPTION + "---\n" + POLICY)
+    with pytest.raises(LoadError) as exc:
+        load_policy_set(engine, [], [str(tmp_path / "all.yaml")])
+    assert exc.value.document == 1 and "found among PolicyExceptions" in exc.value.message
+
+
+def test_no_policy_is_an_error(engine, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(LoadError) as exc:
+        load_policy_set(engine, [str(tmp_path / "empty")])
+    assert "no policies found" in exc.value.message and str(tmp_path / "empty") in str(exc.value)
+    (tmp_path / "only-exception.yaml").write_text(EXCEPTION)
+    with pytest.raises(LoadError, match="no policies found"):
+        load_policy_set(engine, [str(tmp_path / "only-exception.yaml")])
+    # a webhook may start empty and be given policies later
+    assert load_policy_set(engine, [str(tmp_path / "empty")], allow_empty=True).policies == []
 
 
 def test_document_without_kind_is_an_error(engine, tmp_path):

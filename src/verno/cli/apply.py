@@ -65,8 +65,6 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
         registry_sources(registry, allow_insecure_registry, registry_ca, docker_config))
     engine = Engine()
     policy_set = load_policy_set(engine, policies, exceptions)
-    for notice in policy_set.notices:
-        click.echo(f"notice: {notice}", err=True)
     engine.require_handlers(policy_set.policies)
     notice = registry_notice(policy_set.policies, registry)
     if notice:

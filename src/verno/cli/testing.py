@@ -187,7 +187,6 @@ class SuiteRunner:
             self.echo("  Loading exceptions ...")
             extra = load_policy_set(self.engine, [], [self._p(e) for e in t.exceptions])
             policy_set.exceptions.extend(extra.exceptions)
-        outcome.notices.extend(policy_set.notices)
         cluster = [d.data for d in iter_resources([self._p(r) for r in t.cluster_resources])]
         if t.target_resources:
             self.echo("  Loading target resources ...")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from verno.core.errors import ConditionError
+from verno.core.errors import ConditionError, PluginFailure, VernoError
 from verno.core.models.conditions import AnyAllConditions, Condition
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,7 +38,12 @@ def _evaluate(cond: Condition, rc: Any) -> tuple[bool, str]:
     entry = registry.get(cond.operator) if isinstance(cond.operator, str) else None
     if entry is None:
         raise ConditionError(unknown_operator_message(str(cond.operator), registry))
-    return bool(entry.value(key, value)), cond.message or ""
+    try:
+        return bool(entry.value(key, value)), cond.message or ""
+    except VernoError:
+        raise
+    except Exception as exc:  # a plugin's operator: the rule errors, naming the plugin
+        raise PluginFailure(entry.plugin, f"operator {entry.name}", exc) from exc
 
 
 def _legacy(conds: list[Condition], rc: Any) -> tuple[bool, str]:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from verno.core.context import Context
-from verno.core.errors import PluginError
+from verno.core.errors import PluginError, PluginFailure, VernoError
 from verno.core.hookspecs import RULE_HOOKS
 from verno.core.jmespath import JMESPath
 from verno.core.pipeline import run_rule
@@ -19,6 +19,9 @@ from verno.core.variables_builtin import base_context
 
 #: The order rule kinds run in for one resource (Kyverno's CLI and admission order).
 PHASES = ("mutate", "verifyImages", "validate", "generate")
+
+#: The rule kind each rule hook handles.
+RULE_KIND_OF_HOOK = {hook: kind for kind, hook in RULE_HOOKS.items()}
 
 #: The plugin to install for a rule kind that has no handler.
 HANDLER_PACKAGES = {
@@ -47,6 +50,7 @@ class Engine:
         call_registry_hook(self.pm, "verno_register_output_formats", self.output_formats)
         self.jmespath = JMESPath(self.functions)
         self._rule_handlers: dict[str, Any] = {}
+        self._handler_owners: dict[str, str] = {}
         self._plans: dict[tuple[Any, ...], list[_Step]] = {}
 
     # -- plugins ---------------------------------------------------------------------------------------
@@ -54,21 +58,35 @@ class Engine:
         return handlers_of(self.pm, RULE_HOOKS[kind])
 
     def rule_handler(self, hook_name: str) -> Any:
-        """A callable ``handler(rc=...)`` for a rule hook.
+        """A callable ``handler(rc=...)`` for a rule hook, with pluggy's firstresult outcome.
 
-        With a single implementation and no wrappers, that implementation is called directly (the
-        firstresult outcome is the same, without the hook-call machinery on every rule evaluation).
+        With a single implementation and no wrappers, that implementation is called directly (without
+        the hook-call machinery on every rule evaluation); with several, they are called in pluggy's
+        order. An implementation that raises anything but a :class:`VernoError` is reported as a
+        :class:`PluginFailure` naming its plugin (see :meth:`handler_failure`).
         """
         handler = self._rule_handlers.get(hook_name)
         if handler is None:
             caller = getattr(self.pm.hook, hook_name)
             impls = caller.get_hookimpls()
+            what = f"{RULE_KIND_OF_HOOK.get(hook_name, hook_name)} rule handler"
             if len(impls) == 1 and not impls[0].hookwrapper and not impls[0].wrapper:
                 handler = impls[0].function
+                self._handler_owners[hook_name] = impls[0].plugin_name
+            elif any(i.hookwrapper or i.wrapper for i in impls):
+                handler = caller  # pluggy runs the wrappers; a failure names every implementing plugin
+                self._handler_owners[hook_name] = ", ".join(sorted({i.plugin_name for i in impls}))
             else:
-                handler = caller
+                handler = first_result([(i.function, i.plugin_name) for i in reversed(impls)], what)
             self._rule_handlers[hook_name] = handler
         return handler
+
+    def handler_failure(self, hook_name: str, exc: Exception) -> PluginFailure:
+        """What a rule handler's unexpected exception means: a failure of the plugin that raised it."""
+        if isinstance(exc, PluginFailure):
+            return exc
+        owner = self._handler_owners.get(hook_name, "unknown")
+        return PluginFailure(owner, f"{RULE_KIND_OF_HOOK.get(hook_name, hook_name)} rule handler", exc)
 
     def missing_handler_message(self, kind: str) -> str:
         return (f"no plugin handles {kind} rules: install or enable the plugin providing hook "
@@ -177,6 +195,24 @@ class Engine:
                 self._plans.clear()
             self._plans[key] = plan
         return plan
+
+
+def first_result(impls: list[tuple[Any, str]], what: str) -> Any:
+    """pluggy's firstresult call over ``(function, plugin name)`` pairs, naming the plugin that raises."""
+
+    def handler(rc: Any) -> Any:
+        for function, plugin in impls:
+            try:
+                result = function(rc=rc)
+            except VernoError:
+                raise
+            except Exception as exc:
+                raise PluginFailure(plugin, what, exc) from exc
+            if result is not None:
+                return result
+        return None
+
+    return handler
 
 
 @dataclass(frozen=True)

@@ -52,3 +52,16 @@ class ContextLoadError(VernoError):
 
 class ConditionError(VernoError):
     """A condition is invalid (unknown operator, bad operand type)."""
+
+
+class PluginFailure(VernoError):
+    """Code a plugin registered (a rule handler, operator, function, loader, checker) raised.
+
+    The rule it was evaluating reports ``error`` with this message, naming the plugin; the run goes on.
+    """
+
+    def __init__(self, plugin: str, what: str, exc: BaseException):
+        self.plugin = plugin
+        self.what = what
+        detail = " ".join(str(exc).split())
+        super().__init__(f"plugin {plugin}: {what} raised {type(exc).__name__}" + (f": {detail}" if detail else ""))

@@ -151,6 +151,8 @@ def run_rule(engine: Engine, prepared: PreparedPolicy, rule: PreparedRule, reque
             responses = handler(rc=rc)
         except VernoError as exc:
             return [rc.response(Status.ERROR, str(exc))]
+        except Exception as exc:  # a plugin's bug is that rule's error, naming the plugin; the run goes on
+            return [rc.response(Status.ERROR, str(engine.handler_failure(rule.hook, exc)))]
         if responses is None:
             return [rc.response(Status.ERROR, engine.missing_handler_message(rule.kind))]
         return responses

@@ -15,12 +15,26 @@ if TYPE_CHECKING:  # pragma: no cover
 
 KYVERNO_POLICY_KINDS = {"ClusterPolicy", "Policy"}
 
+#: Policy kinds of Kyverno and Kubernetes that verno reads but does not run yet, by API group. A document
+#: of one of them is an error (never skipped): a CI gate must not pass on policies it did not evaluate.
+NOT_YET_SUPPORTED = {
+    "policies.kyverno.io": {
+        "ValidatingPolicy", "NamespacedValidatingPolicy", "MutatingPolicy", "NamespacedMutatingPolicy",
+        "GeneratingPolicy", "NamespacedGeneratingPolicy", "ImageValidatingPolicy",
+        "NamespacedImageValidatingPolicy", "DeletingPolicy", "NamespacedDeletingPolicy", "PolicyException",
+    },
+    "admissionregistration.k8s.io": {
+        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "MutatingAdmissionPolicy",
+        "MutatingAdmissionPolicyBinding",
+    },
+    "kyverno.io": {"CleanupPolicy", "ClusterCleanupPolicy"},
+}
+
 
 @dataclass
 class PolicySet:
     policies: list[PreparedPolicy] = field(default_factory=list)
     exceptions: list[PolicyException] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)
 
     @property
     def rule_count(self) -> int:
@@ -34,13 +48,22 @@ class PolicySet:
 
 
 def load_policy_set(engine: Engine, policy_paths: Iterable[str], exception_paths: Iterable[str] = (),
-                    *, exceptions_in_policies: bool = True) -> PolicySet:
-    """Policies (and, in policy paths, PolicyExceptions) from files, directories or ``-``."""
+                    *, exceptions_in_policies: bool = True, allow_empty: bool = False) -> PolicySet:
+    """Policies (and, in policy paths, PolicyExceptions) from files, directories or ``-``.
+
+    Every document must be one verno runs: any other kind is an error naming the file and document.
+    Policy paths that hold no policy at all are an error too, unless ``allow_empty`` (a webhook may
+    start with an empty directory; a CI run that checked nothing must not pass).
+    """
+    policy_paths = list(policy_paths)
     out = PolicySet()
     for doc in iter_path_documents(policy_paths):
         _add(engine, out, doc, exceptions=exceptions_in_policies, policies=True)
     for doc in iter_path_documents(exception_paths):
         _add(engine, out, doc, exceptions=True, policies=False)
+    if policy_paths and not out.policies and not allow_empty:
+        raise LoadError(", ".join(policy_paths), "no policies found: expected kyverno.io ClusterPolicy or "
+                                                 "Policy documents")
     return out
 
 
@@ -63,5 +86,20 @@ def _add(engine: Engine, out: PolicySet, doc: Document, *, exceptions: bool, pol
         return
     if not isinstance(doc.data, dict) or not kind:
         raise LoadError(doc.source, "not a Kubernetes object (no kind)", document=doc.index)
-    what = "a PolicyException" if kind == "PolicyException" else f"{api_version} {kind}"
-    out.notices.append(f"{doc.where}: skipping {what}: not a kyverno.io/v1 policy")
+    raise LoadError(doc.source, _not_loadable(api_version, kind, group, policies=policies, exceptions=exceptions),
+                    document=doc.index, field="kind")
+
+
+def _not_loadable(api_version: str, kind: str, group: str, *, policies: bool, exceptions: bool) -> str:
+    """Why a document cannot be read where it was given, and what to do instead."""
+    what = f"{kind} ({api_version})"
+    if kind in NOT_YET_SUPPORTED.get(group, ()):
+        return f"{what} is not supported yet: verno runs kyverno.io ClusterPolicy, Policy and PolicyException"
+    if group == "kyverno.io" and kind in KYVERNO_POLICY_KINDS:
+        return f"{what} is a policy, found among PolicyExceptions: give policy files as policies"
+    if group == "kyverno.io" and kind == "PolicyException":
+        return f"{what} is a PolicyException, found among policies: give it with -e/--exception"
+    expected = "kyverno.io ClusterPolicy or Policy" if policies else "kyverno.io PolicyException"
+    if policies and exceptions:
+        expected += " (or PolicyException)"
+    return f"{what} is not a policy: expected {expected} documents here"

@@ -156,10 +156,8 @@ class FilePolicyStore(PolicyStore):
         """Load every path; raises on the first error (the current snapshot is kept)."""
         seen = _fingerprint(self.paths)
         started = time.perf_counter()
-        policy_set: PolicySet = load_policy_set(self.engine, self.paths)
+        policy_set: PolicySet = load_policy_set(self.engine, self.paths, allow_empty=True)
         self.engine.require_handlers(policy_set.policies)
-        for notice in policy_set.notices:
-            log.info("policy notice", extra={"notice": notice})
         snap = self.install(policy_set.policies, policy_set.exceptions)
         self._seen = seen
         log.info("policies loaded", extra={"policies": len(snap.policies), "exceptions": len(snap.exceptions),

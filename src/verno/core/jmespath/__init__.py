@@ -18,7 +18,7 @@ from jmespath.parser import ParsedResult
 from jmespath.visitor import Options
 from jmespath.visitor import _Expression as _BaseExpression
 
-from verno.core.errors import JMESPathError, NotFoundError, VernoError
+from verno.core.errors import JMESPathError, NotFoundError, PluginFailure, VernoError
 from verno.core.jmespath.interpreter import KyvernoInterpreter
 from verno.core.jmespath.paths import Path, compile_path
 from verno.core.registry import Registry
@@ -70,7 +70,13 @@ def _describe_types(entry: dict[str, Any]) -> str:
     return f"{text}..." if entry.get("variadic") else text
 
 
-def _wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+#: the plugin that registers Kyverno's own functions; their argument errors read as Kyverno's do
+BUILTIN_FUNCTIONS_PLUGIN = "jmespath-functions"
+
+
+def _wrap(name: str, fn: Callable[..., Any], plugin: str) -> Callable[..., Any]:
+    builtin = plugin == BUILTIN_FUNCTIONS_PLUGIN
+
     def call(_self: Any, *args: Any) -> Any:
         try:
             return fn(*args)
@@ -79,7 +85,11 @@ def _wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         except jp_exceptions.JMESPathError:
             raise
         except (ValueError, TypeError, KeyError, IndexError, OverflowError, ArithmeticError) as exc:
-            raise JMESPathError(f"JMESPath function '{name}': {exc}") from exc
+            if builtin:
+                raise JMESPathError(f"JMESPath function '{name}': {exc}") from exc
+            raise JMESPathError(str(PluginFailure(plugin, f"JMESPath function '{name}'", exc))) from exc
+        except Exception as exc:  # anything else a function raises: the rule errors, naming the plugin
+            raise JMESPathError(str(PluginFailure(plugin, f"JMESPath function '{name}'", exc))) from exc
 
     call.__name__ = f"_func_{name}"
     return call
@@ -116,7 +126,7 @@ def build_functions(registry: Registry | None) -> jp_functions.Functions:
         args = entry.options.get("args", ())
         arg_types = entry.options.get("arg_types", args[0] if args else [])
         sig = _jp_signature(arg_types)
-        table[entry.name] = {"function": _wrap(entry.name, fn), "signature": sig}
+        table[entry.name] = {"function": _wrap(entry.name, fn, entry.plugin), "signature": sig}
         infos[entry.name] = FunctionInfo(
             entry.name, tuple(_describe_types(e) for e in sig),
             str(entry.options.get("returns", "any")), str(entry.options.get("description", "")),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from verno.core.errors import ContextLoadError, VernoError
+from verno.core.errors import ContextLoadError, PluginFailure, VernoError
 
 if TYPE_CHECKING:  # pragma: no cover
     from verno.core.models.context import ContextEntry
@@ -42,6 +42,9 @@ def load_entries(entries: list[ContextEntry], rc: RuleContext) -> None:
             raise
         except VernoError as exc:
             raise ContextLoadError(f"context entry {entry.name!r}: {exc}") from None
+        except Exception as exc:  # a plugin's loader: the rule errors, naming the plugin
+            failure = PluginFailure(registered.plugin, f"context loader {key}", exc)
+            raise ContextLoadError(f"context entry {entry.name!r}: {failure}") from exc
         if value is SKIP:
             continue
         store(rc, entry.name, value)

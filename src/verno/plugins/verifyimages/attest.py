@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from verno.core import wildcard
+from verno.core.errors import PluginFailure, VernoError
 from verno.core.memo import IdentityMemo
 from verno.core.models.conditions import AnyAllConditions
 from verno.plugins.verifyimages.cosign import Target, verify_attestations, verify_attestor_set
@@ -65,6 +66,11 @@ def _conditions(rc: Any, attestation: Attestation, statement: dict[str, Any], ta
 def _checkers(rc: Any, attestation: Attestation, statement: dict[str, Any]) -> None:
     for entry in rc.engine.predicate_checkers:
         if wildcard.match(entry.name, attestation.type):
-            ok, msg = entry.value(statement, attestation.raw, rc)
+            try:
+                ok, msg = entry.value(statement, attestation.raw, rc)
+            except VernoError:
+                raise
+            except Exception as exc:  # a plugin's checker: the rule errors, naming the plugin
+                raise PluginFailure(entry.plugin, f"attestation predicate checker {entry.name}", exc) from exc
             if not ok:
                 raise VerifyFailure(f"predicate check {entry.name} ({entry.plugin}) failed: {msg}")
