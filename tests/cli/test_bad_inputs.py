@@ -174,7 +174,7 @@ spec:
 def test_large_multi_document_file(tmp_path, run_exe):
     docs = []
     for i in range(5000):
-        labels = "{team: t}" if i % 2 else "{x: y}"
+        labels = "{team: t}" if i % 2 else "{x: z}"
         docs.append(f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\n  namespace: ns\n  labels: {labels}\n"
                     "spec:\n  containers: [{name: c, image: nginx}]\n")
     (tmp_path / "many.yaml").write_text("---\n".join(docs))
@@ -184,3 +184,31 @@ def test_large_multi_document_file(tmp_path, run_exe):
     assert "Applying 3 policy rule(s) to 5000 resource(s)..." in p.stdout
     assert p.stdout.splitlines()[-1] == "pass: 2500, fail: 2500, warn: 0, error: 0, skip: 0 "
     assert len(re.findall(r"^policy require-team-label -> resource ns/Pod/p\d+ failed:$", p.stdout, re.M)) == 2500
+
+
+@pytest.mark.parametrize("resource,where", [
+    ("apiVersion: [v1]\nkind: Pod\nmetadata: {name: x}\n", "apiVersion: must be a string, got a list"),
+    ("apiVersion: v1\nkind: [Pod]\nmetadata: {name: x}\n", "kind: must be a string, got a list"),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {name: [x]}\n", "metadata.name: must be a string, got a list"),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: {a: 1}}\n",
+     "metadata.namespace: must be a string, got a mapping"),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {name: x, labels: [a, b]}\n",
+     "metadata.labels: must be a mapping of strings, got a list"),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {name: x, labels: {team: [a]}}\n",
+     "metadata.labels.team: must be a string, got a list"),
+])
+def test_resource_identity_fields_of_the_wrong_type(tmp_path, resource, where):
+    """Before: an internal error (or, for a list-valued name or label, a silent pass)."""
+    from click.testing import CliRunner
+
+    from verno.cli.main import cli
+
+    policy = tmp_path / "p.yaml"
+    policy.write_text("apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: p}\nspec:\n  rules:\n"
+                      "  - name: r\n    match: {any: [{resources: {kinds: [Pod], selector: {matchLabels: {team: a}}}}]}\n"
+                      "    validate: {pattern: {metadata: {name: 'ok-*'}}}\n")
+    (tmp_path / "r.yaml").write_text(resource)
+    r = CliRunner().invoke(cli, ["apply", str(policy), "-r", str(tmp_path / "r.yaml")])
+    assert r.exit_code == 1
+    assert f"r.yaml (document 1): {where}" in r.output
+    assert "internal error" not in r.output

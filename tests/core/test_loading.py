@@ -152,3 +152,57 @@ def test_field_path_skips_union_branch_names():
     assert field_path(["spec", "rules", 0, "validate", "deny", "conditions", "AnyAllConditions", "any", 2,
                        "operator"]) == "spec.rules[0].validate.deny.conditions.any[2].operator"
     assert field_path(["a", "list[Condition]", 1, "key"]) == "a[1].key"
+
+
+
+@pytest.mark.parametrize("validate,message", [
+    ({"pattern": "hello"}, "validate.pattern: a rule's pattern is matched against the whole resource, so it must "
+                           "be a mapping (got str)"),
+    ({"pattern": ["a"]}, "validate.pattern: a rule's pattern is matched against the whole resource"),
+    ({"anyPattern": [{"metadata": {}}, 5]}, "validate.anyPattern: anyPattern[1] is matched against the whole "
+                                            "resource, so it must be a mapping (got int)"),
+])
+def test_rule_pattern_must_be_an_object(tmp_path, validate, message):
+    import yaml as _yaml
+
+    from verno.core.engine import Engine
+    from verno.core.errors import LoadError as _LoadError
+    from verno.core.policyset import load_policy_set
+
+    policy = {"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "p"},
+              "spec": {"rules": [{"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+                                  "validate": validate}]}}
+    (tmp_path / "p.yaml").write_text(_yaml.safe_dump(policy))
+    with pytest.raises(_LoadError) as err:
+        load_policy_set(Engine(), [str(tmp_path / "p.yaml")])
+    assert message in str(err.value) and "p.yaml (document 1): spec.rules[0]." in str(err.value)
+
+
+def test_foreach_pattern_may_be_a_scalar(tmp_path):
+    from verno.core.models.policy import Policy
+
+    Policy.model_validate({
+        "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "p"},
+        "spec": {"rules": [{"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+                            "validate": {"foreach": [{"list": "request.object.spec.containers[].image",
+                                                      "pattern": "!*:latest"}]}}]}})
+
+
+@pytest.mark.parametrize("values,field", [
+    ({"globalValues": {"request.operation": ["&a"]}}, "globalValues"),
+    ({"globalValues": {"request.operation": "PATCH"}}, "globalValues"),
+    ({"policies": [{"name": "p", "resources": [{"name": "r", "values": {"request.operation": 5}}]}]},
+     "policies[0].resources[0].values"),
+])
+def test_values_request_operation_checked_at_load(tmp_path, values, field):
+    import yaml as _yaml
+
+    from verno.cli.session import load_values
+    from verno.core.errors import LoadError as _LoadError
+
+    (tmp_path / "values.yaml").write_text(_yaml.safe_dump(
+        {"apiVersion": "cli.kyverno.io/v1alpha1", "kind": "Values", **values}))
+    with pytest.raises(_LoadError) as err:
+        load_values(str(tmp_path / "values.yaml"))
+    assert err.value.source.endswith("values.yaml") and err.value.field == field
+    assert "request.operation must be one of CREATE, UPDATE, DELETE, CONNECT" in str(err.value)

@@ -13,6 +13,7 @@ from verno.core.loading import (
     validate_model,
 )
 from verno.core.models.userinfo import UserInfoFile
+from verno.core.objectshape import object_problem
 from verno.core.models.values import ValuesBody, ValuesFile
 from verno.core.request import Request
 from verno.core.scope import with_default_namespace
@@ -210,10 +211,9 @@ def _resources_of(doc: Document) -> Iterator[Document]:
         if not isinstance(data, dict):
             raise LoadError(item.source, f"expected a Kubernetes object, got {type(data).__name__}",
                             document=item.index)
-        if not data.get("kind"):
-            raise LoadError(item.source, "a resource needs a kind", document=item.index, field="kind")
-        if not isinstance(data.get("metadata", {}), dict):
-            raise LoadError(item.source, "metadata must be a mapping", document=item.index, field="metadata")
+        problem = object_problem(data)
+        if problem is not None:
+            raise LoadError(item.source, problem[1], document=item.index, field=problem[0])
         yield item
 
 

@@ -48,6 +48,23 @@ class Validation(Model):
     manifests: dict[str, Any] | None = None
     assert_: JSON = Field(default=None, alias="assert")
 
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_is_object(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, dict):
+            raise ValueError("a rule's pattern is matched against the whole resource, so it must be a mapping "
+                             f"(got {type(value).__name__}); a pattern for list elements goes in a foreach")
+        return value
+
+    @field_validator("any_pattern")
+    @classmethod
+    def _any_pattern_objects(cls, value: Any) -> Any:
+        for i, item in enumerate(value or ()):
+            if not isinstance(item, dict):
+                raise ValueError(f"anyPattern[{i}] is matched against the whole resource, so it must be a "
+                                 f"mapping (got {type(item).__name__})")
+        return value
+
 
 class ForEachMutation(Model):
     list_: str = Field(default="", alias="list")

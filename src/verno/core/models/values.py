@@ -3,7 +3,19 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import field_validator
+
 from verno.core.models.base import Metadata, Model
+
+#: the operations ``request.operation`` may name in a Values file
+OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
+
+
+def _check_operation(values: dict[str, Any]) -> dict[str, Any]:
+    op = values.get("request.operation")
+    if op is not None and (not isinstance(op, str) or op.upper() not in OPERATIONS):
+        raise ValueError(f"request.operation must be one of {', '.join(OPERATIONS)}, got {op!r}")
+    return values
 
 
 class RuleValues(Model):
@@ -15,6 +27,8 @@ class RuleValues(Model):
 class ResourceValues(Model):
     name: str
     values: dict[str, Any] = {}
+
+    _operation = field_validator("values")(_check_operation)
 
 
 class PolicyValues(Model):
@@ -39,6 +53,8 @@ class ValuesBody(Model):
     namespace_selector: list[NamespaceSelector] = []
     namespaces: list[dict[str, Any]] = []
     subresources: list[Subresource] = []
+
+    _operation = field_validator("global_values")(_check_operation)
 
 
 class ValuesFile(ValuesBody):

@@ -95,6 +95,36 @@ class ImageVerification:
     raw: dict[str, Any]
 
 
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    """``value`` when it is a mapping (None reads as empty); otherwise a SpecError naming the field."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SpecError(f"{where} must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def _mappings(value: Any, where: str) -> list[dict[str, Any]]:
+    """A list of mappings (None reads as empty)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise SpecError(f"{where} must be a list, got {type(value).__name__}")
+    return [_mapping(item, f"{where}[{i}]") for i, item in enumerate(value)]
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    """A list of strings (None reads as empty)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise SpecError(f"{where} must be a list of strings, got {type(value).__name__}")
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise SpecError(f"{where}[{i}] must be a string, got {type(item).__name__}")
+    return list(value)
+
+
 def _rekor(d: dict[str, Any] | None) -> Rekor:
     d = d or {}
     return Rekor(d.get("url") or PUBLIC_REKOR, d.get("pubkey") or "", bool(d.get("ignoreTlog")))
@@ -122,9 +152,17 @@ def _key_secret(k: dict[str, Any], where: str) -> tuple[str, str] | None:
 
 
 def _entries(raw: dict[str, Any], where: str) -> list[Attestor]:
-    common = {"annotations": dict(raw.get("annotations") or {}), "repository": raw.get("repository") or ""}
+    common = {"annotations": dict(_mapping(raw.get("annotations"), f"{where}.annotations")),
+              "repository": raw.get("repository") or ""}
+    for kind in ("keys", "certificates", "keyless", "attestor"):
+        if raw.get(kind) is not None:
+            _mapping(raw[kind], f"{where}.{kind}")
+            for sub in ("rekor", "ctlog"):
+                _mapping(raw[kind].get(sub), f"{where}.{kind}.{sub}")
     if raw.get("keys") is not None:
         k = raw["keys"]
+        if not isinstance(k.get("publicKeys") or "", str):
+            raise SpecError(f"{where}.keys.publicKeys must be a string")
         pems = _PEM_BLOCK.findall(k.get("publicKeys") or "")
         alg = k.get("signatureAlgorithm") or raw.get("signatureAlgorithm") or "sha256"
         secret = _key_secret(k, f"{where}.keys") if not pems else None
@@ -157,11 +195,12 @@ def _entries(raw: dict[str, Any], where: str) -> list[Attestor]:
 
 
 def attestor_set(raw: dict[str, Any], where: str) -> AttestorSet:
+    raw = _mapping(raw, where)
     entries: list[Attestor] = []
-    for i, e in enumerate(raw.get("entries") or []):
+    for i, e in enumerate(_mappings(raw.get("entries"), f"{where}.entries")):
         entries.extend(_entries(e, f"{where}.entries[{i}]"))
     count = raw.get("count")
-    if count is not None and (not isinstance(count, int) or count < 1):
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
         raise SpecError(f"{where}.count must be at least 1")
     if count is not None and count > len(entries):
         raise SpecError(f"{where}.count {count} exceeds the {len(entries)} entries")
@@ -179,21 +218,30 @@ def _legacy_attestors(raw: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def parse(raw: dict[str, Any]) -> ImageVerification:
-    refs = list(raw.get("imageReferences") or ([raw["image"]] if raw.get("image") else []))
-    attestors_raw = raw.get("attestors") or _legacy_attestors(raw)
+    raw = _mapping(raw, "verifyImages entry")
+    if raw.get("imageReferences") is not None:
+        refs = _strings(raw["imageReferences"], ".imageReferences")
+    else:
+        refs = _strings([raw["image"]] if raw.get("image") else [], ".image")
+    attestors_raw = _mappings(raw.get("attestors"), ".attestors") or _legacy_attestors(raw)
     if raw.get("annotations"):
-        for s in attestors_raw:
-            for e in s.get("entries") or []:
+        for i, s in enumerate(attestors_raw):
+            for e in _mappings(s.get("entries"), f".attestors[{i}].entries"):
                 e.setdefault("annotations", raw["annotations"])
     attestors = [attestor_set(s, f".attestors[{i}]") for i, s in enumerate(attestors_raw)]
     attestations = []
-    for i, a in enumerate(raw.get("attestations") or []):
+    for i, a in enumerate(_mappings(raw.get("attestations"), ".attestations")):
         kind = a.get("type") or a.get("predicateType") or ""
-        if not kind:
-            raise SpecError(f".attestations[{i}]: type is required")
-        sets = [attestor_set(s, f".attestations[{i}].attestors[{j}]") for j, s in enumerate(a.get("attestors") or [])]
-        attestations.append(Attestation(a.get("name") or kind, kind, sets, list(a.get("conditions") or []), a))
-    creds = raw.get("imageRegistryCredentials") or {}
+        if not kind or not isinstance(kind, str):
+            raise SpecError(f".attestations[{i}]: type is required (a string)")
+        sets = [attestor_set(s, f".attestations[{i}].attestors[{j}]")
+                for j, s in enumerate(_mappings(a.get("attestors"), f".attestations[{i}].attestors"))]
+        conditions = a.get("conditions") or []
+        if not isinstance(conditions, list):
+            raise SpecError(f".attestations[{i}].conditions must be a list, got {type(conditions).__name__}")
+        attestations.append(Attestation(a.get("name") or kind, kind, sets, list(conditions), a))
+    _strings(raw.get("skipImageReferences"), ".skipImageReferences")
+    creds = _mapping(raw.get("imageRegistryCredentials"), ".imageRegistryCredentials")
     return ImageVerification(
         type=raw.get("type") or "Cosign", image_references=refs,
         skip_image_references=list(raw.get("skipImageReferences") or []), attestors=attestors,

@@ -1,0 +1,56 @@
+"""The identity fields of a Kubernetes object, typed as the API server types them.
+
+A resource whose ``apiVersion``, ``kind`` or ``metadata`` fields have other types cannot exist in a
+cluster (the API server's decoder rejects it), and matching cannot read it: it is an input error naming
+the field, never a crash or a silent pass.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+#: ObjectMeta fields that are strings
+STRING_META = ("name", "generateName", "namespace", "uid", "resourceVersion", "creationTimestamp")
+#: ObjectMeta fields that are string-to-string maps
+MAP_META = ("labels", "annotations")
+
+
+def _type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def object_problem(obj: dict[str, Any], *, kind_required: bool = True) -> tuple[str, str] | None:
+    """``(field, message)`` for the first identity field of ``obj`` with the wrong type, or None."""
+    for key in ("apiVersion", "kind"):
+        value = obj.get(key)
+        if value is not None and not isinstance(value, str):
+            return key, f"must be a string, got {_type(value)}"
+    if kind_required and not obj.get("kind"):
+        return "kind", "a resource needs a kind"
+    meta = obj.get("metadata")
+    if meta is None:
+        return None
+    if not isinstance(meta, dict):
+        return "metadata", "metadata must be a mapping"
+    for key in STRING_META:
+        value = meta.get(key)
+        if value is not None and not isinstance(value, str):
+            return f"metadata.{key}", f"must be a string, got {_type(value)}"
+    for key in MAP_META:
+        value = meta.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            return f"metadata.{key}", f"must be a mapping of strings, got {_type(value)}"
+        for k, v in value.items():
+            if v is not None and not isinstance(v, str):
+                hint = " (quote it)" if isinstance(v, (bool, int, float)) else ""
+                return f"metadata.{key}.{k}", f"must be a string, got {_type(v)}{hint}"
+    return None
