@@ -342,3 +342,45 @@ def signature(problem: str) -> str:
 
 def project_seeds() -> list[Seed]:
     return [s for s in map(load_seed, PROJECT_SEEDS) if s is not None]
+
+
+# -- JMESPath expressions ----------------------------------------------------------------------------------
+LITERALS = ["'a'", "'a/b:c'", "'*'", "''", "`1`", "`-1`", "`0`", "`1.5`", "`true`", "`null`", "`[]`", "`{}`",
+            "`[1, \"a\"]`", "`{\"a\": [1]}`", "'1Gi'", "'1h30m'", "'2024-01-01T00:00:00Z'", "'[a-z]+'", "'(a+)+$'",
+            "'1.2.3'", "'>=1.0.0'", "'YQ=='", "'a: [1'", "'{\"a\":'", "'\\u0000'", "'x{1000}'", "'a,b'"]
+PATHS = ["@", "metadata", "metadata.name", "metadata.labels", "spec.containers", "spec.containers[0].image",
+         "spec.containers[*].name", "spec.containers[].image", "items", "[0]", "[-1]", "nope.nope", "*", "@.a",
+         "metadata.labels.\"app.kubernetes.io/name\"", "spec.containers[?image=='x']", "keys(@)"]
+
+
+def random_expression(rng: random.Random, functions: list[str], depth: int = 0) -> str:
+    """A random JMESPath expression over Kyverno's functions, literals and field paths."""
+    roll = rng.random()
+    if depth > 2 or roll < 0.3:
+        return rng.choice(LITERALS + PATHS)
+    if roll < 0.8:
+        args = [random_expression(rng, functions, depth + 1) for _ in range(rng.randint(0, 3))]
+        return f"{rng.choice(functions)}({', '.join(args)})"
+    a = random_expression(rng, functions, depth + 1)
+    b = random_expression(rng, functions, depth + 1)
+    return rng.choice([f"{a} || {b}", f"{a} && {b}", f"{a} | {b}", f"[{a}, {b}]", f"{{x: {a}}}", f"!{a}",
+                       f"{a}[?{b}]", f"{a} == {b}", f"&{a}", f"{a}.{b}", f"({a})"])
+
+
+def expression_problem(expression: str, data: Any) -> str | None:
+    """What is wrong when evaluating ``expression``: None when it gave a value or one of verno's errors."""
+    from verno.core.errors import VernoError
+
+    shared_engine()
+    try:
+        _ENGINE.jmespath.search(expression, data)
+    except VernoError:
+        return None
+    except Exception as exc:
+        return f"JMESPath raised {type(exc).__name__}: {exc}"
+    return None
+
+
+def function_names() -> list[str]:
+    shared_engine()
+    return sorted(_ENGINE.jmespath.functions.FUNCTION_TABLE)

@@ -54,3 +54,18 @@ def test_check_flags_internal_errors_and_unnamed_errors():
     assert any(p.startswith("error names no file") for p in problems)
     good = harness.Run(["apply"], 1, f"Error: {seed.test_file.name} (document 1): kind: bad\n")
     assert harness.check(good, case) == []
+
+
+DOCUMENT = {"metadata": {"name": "x", "labels": {"app.kubernetes.io/name": "web", "a": "1"}},
+            "spec": {"containers": [{"name": "c", "image": "nginx:1.0"}, {"name": "d", "image": "x"}]},
+            "items": [1, "a", None, {"b": [2]}]}
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(rng_seed=st.integers(0, 2 ** 32 - 1))
+def test_random_expressions_raise_only_verno_errors(rng_seed):
+    expression = harness.random_expression(random.Random(rng_seed), FUNCTIONS)
+    assert harness.expression_problem(expression, DOCUMENT) is None, expression
+
+
+FUNCTIONS = harness.function_names()

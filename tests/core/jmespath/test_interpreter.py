@@ -127,3 +127,27 @@ def test_multi_select_with_a_missing_list_is_null_not_an_error():
     pod = {"spec": {"containers": [{"name": "a"}], "initContainers": [{"name": "b"}]}}
     assert jp.search("spec.[ephemeralContainers, initContainers, containers][].name", pod) == ["b", "a"]
     assert jp.search("spec.{e: ephemeralContainers, c: containers[0].name}", pod) == {"e": None, "c": "a"}
+
+
+@pytest.mark.parametrize("expression,message", [
+    ("image_normalize('a', 'b')", "Expected 1 argument for function image_normalize(), received 2"),
+    ("to_upper()", "Expected 1 argument for function to_upper(), received 0"),
+    ("length('a', 'b')", "Expected 1 argument for function length(), received 2"),
+    ("merge(`{}`, `[1]`)", "JMESPath function 'merge'"),
+    ("no_such_function(`1`)", "Unknown function: no_such_function()"),
+])
+def test_argument_errors_are_jmespath_errors(jp, expression, message):
+    """Before: a wrong argument count was an AttributeError, and some standard functions raised TypeError."""
+    with pytest.raises(JMESPathError) as err:
+        jp.search(expression, DATA)
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize("expression,expected", [
+    ("contains('a,b', `null`)", False),
+    ("contains('a,b', `1`)", False),
+    ("contains('a,b', ',')", True),
+    ("contains(`[1, null]`, `null`)", True),
+])
+def test_contains_as_go_reads_it(jp, expression, expected):
+    assert jp.search(expression, DATA) is expected

@@ -95,6 +95,22 @@ def _wrap(name: str, fn: Callable[..., Any], plugin: str) -> Callable[..., Any]:
     return call
 
 
+def _wrap_standard(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A standard function whose argument checks missed a type (``merge`` of a list, ``contains`` of null in
+    a string): the error is a JMESPath error of that function, never a Python one."""
+
+    def call(self: Any, *args: Any) -> Any:
+        try:
+            return fn(self, *args)
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError, ArithmeticError) as exc:
+            if name == "contains" and isinstance(args[0], str):
+                return False  # Go's contains: a string never contains a non-string
+            raise JMESPathError(f"JMESPath function '{name}': {exc}") from exc
+
+    call.__name__ = f"_func_{name}"
+    return call
+
+
 class _Expression(_BaseExpression):
     """An ``&expr`` argument: evaluated by functions such as ``sort_by``; a missing key is null.
 
@@ -115,7 +131,8 @@ class _Interpreter(KyvernoInterpreter):
 
 def build_functions(registry: Registry | None) -> jp_functions.Functions:
     """A ``Functions`` instance with the standard table plus everything in ``registry``."""
-    table = dict(jp_functions.Functions.FUNCTION_TABLE)
+    table = {name: {**spec, "function": _wrap_standard(name, spec["function"])}
+             for name, spec in jp_functions.Functions.FUNCTION_TABLE.items()}
     infos: dict[str, FunctionInfo] = {}
     for name, spec in table.items():
         sig = spec["signature"]
@@ -141,6 +158,8 @@ def build_functions(registry: Registry | None) -> jp_functions.Functions:
 
 
 def _one_line(exc: Exception) -> str:
+    if isinstance(exc, (jp_exceptions.ArityError, jp_exceptions.JMESPathTypeError, jp_exceptions.UnknownFunctionError)):
+        return " ".join(str(exc).split())
     if isinstance(exc, jp_exceptions.LexerError):
         return f"{exc.message} at column {exc.lexer_position}"
     if isinstance(exc, jp_exceptions.IncompleteExpressionError):
