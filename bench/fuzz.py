@@ -3,7 +3,7 @@
     python bench/fuzz.py --cases 100000 [--workers 2] [--seed 1] [--corpus ../shared/conformance/kyverno-cli
                          [--corpus-list ../shared/conformance/legacy-subset.txt]]
 
-Seeds are the project's own suites, plus every suite of Kyverno's CLI corpus when ``--corpus`` points at
+One case in five is a random JMESPath expression over Kyverno's functions. Seeds are the project's own suites, plus every suite of Kyverno's CLI corpus when ``--corpus`` points at
 it. Prints the number of cases, how many showed a problem (an exception, an internal error, an error
 naming no file, an unexpected exit code) and the distinct problem signatures with an example of each.
 Exit code 1 when any case showed a problem.
@@ -22,6 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "fuzz"))
 import harness  # noqa: E402
 
 SEEDS: list[harness.Seed] = []
+FUNCTIONS: list[str] = []
+#: every EXPRESSION_EVERY-th case is a random JMESPath expression instead of a mutated suite
+EXPRESSION_EVERY = 5
+DOCUMENT = {"metadata": {"name": "x", "labels": {"app.kubernetes.io/name": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "nginx:1.0"}]}, "items": [1, "a", None, {"b": [2]}]}
 
 
 def _init(corpus: str | None, corpus_list: str | None) -> None:
@@ -39,6 +44,7 @@ def _init(corpus: str | None, corpus_list: str | None) -> None:
             if seed is not None:
                 SEEDS.append(seed)
     harness.shared_engine()
+    FUNCTIONS.extend(harness.function_names())
 
 
 def _work(args: tuple[int, int]) -> tuple[int, list[tuple[str, str]]]:
@@ -46,6 +52,12 @@ def _work(args: tuple[int, int]) -> tuple[int, list[tuple[str, str]]]:
     found = []
     for n in range(start, start + count):
         rng = random.Random(n)
+        if n % EXPRESSION_EVERY == EXPRESSION_EVERY - 1:
+            expression = harness.random_expression(rng, FUNCTIONS)
+            problem = harness.expression_problem(expression, DOCUMENT)
+            if problem:
+                found.append((problem, f"case {n}: {expression[:200]}"))
+            continue
         case = harness.make_case(rng.choice(SEEDS), rng)
         try:
             runs = harness.run_case(case)

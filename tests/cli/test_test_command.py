@@ -181,7 +181,7 @@ results:
 """)
     r = run("test", tmp_path)
     assert r.exit_code == 1
-    assert "not supported yet: paramResources" in r.output
+    assert "kyverno-test.yaml: paramResources: not supported yet" in r.output
     assert "Traceback" not in r.output
 
 

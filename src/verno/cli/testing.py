@@ -172,7 +172,7 @@ class SuiteRunner:
             return outcome
         missing = self.unsupported()
         if missing:
-            raise LoadError(self.path, f"{missing} is not supported yet", field=missing)
+            raise LoadError(self.path, "not supported yet", field=missing)
         t = self.test
         self.echo("  Loading values/variables ...")
         values = load_values(self._p(t.variables)) if t.variables else None

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-#: ObjectMeta fields that are strings
-STRING_META = ("name", "generateName", "namespace", "uid", "resourceVersion", "creationTimestamp")
+#: ObjectMeta fields that are strings and that matching reads (others, such as a ``resourceVersion`` or a
+#: ``creationTimestamp`` a YAML file wrote unquoted, are left as they are, as Kyverno's CLI leaves them)
+STRING_META = ("name", "generateName", "namespace")
 #: ObjectMeta fields that are string-to-string maps
 MAP_META = ("labels", "annotations")
 
