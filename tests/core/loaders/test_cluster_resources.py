@@ -67,9 +67,11 @@ def test_missing_crd_file_is_a_notice_and_kinds_are_guessed(tmp_path):
 
 def test_plain_objects_are_cluster_resources_too(tmp_path):
     (tmp_path / "objs.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\n"
-                                        "---\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: b}\n")
+                                        "---\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: b}\n---\n"
+                                        "apiVersion: services.example.com/v1\nkind: ClusterResource\n"
+                                        "metadata: {name: c}\nspec: {anything: 1}\n")
     read = read_cluster_resources([str(tmp_path / "objs.yaml")], str(tmp_path))
-    assert [o["kind"] for o in read.objects] == ["ConfigMap", "Secret"]
+    assert [o["kind"] for o in read.objects] == ["ConfigMap", "Secret", "ClusterResource"]
 
 
 @pytest.mark.parametrize("text, field", [
@@ -98,3 +100,11 @@ def test_a_crd_file_holding_something_else_is_an_error(tmp_path):
     (tmp_path / "cluster.yaml").write_text(WRAPPER)
     with pytest.raises(LoadError, match="expected a CustomResourceDefinition"):
         read_cluster_resources([str(tmp_path / "cluster.yaml")], str(tmp_path))
+
+
+def test_a_directory_is_read_file_by_file(tmp_path):
+    (tmp_path / "objs").mkdir()
+    (tmp_path / "objs" / "a.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\n")
+    (tmp_path / "objs" / "b.yaml").write_text(WRAPPER.replace("  crds:\n  - crds/gadget.yaml\n", ""))
+    read = read_cluster_resources([str(tmp_path / "objs")], str(tmp_path))
+    assert [o["metadata"]["name"] for o in read.objects] == ["a", "g1", "shop"]

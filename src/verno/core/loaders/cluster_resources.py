@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verno.core.errors import LoadError
-from verno.core.loading import Document, flatten_lists, iter_file_documents
+from verno.core.loading import Document, flatten_lists, iter_file_documents, iter_path_documents
 
 WRAPPER_KIND = "ClusterResource"
 WRAPPER_API_VERSION = "cli.kyverno.io/v1alpha1"
@@ -31,14 +31,14 @@ class ClusterResources:
 
 def read_cluster_resources(paths: Iterable[str], test_dir: str) -> ClusterResources:
     out = ClusterResources()
-    for path in paths:
-        for doc in iter_file_documents(path):
-            if doc.data is None:
-                continue
-            if isinstance(doc.data, dict) and doc.data.get("kind") == WRAPPER_KIND:
-                _read_wrapper(doc, test_dir, out)
-            else:
-                out.objects.extend(_objects(doc, ""))
+    for doc in iter_path_documents(paths):
+        if doc.data is None:
+            continue
+        if isinstance(doc.data, dict) and doc.data.get("kind") == WRAPPER_KIND \
+                and str(doc.data.get("apiVersion") or "").startswith("cli.kyverno.io/"):
+            _read_wrapper(doc, test_dir, out)
+        else:
+            out.objects.extend(_objects(doc, ""))
     return out
 
 

@@ -155,7 +155,7 @@ def _query(text: str) -> dict[str, str]:
 
 
 def _filters(query: Mapping[str, str]) -> Callable[[Mapping[str, Any]], bool]:
-    labels_ok = compile_selector(parse_label_selector(query.get("labelSelector", "")))
+    labels_ok = compile_selector(_label_selector(query.get("labelSelector", "")))
     fields_ok = _field_selector(query.get("fieldSelector", ""))
 
     def keep(obj: Mapping[str, Any]) -> bool:
@@ -166,19 +166,20 @@ def _filters(query: Mapping[str, str]) -> Callable[[Mapping[str, Any]], bool]:
     return keep
 
 
-_SET = re.compile(r"^\s*(!?)\s*([^\s!=,()]+)\s*(?:(==|=|!=)\s*([^\s,()]*)|\s+(in|notin)\s*\(([^)]*)\))?\s*$")
+#: one requirement, stripped and without a leading ``!``: ``key``, ``key=v``, ``key!=v``, ``key in (a,b)``
+_REQUIREMENT = re.compile(r"([^\s!=,()]+)(?:\s*(==|=|!=)\s*([^\s,()]*)|\s+(in|notin)\s*\(([^)]*)\))?")
 
 
-def parse_label_selector(text: str) -> dict[str, Any]:
+def _label_selector(text: str) -> dict[str, Any]:
     """A ``labelSelector`` query (``a=b,c!=d,e in (x,y),f,!g``) as a ``matchExpressions`` selector."""
     expressions: list[dict[str, Any]] = []
     for requirement in _split_requirements(text):
-        m = _SET.match(requirement)
-        if m is None:
-            raise _Refused(f"invalid labelSelector requirement {requirement.strip()!r}")
-        negated, key, op, value, set_op, values = m.groups()
-        if negated and (op or set_op):
-            raise _Refused(f"invalid labelSelector requirement {requirement.strip()!r}")
+        requirement = requirement.strip()
+        negated = requirement.startswith("!")
+        m = _REQUIREMENT.fullmatch(requirement[1:].lstrip() if negated else requirement)
+        if m is None or (negated and m.group(2, 4) != (None, None)):
+            raise _Refused(f"invalid labelSelector requirement {requirement!r}")
+        key, op, value, set_op, values = m.groups()
         if negated:
             expressions.append({"key": key, "operator": "DoesNotExist"})
         elif op:
@@ -186,7 +187,7 @@ def parse_label_selector(text: str) -> dict[str, Any]:
         elif set_op:
             members = [v.strip() for v in values.split(",") if v.strip()]
             if not members:
-                raise _Refused(f"invalid labelSelector requirement {requirement.strip()!r}: empty set")
+                raise _Refused(f"invalid labelSelector requirement {requirement!r}: empty set")
             expressions.append({"key": key, "operator": "In" if set_op == "in" else "NotIn", "values": members})
         else:
             expressions.append({"key": key, "operator": "Exists"})
