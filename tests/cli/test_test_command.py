@@ -246,3 +246,152 @@ def test_missing_policy_file_in_suite(run, data, tmp_path):
     r = run("test", tmp_path)
     assert r.exit_code == 1
     assert "nope.yaml" in r.output and "no such file" in r.output
+
+
+OWNER_POLICY = """apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: team-owner
+spec:
+  rules:
+  - name: owner
+    match:
+      any:
+      - resources:
+          kinds: [Pod]
+    context:
+    - name: owners
+      @ENTRY@
+    - name: owner
+      variable:
+        jmesPath: @PATH@
+        default: nobody
+    validate:
+      failureAction: Enforce
+      message: "team must be {{ owner }}"
+      deny:
+        conditions:
+          any:
+          - key: "{{ request.object.metadata.labels.team }}"
+            operator: NotEquals
+            value: "{{ owner }}"
+"""
+
+TEAM_PODS = """apiVersion: v1
+kind: Pod
+metadata: {name: blue-pod, namespace: shop, labels: {team: blue}}
+spec: {containers: [{name: c, image: nginx}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: red-pod, namespace: shop, labels: {team: red}}
+spec: {containers: [{name: c, image: nginx}]}
+"""
+
+OWNERS_CLUSTER = """apiVersion: cli.kyverno.io/v1alpha1
+kind: ClusterResource
+metadata: {name: cluster}
+spec:
+  resources:
+  - apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: owners, namespace: shop}
+    data: {owner: blue}
+  - apiVersion: example.com/v1
+    kind: Team
+    metadata: {name: shop, labels: {owner: "true"}}
+    spec: {owner: blue}
+"""
+
+
+def owner_suite(tmp_path: Path, entry: str, path: str, expect: dict[str, str], extra: str = "",
+                cluster: str | None = OWNERS_CLUSTER) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "policy.yaml").write_text(OWNER_POLICY.replace("@ENTRY@", entry).replace("@PATH@", path))
+    (tmp_path / "pods.yaml").write_text(TEAM_PODS)
+    test = {"apiVersion": "cli.kyverno.io/v1alpha1", "kind": "Test", "metadata": {"name": "owners"},
+            "policies": ["policy.yaml"], "resources": ["pods.yaml"],
+            "results": [{"policy": "team-owner", "rule": "owner", "kind": "Pod", "resources": [name],
+                         "result": result} for name, result in expect.items()]}
+    if cluster is not None:
+        (tmp_path / "cluster.yaml").write_text(cluster)
+        test["clusterResources"] = ["cluster.yaml"]
+    (tmp_path / "kyverno-test.yaml").write_text(yaml.safe_dump(test) + extra)
+    return tmp_path
+
+
+def test_configmap_from_cluster_resource_wrapper(run, tmp_path):
+    owner_suite(tmp_path, "configMap: {name: owners, namespace: shop}", "owners.data.owner",
+                {"blue-pod": "pass", "red-pod": "fail"})
+    r = run("test", tmp_path)
+    assert r.exit_code == 0, r.output
+    assert "Test Summary: 2 tests passed and 0 tests failed" in r.stdout
+
+
+def test_configmap_from_cluster_resources_decides_the_verdict(run, tmp_path):
+    owner_suite(tmp_path, "configMap: {name: owners, namespace: shop}", "owners.data.owner",
+                {"blue-pod": "fail", "red-pod": "pass"})
+    r = run("test", tmp_path)
+    assert r.exit_code == 1
+    assert [row[4:] for row in table_rows(r.stdout.split("Test Summary")[0])] == [
+        ["Fail", "Want fail, got pass"], ["Fail", "Want pass, got fail"]]
+
+
+def test_apicall_get_and_list_from_cluster_resources(run, tmp_path):
+    owner_suite(tmp_path / "get", "apiCall: {urlPath: /apis/example.com/v1/teams/shop}", "owners.spec.owner",
+                {"blue-pod": "pass", "red-pod": "fail"})
+    # the list holds the Teams labelled owner, and the pods under test are in the cluster too
+    owner_suite(tmp_path / "list", "apiCall: {urlPath: '/apis/example.com/v1/teams?labelSelector=owner=true'}",
+                "owners.items[0].spec.owner", {"blue-pod": "pass", "red-pod": "fail"})
+    owner_suite(tmp_path / "pods", "apiCall: {urlPath: '/api/v1/namespaces/shop/pods?labelSelector=team'}",
+                "join('-', owners.items[].metadata.labels.team)", {"blue-pod": "fail", "red-pod": "fail"})
+    for name in ("get", "list", "pods"):
+        r = run("test", tmp_path / name)
+        assert r.exit_code == 0, (name, r.output)
+        assert "Test Summary: 2 tests passed and 0 tests failed" in r.stdout
+
+
+def test_cluster_entry_without_its_data_is_an_error_not_a_pass(run, tmp_path):
+    owner_suite(tmp_path / "service", "apiCall: {service: {url: 'https://owners.example.com/shop'}}",
+                "owners.owner", {"blue-pod": "pass"})
+    owner_suite(tmp_path / "missing", "configMap: {name: nobody, namespace: shop}", "owners.data.owner",
+                {"blue-pod": "pass"})
+    owner_suite(tmp_path / "nocluster", "configMap: {name: owners, namespace: shop}", "owners.data.owner",
+                {"blue-pod": "pass"}, cluster=None)
+    wants = {"service": "mock the response in the Test's apiCallResponses (url: https://owners.example.com/shop",
+             "missing": 'configmaps "nobody" not found',
+             "nocluster": "give the ConfigMap in the Test's clusterResources"}
+    for name, message in wants.items():
+        r = run("test", tmp_path / name, "--detailed-results")
+        assert r.exit_code == 1, (name, r.output)
+        assert "Want pass, got error" in r.stdout, (name, r.stdout)
+        assert message in " ".join(r.stdout.split()), (name, r.stdout)
+
+
+def test_service_call_mocked_in_the_test(run, tmp_path):
+    mock = """apiCallResponses:
+- url: https://owners.example.com/shop
+  response: {statusCode: 200, body: {owner: red}}
+"""
+    owner_suite(tmp_path, "apiCall: {service: {url: 'https://owners.example.com/shop'}}", "owners.owner",
+                {"blue-pod": "fail", "red-pod": "pass"}, extra=mock, cluster=None)
+    r = run("test", tmp_path)
+    assert r.exit_code == 0, r.output
+
+
+def test_missing_crd_file_of_a_cluster_resource_is_a_notice(run, tmp_path):
+    cluster = OWNERS_CLUSTER.replace("spec:\n", "spec:\n  crds: [crds/team.yaml]\n", 1)
+    owner_suite(tmp_path, "apiCall: {urlPath: /apis/example.com/v1/teams/shop}", "owners.spec.owner",
+                {"blue-pod": "pass", "red-pod": "fail"}, cluster=cluster)
+    r = run("test", tmp_path)
+    assert r.exit_code == 0, r.output
+    assert "notice:" in r.stdout and "crds/team.yaml not found" in r.stdout
+
+
+def test_bad_cluster_resource_is_an_error_naming_the_field(run, tmp_path):
+    cluster = OWNERS_CLUSTER.replace("  resources:", "  objects:", 1)
+    owner_suite(tmp_path, "configMap: {name: owners, namespace: shop}", "owners.data.owner",
+                {"blue-pod": "pass"}, cluster=cluster)
+    r = run("test", tmp_path)
+    assert r.exit_code == 1
+    assert "cluster.yaml" in r.output and "spec.objects" in r.output

@@ -9,10 +9,13 @@ from verno.cli.resultcheck import ResultChecker, _row_label
 from verno.cli.session import Session, iter_resources, load_userinfo, load_values, merge_values
 from verno.core.engine import Engine
 from verno.core.errors import LoadError, VernoError
+from verno.core.loaders.cluster_resources import read_cluster_resources
+from verno.core.loaders.offline_cluster import OfflineCluster
 from verno.core.loading import iter_file_documents, validate_model
 from verno.core.models.testfile import TestFile, TestResult
 from verno.core.policyset import PolicySet, load_policy_set
 from verno.core.results import PolicyResponse
+from verno.core.scope import with_default_namespace
 from verno.core.wildcard import match as wildcard
 
 #: Test fields that later features serve; a Test using them fails clearly until then.
@@ -187,13 +190,20 @@ class SuiteRunner:
             self.echo("  Loading exceptions ...")
             extra = load_policy_set(self.engine, [], [self._p(e) for e in t.exceptions])
             policy_set.exceptions.extend(extra.exceptions)
-        cluster = [d.data for d in iter_resources([self._p(r) for r in t.cluster_resources])]
+        described = read_cluster_resources([self._p(r) for r in t.cluster_resources], self.base)
+        outcome.notices.extend(described.notices)
+        targets = []
         if t.target_resources:
             self.echo("  Loading target resources ...")
-            cluster.extend(d.data for d in iter_resources([self._p(r) for r in t.target_resources]))
+            targets = [d.data for d in iter_resources([self._p(r) for r in t.target_resources])]
+        cluster = described.objects + targets
+        # as Kyverno's CLI: with clusterResources, configMap and apiCall entries read a cluster made of them,
+        # the resources under test and the target resources
+        offline = OfflineCluster([with_default_namespace(r) for r in resources] + targets + described.objects,
+                                 described.crds) if t.cluster_resources else None
         session = Session.build(values, userinfo, api_call_responses=self._mocks(),
                                 global_context=self._global_context(), cluster_resources=cluster,
-                                clone_sources=self._clone_sources(), **self.sources)
+                                offline_cluster=offline, clone_sources=self._clone_sources(), **self.sources)
         n_pol = len(policy_set.policies)
         self.echo(f"  Applying {n_pol} polic{'y' if n_pol == 1 else 'ies'} to {len(resources)} "
                   f"resource{'' if len(resources) == 1 else 's'} ...")

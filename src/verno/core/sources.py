@@ -1,4 +1,5 @@
-"""Where context loaders get data from: Values files and mocks offline, a cluster client online."""
+"""Where context loaders get data from: Values files, mocks and a Test's cluster objects offline, a cluster
+client online."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -32,6 +33,10 @@ class Sources:
     global_context: dict[str, Any] = field(default_factory=dict)
     #: a cluster client, when verno runs against a cluster
     cluster: ClusterClient | None = None
+    #: the cluster a Test describes (its ``clusterResources``, with its resources and target resources),
+    #: read by ``configMap`` and ``apiCall`` entries as Kyverno's CLI reads its fake cluster; None when the
+    #: Test gives no ``clusterResources`` (then those entries need a mock or a Values file)
+    offline_cluster: ClusterClient | None = None
     #: whether image registries may be reached (``--registry``)
     registry_access: bool = False
     #: resources available to clone/list lookups offline (``clusterResources``)
