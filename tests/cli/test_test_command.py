@@ -395,3 +395,16 @@ def test_bad_cluster_resource_is_an_error_naming_the_field(run, tmp_path):
     r = run("test", tmp_path)
     assert r.exit_code == 1
     assert "cluster.yaml" in r.output and "spec.objects" in r.output
+
+
+def test_missing_file_names_the_test_file_and_field(run, data, tmp_path):
+    write_test(tmp_path, data, HEAD.replace("@DATA@/resources/pods.yaml", "nope/pods.yaml") + """results:
+  - policy: require-team-label
+    rule: check-team
+    kind: Pod
+    resources: [good]
+    result: pass
+""")
+    r = run("test", tmp_path)
+    assert r.exit_code == 1
+    assert "kyverno-test.yaml: resources[0]: nope/pods.yaml: no such file or directory" in r.output

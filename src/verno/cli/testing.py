@@ -150,6 +150,20 @@ class SuiteRunner:
     def _p(self, rel: str) -> str:
         return rel if os.path.isabs(rel) else os.path.join(self.base, rel)
 
+    def _check_paths(self) -> None:
+        """Every file the Test names exists: a missing one is an error naming the Test file and the field."""
+        t = self.test
+        fields: list[tuple[str, list[str]]] = [
+            ("policies", t.policies), ("resources", t.resources), ("exceptions", t.exceptions),
+            ("clusterResources", t.cluster_resources), ("targetResources", t.target_resources),
+            ("variables", [t.variables] if t.variables else []), ("userinfo", [t.userinfo] if t.userinfo else []),
+        ]
+        for name, paths in fields:
+            for i, rel in enumerate(paths):
+                if not os.path.exists(self._p(rel)):
+                    where = name if name in ("variables", "userinfo") else f"{name}[{i}]"
+                    raise LoadError(self.path, f"{rel}: no such file or directory", field=where)
+
     def unsupported(self) -> str:
         t = self.test
         for name, attr in UNSUPPORTED_FIELDS.items():
@@ -176,6 +190,7 @@ class SuiteRunner:
         missing = self.unsupported()
         if missing:
             raise LoadError(self.path, "not supported yet", field=missing)
+        self._check_paths()
         t = self.test
         self.echo("  Loading values/variables ...")
         values = load_values(self._p(t.variables)) if t.variables else None
