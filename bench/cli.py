@@ -5,6 +5,10 @@ size: the baseline time, verno's time (with its default workers, and in one proc
 the 10,000/1,000 scaling; JSON throughput; the evaluation cost per resource per rule (engine only, parsing
 excluded); and the absolute targets scaled by this machine's C-loader rate.
 
+Every run is checked: the pass/fail/warn/error/skip counts verno prints (and, for the engine-only
+measure, each policy's results) must be those the policies mean for the Deployments generated
+(``workload.expected_results``), and the exit code must follow; any difference stops the bench.
+
 usage: python bench/cli.py [--sizes 1000,10000] [--repeat 1]
 """
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,7 +26,8 @@ import time
 import yaml
 
 sys.path.insert(0, os.path.dirname(__file__))
-from workload import POLICIES, deployments, policies_yaml, write_json, write_yaml  # noqa: E402
+from workload import (POLICIES, deployments, expected_counts, expected_results, policies_yaml,  # noqa: E402
+                      write_json, write_yaml)
 
 
 #: Deployments/s of the C loader on the machine the issue's absolute targets were set on (500-575)
@@ -47,11 +53,29 @@ def baseline_load(path: str) -> None:
 VERNO_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def verno_apply(verno: str, policies: str, resources: str, workers: int | None = None) -> None:
+SUMMARY = re.compile(r"^pass: (\d+), fail: (\d+), warn: (\d+), error: (\d+), skip: (\d+) ?$", re.M)
+
+
+class BenchError(SystemExit):
+    """A run whose results are not the expected ones: the figures would measure something else."""
+
+
+def verno_apply(verno: str, policies: str, resources: str, expected: dict[str, int],
+                workers: int | None = None) -> None:
+    """Run ``verno apply`` and check its summary line against ``expected`` and its exit code."""
     env = VERNO_ENV if workers is None else {**VERNO_ENV, "VERNO_WORKERS": str(workers)}
     proc = subprocess.run([verno, "apply", policies, "-r", resources], capture_output=True, text=True, env=env)
-    if proc.returncode not in (0, 1) or "pass:" not in proc.stdout:
-        raise SystemExit(f"verno apply failed: {proc.stderr[-500:]}")
+    found = SUMMARY.findall(proc.stdout)
+    where = f"verno apply {os.path.basename(resources)}" + (f" with VERNO_WORKERS={workers}" if workers else "")
+    if len(found) != 1:
+        raise BenchError(f"{where}: exit {proc.returncode}, no single summary line\n"
+                         f"stdout: {proc.stdout[-500:]}\nstderr: {proc.stderr[-500:]}")
+    got = dict(zip(("pass", "fail", "warn", "error", "skip"), (int(x) for x in found[0])))
+    if got != expected:
+        raise BenchError(f"{where}: counts {got}, expected {expected}\nstderr: {proc.stderr[-500:]}")
+    want_rc = 1 if expected["fail"] or expected["error"] else 0
+    if proc.returncode != want_rc:
+        raise BenchError(f"{where}: exit code {proc.returncode}, expected {want_rc}\nstderr: {proc.stderr[-500:]}")
 
 
 def evaluation_cost(docs: list[dict], policies_path: str, repeat: int = 3) -> float:
@@ -74,7 +98,17 @@ def evaluation_cost(docs: list[dict], policies_path: str, repeat: int = 3) -> fl
     gc.collect()
     batch_mode()
     keep_for_run()
-    run()  # compiles what is compiled once per policy
+    got: dict[tuple[str, str], int] = {}
+    for doc in docs:  # once, checked: compiles what is compiled once per policy
+        for response in engine.evaluate(pset.policies, session.request(doc), sources=session.sources):
+            for rule in response.rules:
+                key = (response.policy.metadata.name, rule.status.value)
+                got[key] = got.get(key, 0) + 1
+    expected = expected_results(docs)
+    if got != expected:
+        diff = {k: (got.get(k, 0), expected.get(k, 0)) for k in sorted(set(got) | set(expected))
+                if got.get(k, 0) != expected.get(k, 0)}
+        raise BenchError(f"engine results differ from the expected ones, (policy, result): (got, expected): {diff}")
     return timed(run, repeat) / (len(docs) * rules)
 
 
@@ -91,22 +125,23 @@ def main() -> None:
     print(f"{len(POLICIES)} policies; baseline = PyYAML CSafeLoader load of the same file, same run")
     warm = os.path.join(tmp, "warm.yaml")
     write_yaml(warm, deployments(1))
-    verno_apply(verno, policies, warm)  # writes the bytecode cache, as installing a package does
+    verno_apply(verno, policies, warm, expected_counts(deployments(1)))  # writes the bytecode cache, as installing a package does
     times = {}
     load_rates = []
     for n in (int(s) for s in a.sizes.split(",")):
         docs = deployments(n)
+        expected = expected_counts(docs)
         ypath, jpath = os.path.join(tmp, f"d{n}.yaml"), os.path.join(tmp, f"d{n}.json")
         write_yaml(ypath, docs)
         write_json(jpath, docs)
         base = timed(lambda: baseline_load(ypath), a.repeat)
-        ours = timed(lambda: verno_apply(verno, policies, ypath), a.repeat)
-        one = timed(lambda: verno_apply(verno, policies, ypath, workers=1), a.repeat)
-        ours_json = timed(lambda: verno_apply(verno, policies, jpath), a.repeat)
-        one_json = timed(lambda: verno_apply(verno, policies, jpath, workers=1), a.repeat)
+        ours = timed(lambda: verno_apply(verno, policies, ypath, expected), a.repeat)
+        one = timed(lambda: verno_apply(verno, policies, ypath, expected, workers=1), a.repeat)
+        ours_json = timed(lambda: verno_apply(verno, policies, jpath, expected), a.repeat)
+        one_json = timed(lambda: verno_apply(verno, policies, jpath, expected, workers=1), a.repeat)
         times[n] = ours
         load_rates.append(n / base)
-        print(f"{n:>6} Deployments: load {base:.2f}s ({n / base:.0f}/s), verno apply {ours:.2f}s "
+        print(f"{n:>6} Deployments ({', '.join(f'{k} {v}' for k, v in expected.items())}, as expected): load {base:.2f}s ({n / base:.0f}/s), verno apply {ours:.2f}s "
               f"({n / ours:.0f}/s) ratio {ours / base:.2f}x, in one process {one:.2f}s ratio {one / base:.2f}x; "
               f"JSON input {ours_json:.2f}s ({n / ours_json:.0f}/s), in one process {one_json:.2f}s "
               f"({n / one_json:.0f}/s)")

@@ -4,7 +4,13 @@ Starts a real ``verno serve`` per configuration and drives it from a second proc
 installed, else an httpx client process) with a bounded load: a warm-up, then a fixed duration with
 at most a fixed number of requests. Policy sets: none, 3 simple policies, 16 Pod Security Standards
 policies (bench/webhook/); 1 and 8 connections; 1 and 2 worker processes. Also: resident memory
-with 20 policies loaded, and the time from start to ready. Prints a table; asserts nothing.
+with 20 policies loaded, and the time from start to ready. Prints a table.
+
+The requests alternate two Pods: one that every policy set admits, and one that breaks the simple
+policies (no ``app`` label, a ``latest`` tag) and the PSS ones (a privileged container). What each set
+must decide for each Pod is asked of ``verno apply`` beforehand; the bench then checks every answer of
+every cell (warm-up included): a non-2xx answer, an unreadable one, or a decision other than the
+expected one stops it with the counts.
 
     python bench/webhook.py [--seconds 4] [--max-requests 200000] [--quick]
 """
@@ -22,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 HERE = Path(__file__).parent / "webhook"
@@ -41,13 +46,73 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def review_body() -> bytes:
-    pod = json.loads((HERE / "pod.json").read_text())
+def compliant_pod() -> dict:
+    return json.loads((HERE / "pod.json").read_text())
+
+
+def violating_pod() -> dict:
+    """The compliant Pod without its ``app`` label, with a ``latest`` tag and a privileged container."""
+    pod = compliant_pod()
+    pod["metadata"]["name"] += "-bad"
+    del pod["metadata"]["labels"]["app"]
+    container = pod["spec"]["containers"][0]
+    container["image"] = container["image"].rsplit(":", 1)[0] + ":latest"
+    container["securityContext"]["privileged"] = True
+    return pod
+
+
+#: uid of each request -> the Pod it carries
+PODS = {"bench-compliant": compliant_pod, "bench-violating": violating_pod}
+
+
+def review_body(uid: str, pod: dict) -> bytes:
     return json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
-        "uid": str(uuid.uuid4()), "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "uid": uid, "kind": {"group": "", "version": "v1", "kind": "Pod"},
         "resource": {"group": "", "version": "v1", "resource": "pods"}, "namespace": "default",
         "name": pod["metadata"]["name"], "operation": "CREATE",
         "userInfo": {"username": "bench", "groups": ["system:authenticated"]}, "object": pod, "dryRun": False}}).encode()
+
+
+SUMMARY = re.compile(r"^pass: (\d+), fail: (\d+), warn: (\d+), error: (\d+), skip: (\d+) ?$", re.M)
+
+
+def expected_decisions(paths: list[Path], work: Path) -> dict[str, bool]:
+    """uid -> whether the policies in ``paths`` admit that request, as ``verno apply`` evaluates them.
+
+    Every rule of the bench's sets is Enforce, so a request is denied when a rule fails; an error would
+    make the decision depend on failurePolicy, so the sets must not produce one.
+    """
+    out = {}
+    for uid, make in PODS.items():
+        pod_path = work / f"{uid}.json"
+        pod_path.write_text(json.dumps(make()))
+        proc = subprocess.run([sys.executable, "-m", "verno", "apply", *map(str, paths), "-r", str(pod_path)],
+                              capture_output=True, text=True)
+        found = SUMMARY.findall(proc.stdout)
+        if len(found) != 1:
+            raise SystemExit(f"verno apply {paths} -r {uid}: no summary (exit {proc.returncode}): {proc.stderr[-500:]}")
+        passed, failed, warned, errors, skipped = (int(x) for x in found[0])
+        if errors or warned:
+            raise SystemExit(f"verno apply {paths} -r {uid}: {errors} error(s), {warned} warning(s): the bench's "
+                             "policies must pass or fail")
+        out[uid] = failed == 0
+    return out
+
+
+def check_answers(where: str, r: dict, expected: dict[str, bool]) -> None:
+    """Stop the bench unless every answer was 2xx, readable, and the expected decision."""
+    total = r["allowed"] + r["denied"] + r["non2xx"] + r["unreadable"]
+    problems = []
+    if r["non2xx"] or r["unreadable"] or r["wrong"]:
+        problems.append(f"{r['non2xx']} non-2xx, {r['unreadable']} unreadable, {r['wrong']} wrong decision(s)")
+    if total == 0:
+        problems.append("no answer at all")
+    if r["denied"] and all(expected.values()):
+        problems.append(f"{r['denied']} denied where every request should be allowed")
+    if r["allowed"] and not any(expected.values()):
+        problems.append(f"{r['allowed']} allowed where every request should be denied")
+    if problems:
+        raise SystemExit(f"{where}: {'; '.join(problems)} (of {total} answers; expected {expected})")
 
 
 class Server:
@@ -114,66 +179,156 @@ def _children(pid: int) -> list[int]:
 
 
 WRK_SCRIPT = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = io.open(os.getenv("VERNO_BENCH_BODY"), "rb")
-wrk.body = f:read("*a")
-f:close()
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local data = f:read("*a")
+  f:close()
+  return data
+end
+local headers = {["Content-Type"] = "application/json"}
+local requests = {}
+for path in string.gmatch(os.getenv("VERNO_BENCH_BODIES"), "[^,]+") do
+  table.insert(requests, wrk.format("POST", nil, headers, read(path)))
+end
+local expected = {}
+for uid, allowed in string.gmatch(os.getenv("VERNO_BENCH_EXPECT"), "([^,=]+)=(%a+)") do
+  expected[uid] = allowed
+end
+local n = 0
+allowed, denied, non2xx, unreadable, wrong = 0, 0, 0, 0, 0
+request = function()
+  n = n + 1
+  return requests[(n % #requests) + 1]
+end
+response = function(status, headers, body)
+  if status < 200 or status > 299 then
+    non2xx = non2xx + 1
+    return
+  end
+  local uid = string.match(body, '"uid"%s*:%s*"([^"]*)"')
+  local decision = string.match(body, '"allowed"%s*:%s*(%a+)')
+  if uid == nil or (decision ~= "true" and decision ~= "false") or expected[uid] == nil then
+    unreadable = unreadable + 1
+    return
+  end
+  if decision == "true" then allowed = allowed + 1 else denied = denied + 1 end
+  if decision ~= expected[uid] then wrong = wrong + 1 end
+end
+local threads = {}
+setup = function(thread)
+  table.insert(threads, thread)
+end
+done = function(summary, latency, reqs)
+  local t = {allowed = 0, denied = 0, non2xx = 0, unreadable = 0, wrong = 0}
+  for _, thread in ipairs(threads) do
+    for k, _ in pairs(t) do
+      t[k] = t[k] + thread:get(k)
+    end
+  end
+  io.write(string.format("verno-bench allowed=%d denied=%d non2xx=%d unreadable=%d wrong=%d\\n",
+                         t.allowed, t.denied, t.non2xx, t.unreadable, t.wrong))
+end
 """
+
+COUNTS = re.compile(r"verno-bench allowed=(\d+) denied=(\d+) non2xx=(\d+) unreadable=(\d+) wrong=(\d+)")
+
+
+def _wrk_counts(out: str) -> dict[str, int]:
+    m = COUNTS.search(out)
+    if not m:
+        raise SystemExit(f"wrk printed no answer counts:\n{out[-1000:]}")
+    return dict(zip(("allowed", "denied", "non2xx", "unreadable", "wrong"), (int(x) for x in m.groups())))
 
 
 def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def run_wrk(port: int, connections: int, seconds: float, body_path: Path, work: Path) -> dict[str, float]:
+def run_wrk(port: int, connections: int, seconds: float, bodies: dict[str, Path], expected: dict[str, bool],
+            work: Path, where: str) -> dict[str, float]:
     script = work / "post.lua"
     script.write_text(WRK_SCRIPT)
     url = f"https://127.0.0.1:{port}/validate"
-    env = {**os.environ, "VERNO_BENCH_BODY": str(body_path)}
-    subprocess.run(["wrk", "-t1", f"-c{connections}", "-d1s", "-s", str(script), url], env=env,
-                   capture_output=True, check=True)  # warm-up
+    env = {**os.environ, "VERNO_BENCH_BODIES": ",".join(str(p) for p in bodies.values()),
+           "VERNO_BENCH_EXPECT": ",".join(f"{uid}={str(ok).lower()}" for uid, ok in expected.items())}
+    warm = subprocess.run(["wrk", "-t1", f"-c{connections}", "-d1s", "-s", str(script), url], env=env,
+                          capture_output=True, text=True, check=True).stdout
+    check_answers(f"{where} (warm-up)", _wrk_counts(warm), expected)
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(script), url],
                          env=env, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     pct = {p: _ms(v, u) for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
+    counts = _wrk_counts(out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50": pct["50"], "p99": pct["99"], "non2xx": int(errors.group(1)) if errors else 0}
+    counts["non2xx"] = max(counts["non2xx"], int(errors.group(1)) if errors else 0)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    if socket_errors:
+        raise SystemExit(f"{where}: wrk socket errors: {socket_errors.group(1)}")
+    check_answers(where, counts, expected)
+    return {"rps": rps, "p50": pct["50"], "p99": pct["99"], **counts}
 
 
 CLIENT = r"""
 import asyncio, json, ssl, sys, time
 import httpx
-port, conns, seconds, max_requests, body_path, pem = sys.argv[1:7]
+port, conns, seconds, max_requests, bodies, expect, pem = sys.argv[1:8]
 conns, seconds, max_requests = int(conns), float(seconds), int(max_requests)
-body = open(body_path, "rb").read()
+bodies = [open(p, "rb").read() for p in bodies.split(",")]
+expected = {uid: ok == "true" for uid, ok in (x.split("=") for x in expect.split(","))}
 ctx = ssl.create_default_context(cadata=open(pem).read())
-async def worker(client, deadline, lat, budget):
+def counts():
+    return {"allowed": 0, "denied": 0, "non2xx": 0, "unreadable": 0, "wrong": 0}
+sent = [0]
+async def worker(client, deadline, lat, budget, tally):
     while time.perf_counter() < deadline and budget[0] > 0:
         budget[0] -= 1
+        body = bodies[sent[0] % len(bodies)]
+        sent[0] += 1
         t = time.perf_counter()
         r = await client.post("/validate", content=body, headers={"content-type": "application/json"})
         lat.append(time.perf_counter() - t)
+        if not 200 <= r.status_code < 300:
+            tally["non2xx"] += 1
+            continue
+        try:
+            answer = r.json()["response"]
+            uid, allowed = answer["uid"], answer["allowed"]
+        except (ValueError, KeyError, TypeError):
+            tally["unreadable"] += 1
+            continue
+        if uid not in expected or not isinstance(allowed, bool):
+            tally["unreadable"] += 1
+            continue
+        tally["allowed" if allowed else "denied"] += 1
+        tally["wrong"] += allowed != expected[uid]
 async def main():
     limits = httpx.Limits(max_connections=conns, max_keepalive_connections=conns)
     async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{port}", verify=ctx, limits=limits) as client:
-        warm = []
-        await asyncio.gather(*(worker(client, time.perf_counter() + 1, warm, [10**9]) for _ in range(conns)))
-        lat = []
+        warm, warm_tally = [], counts()
+        await asyncio.gather(*(worker(client, time.perf_counter() + 1, warm, [10**9], warm_tally)
+                               for _ in range(conns)))
+        lat, tally = [], counts()
         start = time.perf_counter()
-        await asyncio.gather(*(worker(client, start + seconds, lat, [max_requests // conns]) for _ in range(conns)))
+        await asyncio.gather(*(worker(client, start + seconds, lat, [max_requests // conns], tally)
+                               for _ in range(conns)))
         took = time.perf_counter() - start
     lat.sort()
     print(json.dumps({"rps": len(lat) / took, "p50": lat[len(lat) // 2] * 1000, "p99": lat[int(len(lat) * 0.99)] * 1000,
-                      "non2xx": 0}))
+                      **tally, "warm": warm_tally}))
 asyncio.run(main())
 """
 
 
-def run_client(port: int, connections: int, seconds: float, max_requests: int, body_path: Path, pem: Path) -> dict[str, float]:
+def run_client(port: int, connections: int, seconds: float, max_requests: int, bodies: dict[str, Path],
+               expected: dict[str, bool], pem: Path, where: str) -> dict[str, float]:
     out = subprocess.run([sys.executable, "-c", CLIENT, str(port), str(connections), str(seconds), str(max_requests),
-                          str(body_path), str(pem)], capture_output=True, text=True, check=True).stdout
-    return json.loads(out)
+                          ",".join(str(p) for p in bodies.values()),
+                          ",".join(f"{uid}={str(ok).lower()}" for uid, ok in expected.items()), str(pem)],
+                         capture_output=True, text=True, check=True).stdout
+    r = json.loads(out)
+    check_answers(f"{where} (warm-up)", r.pop("warm"), expected)
+    check_answers(where, r, expected)
+    return r
 
 
 def main() -> None:
@@ -185,23 +340,39 @@ def main() -> None:
     args = parser.parse_args()
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
     work = Path(tempfile.mkdtemp(prefix="verno-bench-"))
-    body_path = work / "review.json"
-    body_path.write_bytes(review_body())
-    print(f"client: {'wrk' if use_wrk else 'httpx'}; {os.cpu_count()} CPUs; {args.seconds:g}s per cell; body "
-          f"{body_path.stat().st_size} bytes; POST /validate (Pod CREATE, allowed)\n")
+    bodies = {}
+    for uid, make in PODS.items():
+        bodies[uid] = work / f"review-{uid}.json"
+        bodies[uid].write_bytes(review_body(uid, make()))
+    expected = {name: expected_decisions(paths, work) for name, paths in SETS.items()}
+    print(f"client: {'wrk' if use_wrk else 'httpx'}; {os.cpu_count()} CPUs; {args.seconds:g}s per cell; "
+          f"POST /validate, Pod CREATE, alternating a compliant Pod "
+          f"({bodies['bench-compliant'].stat().st_size} bytes) and a violating one; every answer checked")
+    for name, decisions in expected.items():
+        print(f"  {name}: " + ", ".join(f"{uid.removeprefix('bench-')} {'allowed' if ok else 'denied'}"
+                                         for uid, ok in decisions.items()))
+    # the workload is what it says: the compliant Pod passes every set, the violating one only the empty set
+    for name, decisions in expected.items():
+        has_policies = any(True for path in SETS[name] for _ in path.glob("*.yaml"))
+        if not decisions["bench-compliant"] or decisions["bench-violating"] == has_policies:
+            raise SystemExit(f"policy set {name}: verno apply decides {decisions}; the bench expects the compliant "
+                             "Pod allowed everywhere and the violating one denied by every non-empty set")
+    print()
     rows = []
     for workers in ([1] if args.quick else [1, 2]):
         for name, paths in SETS.items():
             server = Server(work, paths, workers)
             try:
                 for conns in (1, 8):
+                    where = f"workers={workers} {name} conns={conns}"
                     if use_wrk:
-                        r = run_wrk(server.port, conns, args.seconds, body_path, work)
+                        r = run_wrk(server.port, conns, args.seconds, bodies, expected[name], work, where)
                     else:
-                        r = run_client(server.port, conns, args.seconds, args.max_requests, body_path, server.cert)
+                        r = run_client(server.port, conns, args.seconds, args.max_requests, bodies, expected[name],
+                                       server.cert, where)
                     rows.append((workers, name, conns, r))
-                    print(f"  workers={workers} {name:9s} conns={conns}: {r['rps']:8.0f} req/s  p50 {r['p50']:6.2f} ms"
-                          f"  p99 {r['p99']:6.2f} ms" + (f"  non-2xx {r['non2xx']}" if r["non2xx"] else ""), flush=True)
+                    print(f"  {where}: {r['rps']:8.0f} req/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  "
+                          f"allowed {r['allowed']} denied {r['denied']} (as expected)", flush=True)
             finally:
                 server.stop()
     ready, rss = [], 0.0
@@ -211,11 +382,11 @@ def main() -> None:
         time.sleep(0.5)
         rss = max(rss, server.rss_mib())
         server.stop()
-    print("\n| workers | policies | connections | req/s | p50 ms | p99 ms | req/s per worker |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| workers | policies | connections | req/s | p50 ms | p99 ms | req/s per worker | allowed / denied |")
+    print("|---|---|---|---|---|---|---|---|")
     for workers, name, conns, r in rows:
         print(f"| {workers} | {name} | {conns} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-              f"{r['rps'] / workers:.0f} |")
+              f"{r['rps'] / workers:.0f} | {r['allowed']} / {r['denied']} |")
     print(f"\nresident memory, 1 worker, 20 policies loaded: {rss:.1f} MiB")
     print(f"start to ready (20 policies, 1 worker): median {sorted(ready)[1]:.2f} s of {len(ready)} starts")
     shutil.rmtree(work, ignore_errors=True)

@@ -45,13 +45,13 @@ def _match(p: str, t: str) -> bool:
     mark = 0
     np, nt = len(p), len(t)
     while ti < nt:
-        if pi < np and (p[pi] == "?" or p[pi] == t[ti]):
-            pi += 1
-            ti += 1
-        elif pi < np and p[pi] == "*":
+        if pi < np and p[pi] == "*":  # before the literal test: a ``*`` in the text is no match for it
             star = pi
             mark = ti
             pi += 1
+        elif pi < np and (p[pi] == "?" or p[pi] == t[ti]):
+            pi += 1
+            ti += 1
         elif star != -1:
             pi = star + 1
             mark += 1

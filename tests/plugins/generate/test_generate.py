@@ -143,3 +143,102 @@ def test_unresolvable_variable_is_reported(engine: Engine) -> None:
     rule = run(engine, gen)
     assert rule.generated_resources == []
     assert "variable substitution failed" in rule.message
+
+
+# -- clone reads its source from exactly clone.namespace/clone.name ----------------------------------
+# Two Secrets share the name ``regcred`` in different namespaces and hold different data: the clone
+# must copy the one in the namespace it names, whichever comes first among the sources.
+
+def _secret(namespace: str, value: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "data": {"p": value},
+            "metadata": {"name": "regcred", "namespace": namespace}}
+
+
+IN_DEFAULT, IN_OTHER = _secret("default", "ZGVmYXVsdA=="), _secret("other", "b3RoZXI=")
+
+
+@pytest.mark.parametrize("order", ["named-first", "named-last"])
+@pytest.mark.parametrize("source_ns,expected", [("default", IN_DEFAULT), ("other", IN_OTHER)])
+def test_clone_copies_from_the_named_namespace_only(engine: Engine, order: str, source_ns: str,
+                                                    expected: dict[str, Any]) -> None:
+    decoy = IN_OTHER if expected is IN_DEFAULT else IN_DEFAULT
+    pool = [expected, decoy] if order == "named-first" else [decoy, expected]
+    gen = {**CLONE, "clone": {"namespace": source_ns, "name": "regcred"}}
+    for sources in (Sources(cluster_resources=pool), Sources(clone_sources={"gen/make": pool})):
+        rule = run(engine, gen, sources=sources)
+        assert rule.status == Status.PASS, rule.message
+        [obj] = rule.generated_resources
+        assert obj["data"] == expected["data"]
+        assert obj["metadata"]["namespace"] == "team-a" and obj["metadata"]["name"] == "regcred"
+
+
+def test_clone_namespace_from_a_variable(engine: Engine) -> None:
+    trigger = {**NAMESPACE, "metadata": {"name": "team-a", "labels": {"copy-from": "other"}}}
+    gen = {**CLONE, "clone": {"namespace": "{{request.object.metadata.labels.\"copy-from\"}}", "name": "regcred"}}
+    rule = run(engine, gen, trigger, Sources(cluster_resources=[IN_DEFAULT, IN_OTHER]))
+    [obj] = rule.generated_resources
+    assert obj["data"] == IN_OTHER["data"]
+
+
+def test_clone_source_of_that_name_elsewhere_is_not_found(engine: Engine) -> None:
+    gen = {**CLONE, "clone": {"namespace": "missing", "name": "regcred"}}
+    rule = run(engine, gen, sources=Sources(cluster_resources=[IN_DEFAULT, IN_OTHER]))
+    assert rule.generated_resources == []
+    assert "source resource v1/Secret/missing/regcred not found" in rule.message
+
+
+def test_clone_list_copies_from_the_named_namespace_only(engine: Engine) -> None:
+    gen = {"namespace": "{{request.object.metadata.name}}",
+           "cloneList": {"namespace": "other", "kinds": ["v1/Secret"]}}
+    for pool in ([IN_DEFAULT, IN_OTHER], [IN_OTHER, IN_DEFAULT]):
+        rule = run(engine, gen, sources=Sources(cluster_resources=pool))
+        [obj] = rule.generated_resources
+        assert obj["data"] == IN_OTHER["data"] and obj["metadata"]["namespace"] == "team-a"
+
+
+CLONE_POLICY = """\
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: copy-regcred}
+spec:
+  rules:
+  - name: copy
+    match: {any: [{resources: {kinds: [Namespace]}}]}
+    generate:
+      apiVersion: v1
+      kind: Secret
+      name: regcred
+      namespace: "{{request.object.metadata.name}}"
+      clone: {namespace: other, name: regcred}
+"""
+
+
+@pytest.mark.parametrize("decoy_first", [True, False])
+@pytest.mark.parametrize("expected,verdict", [(IN_OTHER, ("Pass", "Ok")), (IN_DEFAULT, ("Fail", "Resource diff"))])
+def test_verno_test_clone_source_from_the_named_namespace(tmp_path, expected: dict[str, Any],
+                                                           verdict: tuple[str, str], decoy_first: bool) -> None:
+    import yaml
+    from click.testing import CliRunner
+
+    from verno.cli.main import cli
+
+    (tmp_path / "policy.yaml").write_text(CLONE_POLICY)
+    (tmp_path / "namespace.yaml").write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace",
+                                                             "metadata": {"name": "team-a"}}))
+    # the decoy (same name, in ``default``) before or after the source in ``other``
+    docs = [IN_DEFAULT, IN_OTHER] if decoy_first else [IN_OTHER, IN_DEFAULT]
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump_all(docs))
+    generated = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "data": expected["data"],
+                 "metadata": {"name": "regcred", "namespace": "team-a"}}
+    (tmp_path / "generated.yaml").write_text(yaml.safe_dump(generated))
+    (tmp_path / "kyverno-test.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "cli.kyverno.io/v1alpha1", "kind": "Test", "metadata": {"name": "clone"},
+        "policies": ["policy.yaml"], "resources": ["namespace.yaml"],
+        "results": [{"policy": "copy-regcred", "rule": "copy", "kind": "Namespace", "resources": ["team-a"],
+                     "result": "pass", "cloneSourceResource": "sources.yaml",
+                     "generatedResource": "generated.yaml"}]}))
+    r = CliRunner().invoke(cli, ["test", str(tmp_path)], catch_exceptions=False)
+    row = next(c for c in ([x.strip() for x in line.split("│")[1:-1]] for line in r.output.splitlines())
+               if c and c[0] == "1")
+    assert tuple(row[4:6]) == verdict, r.output
+    assert r.exit_code == (0 if verdict[0] == "Pass" else 1)
