@@ -129,3 +129,31 @@ def test_apply_target_resource(run):
             "--target-resource", DATA / "target-secret.yaml")
     assert r.exit_code == 0
     assert "patched targets:" in r.stdout and 'touched: "yes"' in r.stdout.replace("'", '"')
+
+
+def test_apply_output_to_a_new_path_without_extension_is_a_directory(run, tmp_path):
+    """As Kyverno's checkMutateLogPath: a missing path not ending in .yaml/.yml is a directory, created."""
+    outdir = tmp_path / "mutated"
+    r = run("apply", DATA / "add-label.yaml", DATA / "gen-quota.yaml", "-r", DATA / "pod.yaml",
+            "-r", DATA / "namespace.yaml", "-o", outdir)
+    assert r.exit_code == 0, r.output
+    assert outdir.is_dir()
+    assert sorted(p.name for p in outdir.iterdir()) == ["gen-quota-generated.yaml", "web-mutated.yaml"]
+    [pod] = [d for d in yaml.safe_load_all((outdir / "web-mutated.yaml").read_text()) if d]
+    assert pod["kind"] == "Pod" and pod["metadata"]["labels"]["team"] == "platform"
+
+
+def test_apply_output_to_a_new_yaml_file_creates_its_directories(run, tmp_path):
+    out = tmp_path / "nested" / "deeper" / "out.yml"
+    r = run("apply", DATA / "add-label.yaml", "-r", DATA / "pod.yaml", "-o", out)
+    assert r.exit_code == 0, r.output
+    assert [d["kind"] for d in yaml.safe_load_all(out.read_text()) if d] == ["Pod"]
+
+
+def test_apply_output_that_cannot_be_written_is_one_error_line(run, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    r = run("apply", DATA / "add-label.yaml", "-r", DATA / "pod.yaml", "-o", blocker / "out")
+    assert r.exit_code == 1
+    assert r.stderr.startswith(f"Error: -o {blocker / 'out'}: failed to create file/folder")
+    assert "Traceback" not in r.output and "internal error" not in r.stderr

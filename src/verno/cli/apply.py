@@ -1,14 +1,14 @@
 """``verno apply``: policies against resources, with Kyverno's output, counts and exit codes."""
 from __future__ import annotations
 
-import json
 import sys
-from typing import Any
+from typing import Any, Callable
 
 import click
-import yaml
+from click.core import ParameterSource
 
 from verno.cli.apply_run import Evaluation, outcomes, worker_count
+from verno.cli.formats import join_lines
 from verno.cli.gc_policy import batch_mode, keep_for_run
 from verno.cli.progress import Progress
 from verno.cli.registry_opts import registry_notice, registry_options, registry_sources
@@ -24,6 +24,7 @@ from verno.cli.session import (
 )
 from verno.cli.table import render
 from verno.core.engine import Engine
+from verno.core.errors import PluginError
 from verno.core.policyset import load_policy_set
 
 
@@ -42,7 +43,8 @@ from verno.core.policyset import load_policy_set
 @click.option("--warn-exit-code", type=int, default=0, help="Exit code when there are warnings and no failures.")
 @click.option("--warn-no-pass", is_flag=True, help="Use --warn-exit-code when nothing passed.")
 @click.option("-p", "--policy-report", "policy_report", is_flag=True, help="Print PolicyReports instead of text.")
-@click.option("--output-format", type=click.Choice(["yaml", "json"]), default="yaml", help="Format of -p reports.")
+@click.option("--output-format", default="yaml", show_default=True,
+              help="Format of -p reports: yaml, json, or a format a plugin registers for apply.")
 @click.option("-t", "--table", "table", is_flag=True, help="Print results as a table.")
 @click.option("--detailed-results", is_flag=True, help="Add messages to the table.")
 @click.option("--remove-color", is_flag=True, help="Accepted for Kyverno compatibility; output has no color.")
@@ -64,6 +66,7 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
     registry_kw = click.get_current_context().with_resource(
         registry_sources(registry, allow_insecure_registry, registry_ca, docker_config))
     engine = Engine()
+    report_format = _report_format(engine, output_format, policy_report)
     policy_set = load_policy_set(engine, policies, exceptions)
     engine.require_handlers(policy_set.policies)
     notice = registry_notice(policy_set.policies, registry)
@@ -100,17 +103,44 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
     progress.close()
 
     if policy_report:
-        reports = policy_reports(all_responses, audit_warn)
-        if output_format == "json":
-            click.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
-        else:
-            click.echo("---\n".join(yaml.safe_dump(r, sort_keys=False) for r in reports), nl=False)
+        assert report_format is not None
+        click.echo(report_format(policy_reports(all_responses, audit_warn)), nl=False)
     elif table:
         headers = ["ID", "POLICY", "RULE", "RESOURCE", "RESULT"] + (["MESSAGE"] if detailed_results else [])
         click.echo(render(headers, rows))
     else:
         click.echo(f"\n{counts.line()}")
     sys.exit(exit_code(counts, warn_exit_code, warn_no_pass))
+
+
+def _report_format(engine: Engine, name: str, policy_report: bool) -> Callable[[list[dict[str, Any]]], str] | None:
+    """The ``--output-format`` of ``-p`` reports: ``reports -> text``, from the formats registered for apply."""
+    explicit = click.get_current_context().get_parameter_source("output_format") != ParameterSource.DEFAULT
+    if not policy_report and not explicit:
+        return None
+    entry = engine.output_formats.get(f"apply:{name}")
+    if entry is None:
+        available = ", ".join(sorted(engine.output_formats.for_command("apply"))) or "none (is the output-formats " \
+            "plugin disabled by VERNO_DISABLE_PLUGINS?)"
+        raise click.BadParameter(f"unknown format {name!r}; available: {available}", param_hint="--output-format")
+    formatter = entry.value
+    join = entry.options.get("join") or join_lines
+
+    def render_reports(reports: list[dict[str, Any]]) -> str:
+        texts = []
+        for report in reports:
+            try:
+                text = formatter(report)
+            except Exception as exc:  # noqa: BLE001 - a plugin's bug, reported as one line naming it
+                raise PluginError(f"output format {name!r} of plugin {entry.plugin} failed: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+            if not isinstance(text, str):
+                raise PluginError(f"output format {name!r} of plugin {entry.plugin} returned "
+                                  f"{type(text).__name__}, not text")
+            texts.append(text)
+        return join_lines(texts) if len(texts) == 1 else join(texts)
+
+    return render_reports
 
 
 def exit_code(counts: Counts, warn_exit_code: int, warn_no_pass: bool) -> int:

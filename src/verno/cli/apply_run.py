@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -74,24 +75,41 @@ class Evaluation:
             if not response.rules:
                 continue
             failed: list[str] = []
+            errors: list[str] = []
+            label = resource_label(response.resource)
             for rule in response.rules:
                 result = report_result(response, rule, self.audit_warn)
                 out.results.append(result)
                 if self.table:
-                    row = [response.policy.key, rule.name, resource_label(response.resource), result]
+                    row = [response.policy.key, rule.name, label, result]
                     out.rows.append(row + [rule.message] if self.detailed else row)
                 if rule.status == Status.FAIL:
                     failed.append(f"{len(failed) + 1} - {rule.name} {rule.message}")
+                elif rule.status == Status.ERROR and not self.quiet:
+                    if rule.rule_type == "Mutation":  # Kyverno's own lines for a mutate rule's error
+                        out.echoes.append((f"\nerror while applying mutate policy {response.policy.key} -> "
+                                           f"resource {label} \nerror:  {_with_rule(rule)}", True))
+                    else:
+                        errors.append(f"{len(errors) + 1} - {rule.name} {rule.message}")
             if failed and not self.quiet:
                 warn = self.audit_warn and all(report_result(response, r, True) == "warn"
                                                for r in response.rules if r.status == Status.FAIL)
                 how = "failed as audit warning" if warn else "failed"
-                header = f"\npolicy {response.policy.key} -> resource {resource_label(response.resource)} {how}:"
-                out.echoes.append((header, True))
+                out.echoes.append((f"\npolicy {response.policy.key} -> resource {label} {how}:", True))
                 out.echoes.extend((line, True) for line in failed)
+            if errors:  # Kyverno prints nothing for these: the same block as failures, so none is silent
+                out.echoes.append((f"\npolicy {response.policy.key} -> resource {label} error:", True))
+                out.echoes.extend((line, True) for line in errors)
         if self.keep_responses:
             out.responses = responses
         return out
+
+
+def _with_rule(rule: Any) -> str:
+    """A rule's error message, naming the rule unless the message already does."""
+    message = rule.message or "(no message)"
+    named = re.search(rf"\brule '?{re.escape(rule.name)}'?(?![\w-])", message)
+    return message if named else f"rule {rule.name}: {message}"
 
 
 def _resource_path(resource: dict[str, Any]) -> str:

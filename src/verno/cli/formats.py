@@ -1,4 +1,10 @@
-"""Built-in output formats (a plugin): json, yaml, markdown and junit for ``verno test``."""
+"""Built-in output formats (a plugin): json, yaml, markdown and junit for ``verno test``; yaml and json
+for ``verno apply -p`` (``--output-format``).
+
+An ``apply`` formatter receives one PolicyReport (a dict) and returns its text. When a run gives several
+reports (one per namespace), each is formatted and the texts are combined by the format's ``join``
+option, a callable given the list of texts; without one they are printed one after another.
+"""
 from __future__ import annotations
 
 import json
@@ -53,9 +59,34 @@ def to_junit(rows: list[Any], summary: dict[str, int]) -> str:
     return "\n".join(out)
 
 
+def report_yaml(report: dict[str, Any]) -> str:
+    return yaml.safe_dump(report, sort_keys=False)
+
+
+def join_yaml(texts: list[str]) -> str:
+    """One YAML stream, as Kyverno prints its reports."""
+    return "---\n".join(texts)
+
+
+def report_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2) + "\n"
+
+
+def join_json(texts: list[str]) -> str:
+    """Several reports as one JSON array (still one JSON document)."""
+    return "[\n" + ",\n".join(t.rstrip("\n") for t in texts) + "\n]\n"
+
+
+def join_lines(texts: list[str]) -> str:
+    """What a format without ``join`` prints: each text in turn, each ending in a newline."""
+    return "".join(t if t.endswith("\n") else t + "\n" for t in texts)
+
+
 @hookimpl
 def verno_register_output_formats(register):
     register("json", to_json, command="test")
     register("yaml", to_yaml, command="test")
     register("markdown", to_markdown, command="test")
     register("junit", to_junit, command="test")
+    register("yaml", report_yaml, command="apply", join=join_yaml)
+    register("json", report_json, command="apply", join=join_json)

@@ -7,8 +7,10 @@ pinned digests), ``\\npolicy <p> applied to
 generated resource likewise, followed by ``\\n\\nGenerate:\\nGeneration completed successfully.``.
 
 With ``-o FILE`` every resource is appended to FILE (emptied first) as multi-document YAML; with
-``-o DIR`` (an existing directory, or a path ending in ``/``) each goes to ``<resource>-mutated.yaml``
-or ``<policy>-generated.yaml`` in it.
+``-o DIR`` each goes to ``<resource>-mutated.yaml`` or ``<policy>-generated.yaml`` in it. Which one a
+path is follows Kyverno's ``checkMutateLogPath``: an existing directory or file is what it is; a path
+that does not exist is a file when its last element ends in ``.yaml`` or ``.yml`` (missing parent
+directories are created) and a directory otherwise (created), as is a path ending in ``/``.
 """
 from __future__ import annotations
 
@@ -18,7 +20,20 @@ from typing import Any
 
 import yaml
 
+from verno.core.errors import VernoError
 from verno.core.results import PolicyResponse, Status
+
+#: the endings that make a path that does not exist yet a file rather than a directory (Kyverno's rule)
+FILE_SUFFIXES = (".yaml", ".yml")
+
+
+def output_is_dir(path: str) -> bool:
+    """Whether ``-o PATH`` names a directory (see the module docstring)."""
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        return True
+    if os.path.exists(path):
+        return False
+    return not os.path.basename(path).endswith(FILE_SUFFIXES)
 
 
 def to_yaml(obj: Any) -> str:
@@ -29,12 +44,18 @@ class MutationOutput:
     def __init__(self, echo: Callable[[str], None], path: str = ""):
         self.echo = echo
         self.path = path
-        self.is_dir = bool(path) and (path.endswith(os.sep) or os.path.isdir(path))
-        if self.is_dir:
-            os.makedirs(path, exist_ok=True)
-        elif path:
-            with open(path, "w", encoding="utf-8"):
-                pass  # emptied once; every resource is appended
+        self.is_dir = bool(path) and output_is_dir(path)
+        try:
+            if self.is_dir:
+                os.makedirs(path, exist_ok=True)
+            elif path:
+                parent = os.path.dirname(path)
+                if parent:
+                    os.makedirs(parent, exist_ok=True)
+                with open(path, "w", encoding="utf-8"):
+                    pass  # emptied once; every resource is appended
+        except OSError as exc:
+            raise VernoError(f"-o {path}: failed to create file/folder ({exc.strerror or exc})") from exc
 
     def policy_responses(self, responses: list[PolicyResponse], resource_path: str, resource_name: str) -> None:
         for response in responses:
@@ -66,10 +87,13 @@ class MutationOutput:
                     self.echo("\n" + to_yaml(target) + "\n---\n\n")
             return
         out = os.path.join(self.path, file_stem + ".yaml") if self.is_dir else self.path
-        with open(out, "a", encoding="utf-8") as fh:
-            fh.write(text + "\n---\n\n")
-            for target in targets:
-                fh.write(to_yaml(target) + "\n---\n")
+        try:
+            with open(out, "a", encoding="utf-8") as fh:
+                fh.write(text + "\n---\n\n")
+                for target in targets:
+                    fh.write(to_yaml(target) + "\n---\n")
+        except OSError as exc:
+            raise VernoError(f"-o {self.path}: failed to write {out} ({exc.strerror or exc})") from exc
 
 
 def _is_target(response: PolicyResponse, rule_name: str) -> bool:

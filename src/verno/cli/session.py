@@ -171,7 +171,8 @@ class Session:
         roles: list[str] = []
         cluster_roles: list[str] = []
         if self.userinfo is not None:
-            user = self.userinfo.user_info.model_dump(by_alias=True)
+            # authenticationv1.UserInfo's fields are all omitempty: an empty one is absent, not ""/[]/{}
+            user = {k: v for k, v in self.userinfo.user_info.model_dump(by_alias=True).items() if v}
             roles = list(self.userinfo.roles)
             cluster_roles = list(self.userinfo.cluster_roles)
         subresource, request_kind = self._subresource(resource)

@@ -4,10 +4,12 @@ Every problem is a :class:`~verno.core.errors.LoadError` naming the file, the do
 """
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, TypeVar
+from types import UnionType
+from typing import Annotated, Any, Iterable, Iterator, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -83,6 +85,11 @@ def validate_model(model: type[M], doc: Document) -> M:
         msg = err.get("msg", "invalid")
         if err.get("type") == "extra_forbidden":
             msg = "unknown field"
+            loc = tuple(err.get("loc", ()))
+            close = difflib.get_close_matches(str(loc[-1]), sorted(_field_names_at(model, loc[:-1])), n=1,
+                                              cutoff=0.6) if loc else []
+            if close:
+                msg += f" (did you mean {close[0]}?)"
         elif err.get("type") == "value_error" and msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]  # pydantic's prefix for a validator's message
         elif err.get("type") == "literal_error":
@@ -91,6 +98,53 @@ def validate_model(model: type[M], doc: Document) -> M:
         if more:
             msg += f" (and {more} more error{'s' if more > 1 else ''})"
         raise LoadError(doc.source, msg, document=doc.index, field=field) from None
+
+
+def _field_names_at(model: type[BaseModel], loc: tuple[Any, ...]) -> set[str]:
+    """The field names (aliases) the models at ``loc`` under ``model`` accept, for did-you-mean hints.
+
+    Follows fields by alias or name, list items by index and dict values by key; union branches (and
+    pydantic's branch labels in ``loc``) are all followed, so the names of every candidate model count.
+    """
+    types: list[Any] = [model]
+    for part in loc:
+        if not isinstance(part, int) and _is_branch_label(str(part)):
+            continue
+        following: list[Any] = []
+        for tp in _unwrap(types):
+            if isinstance(part, int):
+                if get_origin(tp) in (list, tuple, set, frozenset):
+                    following.extend(get_args(tp)[:1])
+            elif isinstance(tp, type) and issubclass(tp, BaseModel):
+                for name, info in tp.model_fields.items():
+                    if part in (name, info.alias):
+                        following.append(info.annotation)
+            elif get_origin(tp) is dict and len(get_args(tp)) == 2:
+                following.append(get_args(tp)[1])
+        types = following
+    return {info.alias or name for tp in _unwrap(types) if isinstance(tp, type) and issubclass(tp, BaseModel)
+            for name, info in tp.model_fields.items()}
+
+
+def _unwrap(types: list[Any]) -> list[Any]:
+    """``Optional``/``Union``/``Annotated`` types replaced by what they hold."""
+    out: list[Any] = []
+    pending = list(types)
+    while pending and len(out) < 64:
+        tp = pending.pop(0)
+        origin = get_origin(tp)
+        if origin is Annotated:
+            pending.append(get_args(tp)[0])
+        elif origin is Union or origin is UnionType:
+            pending.extend(get_args(tp))
+        else:
+            out.append(tp)
+    return out
+
+
+def _is_branch_label(part: str) -> bool:
+    return part.startswith(("function-", "list[", "union[", "tagged-union[")) or part in (
+        "AnyAllConditions", "list[Condition]")
 
 
 def field_path(loc: Iterable[Any]) -> str:

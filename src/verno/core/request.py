@@ -74,12 +74,18 @@ class Request:
             "namespace": self.namespace,
             "name": self.name,
             "kind": {"group": self.group, "version": self.version, "kind": self.kind},
-            "userInfo": self.user_info or {},
-            "roles": list(self.roles),
-            "clusterRoles": list(self.cluster_roles),
             "dryRun": self.dry_run,
             "subResource": self.subresource,
         }
+        # Kyverno adds the request's RequestInfo only when there is one (not in its CLI without a UserInfo
+        # file), and marshals it with omitempty: no ``userInfo``, ``roles`` or ``clusterRoles`` key then,
+        # and no empty ``roles``/``clusterRoles`` ever; a query of them is a missing key, as in Kyverno.
+        if self.user_info is not None:
+            req["userInfo"] = self.user_info
+            if self.roles:
+                req["roles"] = list(self.roles)
+            if self.cluster_roles:
+                req["clusterRoles"] = list(self.cluster_roles)
         if self.request_kind:
             g, v, k = self.request_kind
             req["kind"] = {"group": g, "version": v, "kind": k}
