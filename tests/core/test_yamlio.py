@@ -417,7 +417,8 @@ def test_control_characters_are_an_error_naming_file_document_and_line(text: str
 
 
 def test_a_lone_surrogate_is_an_error_not_a_traceback() -> None:
-    with pytest.raises(LoadError, match=r"t \(document 1\): line 2, column 4: invalid Unicode: a lone surrogate U\+D800"):
+    with pytest.raises(LoadError, match=r"t \(document 1\): line 2, column 4: invalid Unicode: "
+                                        r"a lone surrogate U\+D800"):
         load_document("a: 1\nb: \ud800\n", "t")
     with pytest.raises(LoadError, match="invalid Unicode character escape code"):
         list(iter_documents('{"a": "\\ud800"}', "t"))
@@ -466,8 +467,9 @@ def _check_reader_is_reference(text: str) -> None:
 # numbers, timestamps, tags, anchors, aliases and merge keys, unicode, and characters YAML forbids. A
 # document is either "tame" (most of it takes the yaml_rs fast path) or "wild" (the reference path mostly).
 HOSTILE_CHARS = "\x00\x01\x08\x0b\x0c\x1b\x1f\x7f\x80\x84\x85\x9f\xa0\u2028\u2029\ufeff\ufffe\uffff\t\r"
-SPECIAL_WORDS = PLAIN_WORDS + ["0777", "1_000", "1:30", "-1:30:00", "~", "<<", "=", "2001-12-14 21:59:43.10 -5",
-                               "0x_1", "+0b1", "0.", "-", "--", "- x", "a #b", "a: b", "?", "|", ">", "%x", "@x",
+SPECIAL_WORDS = PLAIN_WORDS + ["0777", "1_000", "1:30", "-1:30:00", "~", "<<", "=",
+                               "2001-12-14 21:59:43.10 -5", "0x_1", "+0b1", "0.", "-", "--", "- x", "a #b",
+                               "a: b", "?", "|", ">", "%x", "@x",
                                "`x", "!x", "&x", "*x", "é", "日本", "\U0001F600", "\u200b"]
 _TAME_WORD = st.text(alphabet="abcxz019 -_./:=@é日", min_size=1, max_size=8).map(str.strip).filter(
     lambda s: s[:1].isalnum() and ": " not in s and not s.endswith(":"))
@@ -574,7 +576,8 @@ def test_reader_is_the_reference_loader_on_hostile_documents(text: str) -> None:
     _check_reader_is_reference(text)
 
 
-_JSON_NUMBERS = st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1e-400", "18446744073709551615",
+_JSON_NUMBERS = st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1e-400",
+                                 "18446744073709551615",
                                  "18446744073709551616", "-9223372036854775808", "-9223372036854775809",
                                  "1.0", "0", "-0", "1E3", "12345678901234567890123"])
 

@@ -62,7 +62,8 @@ MAX_DEPTH = 256
 #: Alias expansion budget per document, in parser events (a scalar is 1, a collection 2 plus content).
 MAX_ALIAS_EVENTS = 1_000_000
 
-__all__ = ["MAX_ALIAS_EVENTS", "MAX_DEPTH", "iter_documents", "load_document"]
+__all__ = ["MAX_ALIAS_EVENTS", "MAX_DEPTH", "depth_message", "iter_documents", "json_too_deep",
+           "load_document"]
 
 # ---------------------------------------------------------------------------------------------------------
 # Splitting a stream into documents
@@ -325,6 +326,11 @@ def _expand(value: Any, budget: list[int], depth: int, line: int) -> Any:
             else:
                 dst.append(v)
     return root
+
+
+def depth_message() -> str:
+    """What a text nested deeper than :data:`MAX_DEPTH` is told."""
+    return _depth_message()
 
 
 def _alias_message() -> str:
@@ -626,6 +632,11 @@ def _json_too_deep(text: str) -> bool:
             break
         depth += 1
     return depth > MAX_DEPTH
+
+
+def json_too_deep(text: str) -> bool:
+    """Whether the collections of the JSON ``text`` nest more than :data:`MAX_DEPTH` deep (unparsed)."""
+    return _json_too_deep(text)
 
 
 def _load_json(text: str, source: str) -> Any:
