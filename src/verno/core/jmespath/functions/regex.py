@@ -6,7 +6,7 @@ from typing import Any
 
 import re2
 
-from verno.core import wildcard
+from verno.core import limits, wildcard
 from verno.core.jmespath.functions._go import arg_type_error, fn_error, iface_to_string
 from verno.core.jmespath.functions._spec import SN, O, S, Spec
 
@@ -20,14 +20,42 @@ def _compile_cached(pattern: str) -> Any:
     return re2.compile(_utf8(pattern), _OPTIONS)
 
 
-def _compile(function: str, pattern: str) -> Any:
+# RE2's error codes in the words of Go's regexp/syntax (the same parser rules, other names)
+_GO_ERROR_CODES = {
+    "invalid repetition size": "invalid repeat count",
+    "bad repetition operator": "invalid nested repetition operator",
+    "invalid perl operator": "invalid or unsupported Perl syntax",
+    "missing )": "missing closing )",
+    "missing ]": "missing closing ]",
+    "no argument for repetition operator": "missing argument to repetition operator",
+    "invalid named capture group": "invalid named capture",
+}
+
+
+def go_syntax_error(reason: str, pattern: str) -> str:
+    """RE2's ``code: expression`` as Go words it: ``error parsing regexp: code: `expr```."""
+    if reason.startswith("pattern too large"):
+        return f"error parsing regexp: expression too large: `{pattern}`"
+    if reason == "trailing \\":
+        return "error parsing regexp: trailing backslash at end of expression: ``"
+    code, sep, expr = reason.partition(": ")
+    if not sep:
+        return f"error parsing regexp: {reason}"
+    return f"error parsing regexp: {_GO_ERROR_CODES.get(code, code)}: `{expr}`"
+
+
+def compile_go(function: str, pattern: str) -> Any:
+    """The compiled pattern (cached), or a function error worded as Go's ``regexp.Compile`` words it."""
     try:
         return _compile_cached(pattern)
     except re2.error as exc:
         reason = exc.args[0] if exc.args else exc
         if isinstance(reason, bytes):
             reason = reason.decode("utf-8", "replace")
-        raise fn_error(function, f"error parsing regexp: {reason}") from None
+        raise fn_error(function, go_syntax_error(str(reason), pattern)) from None
+
+
+_compile = compile_go
 
 
 def _text(function: str, value: Any, position: int) -> str:
@@ -105,7 +133,7 @@ def _rune_width(src: bytes, pos: int) -> int:
     return min(width, len(src) - pos)
 
 
-def _replace_all(regex: Any, src: bytes, repl: Any) -> bytes:
+def _replace_all(regex: Any, src: bytes, repl: Any, function: str) -> bytes:
     """Go's ``Regexp.replaceAll`` loop over UTF-8 bytes; empty matches abutting a match are not replaced.
 
     The text is encoded once and searched by byte offset, so the whole loop is linear in the text
@@ -115,6 +143,9 @@ def _replace_all(regex: Any, src: bytes, repl: Any) -> bytes:
     last_end = 0
     pos = 0
     n = len(src)
+    # the result is checked in characters where functions are dispatched; this bound (4 bytes per
+    # character at most) stops a replacement that multiplies the text before it takes the memory
+    room = 4 * limits.max_function_result() - n
     while pos <= n:
         m = regex.search(src, pos)
         if m is None:
@@ -122,7 +153,11 @@ def _replace_all(regex: Any, src: bytes, repl: Any) -> bytes:
         start, end = m.span()
         out.append(src[last_end:start])
         if end > last_end or start == 0:
-            out.append(repl(m))
+            piece = repl(m)
+            room -= len(piece) - (end - start)
+            if room < 0:
+                raise limits.too_large(function)
+            out.append(piece)
         last_end = end
         width = _rune_width(src, pos)
         if pos + width > end:
@@ -141,7 +176,7 @@ def _replace(function: str, pattern: str, src: Any, repl: Any, literal: bool) ->
     regex = _compile(function, pattern)
     if literal or "$" not in template:
         fixed = _utf8(template)
-        replaced = _replace_all(regex, _utf8(source), lambda m: fixed)
+        replaced = _replace_all(regex, _utf8(source), lambda m: fixed, function)
     else:
         groupindex = {(k.decode() if isinstance(k, bytes) else k): v for k, v in regex.groupindex.items()}
         groups = regex.groups
@@ -150,7 +185,7 @@ def _replace(function: str, pattern: str, src: Any, repl: Any, literal: bool) ->
             return _utf8(expand(template, lambda i: (m.group(i) or b"").decode("utf-8", "surrogatepass"),
                                 groupindex, groups))
 
-        replaced = _replace_all(regex, _utf8(source), expanded)
+        replaced = _replace_all(regex, _utf8(source), expanded, function)
     return replaced.decode("utf-8", "surrogatepass")
 
 
