@@ -429,6 +429,7 @@ def test_a_lone_surrogate_is_an_error_not_a_traceback() -> None:
     "a:\n- |\n x",  # a block scalar cut off by the end of the text: no line break is added
     "a: |  # c\n  x", "a: >\n\n  x", "|1\n  x",
     "|\n", ">\n", "a: |\n", "a: |\n  \n", "- |\n",  # an empty block scalar at the end of a document
+    "a: |\r\n", "a: |\r\n  \r\n", "- >\r\n",
     "|\n0",  # a root block scalar with its content in column 0
     "\ta: 1\n", "- \ta\n", "a: 1\n\t\nb: 2\n", "a: |\n  x\n\t\n",  # tabs YAML 1.1 does not take
     "&: x\n",  # an anchor name YAML 1.1 does not take
@@ -566,6 +567,8 @@ def hostile_document(draw: st.DrawFn) -> str:
     if draw(st.integers(0, 2)) == 0:  # a character dropped somewhere: a control character, a tab, a quote
         at = draw(st.integers(0, len(text)))
         text = text[:at] + draw(st.sampled_from(HOSTILE_CHARS + "'\"#:-[]{}&*!|> \n")) + text[at:]
+    if draw(st.integers(0, 3)) == 0:
+        text = text.replace("\n", "\r\n")
     # a line starting with ``---`` or ``...`` would start another document: iter_documents splits there
     return yamlio._MARKER.sub(lambda m: " " + m.group(), text)
 

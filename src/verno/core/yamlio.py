@@ -489,7 +489,8 @@ _UNSAFE = re2.compile("(?m)" + "|".join((
     # ``|``/``>`` starting a token in a flow collection (YAML 1.1 rejects it; yaml_rs reads a plain scalar)
     r"[\[{,][ \t]*[|>]",
     r":[ \t]+[|>][-+0-9]*(?:[^-+0-9 \t\r\n#]|[ \t]+[^ \t\r\n#])",
-    r"[|>][-+0-9]*[ \t]*(?:#[^\n]*)?(?:\n[ \t]*(?:#[^\n]*)?)*\z",  # an empty block scalar ends the document
+    # an empty block scalar ends the document
+    r"[|>][-+0-9]*[ \t\r]*(?:#[^\n]*)?(?:\n[ \t\r]*(?:#[^\n]*)?)*\z",
     r"(?:^|[ \t?:,\[\]{}|>-])\t",  # tabs as indentation or separation (YAML 1.1 allows fewer places)
     r"\\[uU]0*[dD][89a-fA-F][0-9a-fA-F]{2}",  # surrogate escapes (YAML 1.1 rejects even a pair)
     # characters YAML 1.1 does not allow in a stream (yaml_rs keeps them, or stops at a NUL)
