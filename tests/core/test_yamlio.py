@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import pytest
@@ -394,3 +395,212 @@ def test_dotted_versions_take_the_fast_path_with_the_same_meaning(token: str) ->
 @pytest.mark.parametrize("token", ["1.2.3e5", "1.2.3_4", "1.2e3.4", "1.2.3:4", "1x.2.3"])
 def test_dotted_tokens_with_other_number_characters_still_fall_back(token: str) -> None:
     assert yamlio._unsafe(f"v: {token}\n")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Exactness under hostile input: the public reader == the reference loader, or both reject
+# ---------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "rules:\n- name: a\n  x: \"b\x00\"\n- name: c\n",  # yaml_rs stops at a NUL and keeps what came before
+    "a: 1\nb: x\x00y\nc: 3\n",
+    "a: x\x01y\n", "a: x\x1b[0m\n", "a: x\x7fy\n", "a: x\x80y\n", "a: x\x9fy\n", "a: x\ufffey\n",
+])
+def test_control_characters_are_an_error_naming_file_document_and_line(text: str) -> None:
+    with pytest.raises(REJECTED):
+        reference(text)
+    with pytest.raises(LoadError) as err:
+        list(iter_documents("kind: Pod\n---\n" + text, "policy.yaml"))
+    line = 2 + text.count("\n", 0, yamlio._NON_PRINTABLE.search(text).start()) + 1
+    assert str(err.value).startswith(f"policy.yaml (document 2): line {line}, column ")
+    assert "control characters are not allowed" in str(err.value)
+
+
+def test_a_lone_surrogate_is_an_error_not_a_traceback() -> None:
+    with pytest.raises(LoadError, match=r"t \(document 1\): line 2, column 4: invalid Unicode: "
+                                        r"a lone surrogate U\+D800"):
+        load_document("a: 1\nb: \ud800\n", "t")
+    with pytest.raises(LoadError, match="invalid Unicode character escape code"):
+        list(iter_documents('{"a": "\\ud800"}', "t"))
+    assert list(iter_documents('{"a": "\\ud83d\\ude00"}', "t")) == [(0, {"a": "\U0001F600"})]
+
+
+@pytest.mark.parametrize("text", [
+    "a:\n- |\n x",  # a block scalar cut off by the end of the text: no line break is added
+    "a: |  # c\n  x", "a: >\n\n  x", "|1\n  x",
+    "|\n", ">\n", "a: |\n", "a: |\n  \n", "- |\n",  # an empty block scalar at the end of a document
+    "a: |\r\n", "a: |\r\n  \r\n", "- >\r\n",
+    "|\n0",  # a root block scalar with its content in column 0
+    "\ta: 1\n", "- \ta\n", "a: 1\n\t\nb: 2\n", "a: |\n  x\n\t\n",  # tabs YAML 1.1 does not take
+    "&: x\n",  # an anchor name YAML 1.1 does not take
+    "a: {b: |}\n", "a: [x, >y]\n",  # block scalar indicators starting a token in a flow collection
+    'a: "\\ud83d\\ude00"\n',  # a surrogate pair escape: YAML 1.1 has none
+])
+def test_texts_yaml_rs_reads_otherwise_take_the_reference_path(text: str) -> None:
+    _check_reader_is_reference(text)
+
+
+_JSON_SPECIALS = ['{"a": NaN}', '{"a": -Infinity}', '{"a": 18446744073709551616}', '{"a": 1e400}',
+                  '{"a": -9223372036854775809}', '{"a": 123456789012345678901234567890}']
+
+
+@pytest.mark.parametrize("text", _JSON_SPECIALS)
+def test_json_numbers_mean_what_the_reference_path_reads(text: str) -> None:
+    [(_, got)] = iter_documents(text, "j")
+    assert same(got, reference(text))
+
+
+def _outcome(read: Any, text: str) -> tuple[str, Any]:
+    try:
+        return "ok", read(text)
+    except (LoadError, *REJECTED):
+        return "error", None
+
+
+def _check_reader_is_reference(text: str) -> None:
+    """verno's reader gives what the reference loader gives, or both reject the text."""
+    want = _outcome(reference, text)
+    got = _outcome(lambda t: load_document(t, "t"), text)
+    assert got[0] == want[0] and same(got[1], want[1]), (text, got, want)
+
+
+# Documents of many shapes: block and flow collections, plain, quoted and block scalars, YAML 1.1 specials,
+# numbers, timestamps, tags, anchors, aliases and merge keys, unicode, and characters YAML forbids. A
+# document is either "tame" (most of it takes the yaml_rs fast path) or "wild" (the reference path mostly).
+HOSTILE_CHARS = "\x00\x01\x08\x0b\x0c\x1b\x1f\x7f\x80\x84\x85\x9f\xa0\u2028\u2029\ufeff\ufffe\uffff\t\r"
+SPECIAL_WORDS = PLAIN_WORDS + ["0777", "1_000", "1:30", "-1:30:00", "~", "<<", "=",
+                               "2001-12-14 21:59:43.10 -5", "0x_1", "+0b1", "0.", "-", "--", "- x", "a #b",
+                               "a: b", "?", "|", ">", "%x", "@x",
+                               "`x", "!x", "&x", "*x", "é", "日本", "\U0001F600", "\u200b"]
+_TAME_WORD = st.text(alphabet="abcxz019 -_./:=@é日", min_size=1, max_size=8).map(str.strip).filter(
+    lambda s: s[:1].isalnum() and ": " not in s and not s.endswith(":"))
+_WILD_WORD = st.text(alphabet=st.characters(exclude_categories=("Cs",)) | st.sampled_from(HOSTILE_CHARS),
+                     max_size=5)
+_TAME_KEYS = ["name", "kind", "spec", "a", "b", "x z", "é", "\"q\"", "'s'", "a-b", "a.b/c"]
+_WILD_KEYS = ["yes", "on", "1", "0x1", "1.5", "~", "null", "<<", "? c", "[a]", "*a"]
+
+
+def json_escape(word: str) -> str:
+    import json
+
+    return json.dumps(word)[1:-1]
+
+
+@st.composite
+def _word(draw: st.DrawFn, wild: bool) -> str:
+    pick = draw(st.integers(0, 9))
+    if pick < (4 if wild else 8):
+        return draw(_TAME_WORD)
+    if pick < (7 if wild else 10):
+        return draw(st.sampled_from(SPECIAL_WORDS))
+    return draw(_WILD_WORD)
+
+
+@st.composite
+def _scalar(draw: st.DrawFn, indent: int, wild: bool) -> str:
+    word = draw(_word(wild))
+    style = draw(st.sampled_from(["plain"] * 6 + ["single", "double", "double", "literal", "folded"]
+                                 + (["tag"] if wild else [])))
+    if style == "single":
+        return "'" + word.replace("'", "''") + "'"
+    if style == "double":
+        escaped = word.replace("\\", "\\\\").replace('"', '\\"')
+        return '"' + (escaped if draw(st.booleans()) else json_escape(word)) + '"'
+    if style in ("literal", "folded"):
+        header = ("|" if style == "literal" else ">") + draw(st.sampled_from(["", "-", "+", "2"]))
+        pad = " " * (indent + 4)  # deeper than the key or dash the scalar follows
+        lines = [draw(_word(wild)) for _ in range(draw(st.integers(0, 3)))]
+        return header + "".join("\n" + (pad + line if line.strip() else line) for line in lines)
+    if style == "tag":
+        return draw(st.sampled_from(["!!str", "!!int", "!!float", "!!bool", "!!null", "!!binary",
+                                     "!!timestamp", "!", "!custom"])) + " " + word
+    return word
+
+
+@st.composite
+def _key(draw: st.DrawFn, wild: bool) -> str:
+    return draw(st.sampled_from(_TAME_KEYS + (_WILD_KEYS if wild else [])))
+
+
+@st.composite
+def _node(draw: st.DrawFn, indent: int, depth: int, wild: bool) -> str:
+    """A node's text as it follows ``key:`` or ``-`` (block collections start on the next line)."""
+    kinds = ["scalar"] * 3 + ["map", "map", "seq", "seq", "flow"] if depth < 3 else ["scalar"]
+    kind = draw(st.sampled_from(kinds + (["alias"] if wild else [])))
+    anchor = draw(st.sampled_from([""] * 4 + ["&a ", "&b "])) if wild else ""
+    if kind == "scalar":
+        return anchor + draw(_scalar(indent, wild))
+    if kind == "alias":
+        return draw(st.sampled_from(["*a", "*b", "*c"]))
+    if kind == "flow":
+        items = [draw(_flow(depth + 1, wild)) for _ in range(draw(st.integers(0, 3)))]
+        if draw(st.booleans()):
+            return anchor + "[" + ", ".join(items) + "]"
+        return anchor + "{" + ", ".join(f"{draw(_key(wild))}: {item}" for item in items) + "}"
+    pad = " " * (indent + 2)
+    lines = []
+    for _ in range(draw(st.integers(1, 3))):
+        child = draw(_node(indent + 2, depth + 1, wild))
+        lead = f"{draw(_key(wild))}:" if kind == "map" else "-"
+        lines.append(f"{pad}{lead}{'' if child.startswith(chr(10)) else ' '}{child}")
+    return (anchor.rstrip() + "\n" if anchor else "\n") + "\n".join(lines)
+
+
+@st.composite
+def _flow(draw: st.DrawFn, depth: int, wild: bool) -> str:
+    if depth < 3 and draw(st.integers(0, 4)) == 0:
+        inner = [draw(_flow(depth + 1, wild)) for _ in range(draw(st.integers(0, 2)))]
+        return "[" + ", ".join(inner) + "]"
+    word = draw(_word(wild))
+    forms = [word] * 3 + ["'" + word.replace("'", "''") + "'", '"' + json_escape(word) + '"']
+    return draw(st.sampled_from(forms + (["*a", "&a " + word] if wild else [])))
+
+
+@st.composite
+def hostile_document(draw: st.DrawFn) -> str:
+    wild = draw(st.booleans())
+    lines = []
+    for _ in range(draw(st.integers(1, 4))):
+        node = draw(_node(-2, 0, wild))
+        lines.append(f"{draw(_key(wild))}:{'' if node.startswith(chr(10)) else ' '}{node}")
+    text = "\n".join(lines) + draw(st.sampled_from(["\n", "\n", ""]))
+    if draw(st.integers(0, 2)) == 0:  # a character dropped somewhere: a control character, a tab, a quote
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(st.sampled_from(HOSTILE_CHARS + "'\"#:-[]{}&*!|> \n")) + text[at:]
+    if draw(st.integers(0, 3)) == 0:
+        text = text.replace("\n", "\r\n")
+    # a line starting with ``---`` or ``...`` would start another document: iter_documents splits there
+    return yamlio._MARKER.sub(lambda m: " " + m.group(), text)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hostile_document())
+def test_reader_is_the_reference_loader_on_hostile_documents(text: str) -> None:
+    _check_reader_is_reference(text)
+
+
+_JSON_NUMBERS = st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1e-400",
+                                 "18446744073709551615",
+                                 "18446744073709551616", "-9223372036854775808", "-9223372036854775809",
+                                 "1.0", "0", "-0", "1E3", "12345678901234567890123"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(
+    _JSON_NUMBERS | st.text(max_size=4).map(lambda s: '"' + json_escape(s) + '"') | st.sampled_from(
+        ["true", "false", "null", '"\\ud800"', '"\\udc00x"', '"\\ud83d\\ude00"']),
+    lambda inner: st.lists(inner, max_size=3).map(lambda xs: "[" + ", ".join(xs) + "]")
+    | st.lists(st.tuples(st.text(max_size=3), inner), max_size=3).map(
+        lambda kv: "{" + ", ".join(f'"{json_escape(k)}": {v}' for k, v in kv) + "}"),
+    max_leaves=12).filter(lambda t: t.startswith(("[", "{"))))
+def test_json_texts_read_as_the_reference_loader_reads_them(text: str) -> None:
+    want = _outcome(reference, text)
+    if want[0] == "error" and re.search(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F]", text):
+        return  # a surrogate pair: JSON's meaning (the character) where YAML 1.1 has none
+    try:
+        got = ("ok", [doc for _, doc in iter_documents(text, "j")])
+    except LoadError:
+        got = ("error", None)
+    if want[0] == "ok":
+        want = ("ok", [] if want[1] is None else [want[1]])
+    assert got[0] == want[0] and same(got[1], want[1]), (text, got, want)

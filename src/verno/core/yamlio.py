@@ -26,11 +26,18 @@ which every document read here gets, is:
 
 Collections nested more than :data:`MAX_DEPTH` deep are rejected with a :class:`LoadError`.
 
+Characters YAML 1.1 does not allow in a stream (C0/C1 control characters but tab, line feed, carriage
+return and NEL; U+FFFE, U+FFFF; lone surrogates) make the document an error naming the line and column,
+as libyaml and go-yaml reject it ("control characters are not allowed"), never a shorter document.
+
 Parsing is done per document, lazily: the text is split on ``---``/``...`` lines and each document is
 parsed only when the iterator reaches it. A document goes through ``yaml_rs`` (YAML 1.2, about 7x faster
 than PyYAML) only when a scan of its raw text proves it free of anything whose meaning differs between
-YAML 1.2 and the rules above; otherwise (and whenever ``yaml_rs`` rejects it) it is built from libyaml's
-event stream by :func:`_build_document`, which implements the rules directly.
+YAML 1.2 and the rules above (YAML 1.1 scalars, forbidden characters, tabs where YAML 1.1 takes none,
+block scalars at the root, empty or cut off by the end of the text, surrogate escapes, ...); otherwise
+(and whenever ``yaml_rs`` rejects it) it is built from libyaml's event stream by :func:`_build_document`,
+which implements the rules directly. A text starting with ``{`` or ``[`` is first read as JSON, with the
+numbers meaning what the reference path reads (NaN, 1e400 and integers beyond uint64 as above).
 """
 from __future__ import annotations
 
@@ -55,7 +62,8 @@ MAX_DEPTH = 256
 #: Alias expansion budget per document, in parser events (a scalar is 1, a collection 2 plus content).
 MAX_ALIAS_EVENTS = 1_000_000
 
-__all__ = ["MAX_ALIAS_EVENTS", "MAX_DEPTH", "iter_documents", "load_document"]
+__all__ = ["MAX_ALIAS_EVENTS", "MAX_DEPTH", "depth_message", "iter_documents", "json_too_deep",
+           "load_document"]
 
 # ---------------------------------------------------------------------------------------------------------
 # Splitting a stream into documents
@@ -320,6 +328,11 @@ def _expand(value: Any, budget: list[int], depth: int, line: int) -> Any:
     return root
 
 
+def depth_message() -> str:
+    """What a text nested deeper than :data:`MAX_DEPTH` is told."""
+    return _depth_message()
+
+
 def _alias_message() -> str:
     return f"aliases expand to more than {MAX_ALIAS_EVENTS} values (an alias bomb?)"
 
@@ -466,12 +479,22 @@ _UNSAFE = re2.compile("(?m)" + "|".join((
     _B + r"(?:[yY](?:[eE][sS])?|[nN][oO]?|[oO](?:[nN]|[fF][fF]))" + _E,  # YAML 1.1 booleans
     _B + r"(?:[tT](?i:rue)|[fF](?i:alse)|[nN](?i:ull)|~)[ \t]*:(?:[ \t\r]|$)",  # boolean/null keys
     *_UNSAFE_NUMBERS,
-    r"(?:^|[\s\[{,])[:?*!]",  # empty or complex keys, aliases, tags
+    r"(?:^|[\s\[{,])[:?*!&]",  # empty or complex keys, aliases, tags, anchors
     r"[\]}][ \t]*:(?:[ \t\r]|$)",  # collections as keys
     r"<<",  # merge keys
     r"^%",  # directives
     r"^[ \t?:-]{64}",  # deep block nesting (bounds the depth yaml_rs could build)
     "[\x85\u2028\u2029\ufeff]",  # YAML 1.1 line breaks, stray BOMs
+    r"^[ \t]*[|>]",  # a block scalar at the root (YAML 1.2 lets its content start in column 0)
+    # ``|``/``>`` starting a token in a flow collection (YAML 1.1 rejects it; yaml_rs reads a plain scalar)
+    r"[\[{,][ \t]*[|>]",
+    r":[ \t]+[|>][-+0-9]*(?:[^-+0-9 \t\r\n#]|[ \t]+[^ \t\r\n#])",
+    # an empty block scalar ends the document
+    r"[|>][-+0-9]*[ \t\r]*(?:#[^\n]*)?(?:\n[ \t\r]*(?:#[^\n]*)?)*\z",
+    r"(?:^|[ \t?:,\[\]{}|>-])\t",  # tabs as indentation or separation (YAML 1.1 allows fewer places)
+    r"\\[uU]0*[dD][89a-fA-F][0-9a-fA-F]{2}",  # surrogate escapes (YAML 1.1 rejects even a pair)
+    # characters YAML 1.1 does not allow in a stream (yaml_rs keeps them, or stops at a NUL)
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]",
 )))
 
 
@@ -491,8 +514,13 @@ _RS_OPTIONS: dict[str, Any] = {
 
 def _fast(text: str) -> Any:
     """The document parsed by yaml_rs, or _MISSING when it must take the reference path."""
-    if _unsafe(text):
+    try:
+        if _unsafe(text):
+            return _MISSING
+    except UnicodeEncodeError:  # a lone surrogate: the reference path reports it
         return _MISSING
+    if not text.endswith("\n") and ("|" in text or ">" in text):
+        return _MISSING  # yaml_rs ends a block scalar cut off by the end of the text with a line break
     try:
         value = yaml_rs.loads(text, **_RS_OPTIONS)
     except (yaml_rs.YAMLDecodeError, ValueError, TypeError):
@@ -534,6 +562,24 @@ def _error_message(exc: yaml.YAMLError, line0: int) -> str:
     return str(exc).replace("\n", " ")
 
 
+#: characters a YAML 1.1 stream may not hold (libyaml's reader check)
+_NON_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _non_printable_message(text: str, line0: int) -> str | None:
+    """Where the first character YAML does not allow is, as libyaml (and go-yaml) word it; None if none."""
+    bad = _NON_PRINTABLE.search(text)
+    if bad is None:
+        return None
+    at = bad.start()
+    where = f"line {text.count(chr(10), 0, at) + line0 + 1}, column {at - text.rfind(chr(10), 0, at)}"
+    code = ord(bad.group())
+    if 0xD800 <= code <= 0xDFFF:
+        return f"{where}: invalid Unicode: a lone surrogate U+{code:04X}"
+    return (f"{where}: control characters are not allowed (U+{code:04X}; write it as an escape in a "
+            "double-quoted string)")
+
+
 def load_document(text: str, source: str = "<string>", *, index: int = 0, line: int = 0) -> Any:
     """Parse the single YAML document ``text`` (``line``: where it starts in ``source``, 0-based)."""
     value = _fast(text)
@@ -543,6 +589,9 @@ def load_document(text: str, source: str = "<string>", *, index: int = 0, line: 
         return _build_document(text)
     except _DocError as exc:
         raise LoadError(source, f"line {exc.line + line + 1}: {exc}", document=index) from None
+    except (yaml.reader.ReaderError, UnicodeEncodeError) as exc:
+        message = _non_printable_message(text, line) or " ".join(str(exc).split())
+        raise LoadError(source, message, document=index) from None
     except yaml.YAMLError as exc:
         raise LoadError(source, _error_message(exc, line), document=index) from None
 
@@ -586,13 +635,32 @@ def _json_too_deep(text: str) -> bool:
     return depth > MAX_DEPTH
 
 
+def json_too_deep(text: str) -> bool:
+    """Whether the collections of the JSON ``text`` nest more than :data:`MAX_DEPTH` deep (unparsed)."""
+    return _json_too_deep(text)
+
+
 def _load_json(text: str, source: str) -> Any:
     if text.count("[") + text.count("{") > MAX_DEPTH and _json_too_deep(text):
         raise LoadError(source, _depth_message(), document=0)
+    if _JSON_SURROGATE_ESCAPE.search(text):
+        return _MISSING  # the reference path decides on \\uD800-style escapes
     try:
-        return json.loads(text)
+        if _JSON_LONG_NUMBER.search(text):
+            return json.loads(text, parse_int=resolve_plain, parse_float=resolve_plain,
+                              parse_constant=resolve_plain)
+        return json.loads(text, parse_float=resolve_plain, parse_constant=resolve_plain)
     except (json.JSONDecodeError, RecursionError):
         return _MISSING
+
+
+# JSON is read with the YAML meaning of its numbers: beyond uint64 an integer is a float, an overflowing
+# float (1e400) and Python's NaN/Infinity extensions stay strings, as the reference path reads them.
+_JSON_LONG_NUMBER = re.compile(r"[0-9]{19}")
+# A lone surrogate escape (``"\ud800"``) is an error on the reference path; a pair is the character it
+# encodes, as JSON means it (YAML 1.1 knows no pairs, so the reference path would reject it).
+_JSON_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+                                    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F]")
 
 
 _JSON_START = re.compile(r"\s*[\[{]")

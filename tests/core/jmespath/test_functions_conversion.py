@@ -18,7 +18,9 @@ from verno.core.jmespath import JMESPath
     ("to_boolean('faLSE')", False),
     ("parse_json('{\"a\": [1, \"b\"]}')", {"a": [1, "b"]}),
     ("parse_json('3')", 3),
-    ("parse_yaml('a: 1\nb: [x, y]\nc: null')", {"a": 1, "b": ["x", "y"], "c": None}),
+    ("parse_yaml('a: 1\nb: [x, z]\nc: null')", {"a": 1, "b": ["x", "z"], "c": None}),
+    # sigs.k8s.io/yaml (go-yaml v2): y and on are booleans, 1:30 a string, 0777 octal; the first document
+    ("parse_yaml('a: [y, on, 1:30, 0777]\n---\nb: 2')", {"a": [True, True, "1:30", 511]}),
     ("parse_yaml('when: 2021-01-01')", {"when": "2021-01-01"}),
     ("parse_yaml('1: one')", {"1": "one"}),
     ("parse_yaml('')", None),

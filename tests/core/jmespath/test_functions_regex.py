@@ -48,3 +48,57 @@ def test_re2_rejects_backreferences(jp: JMESPath) -> None:
 def test_regex_argument_types(jp: JMESPath) -> None:
     with pytest.raises(JMESPathError):
         jp.search("regex_match('a', `[1]`)", {})
+
+
+@pytest.mark.parametrize("expr, expected", [
+    ("regex_replace_all('(a)', 'a', '[$01]')", "[]"),  # Go: a leading zero makes a name, not a number
+    ("regex_replace_all('(a)', 'a', '[${1}0]')", "[a0]"),
+    ("regex_replace_all('(a)', 'a', '[$\u0661]')", "[]"),  # an Arabic-Indic digit is a name character only
+    ("regex_replace_all('(a)', 'a', '[$\u00bd]')", "[$\u00bd]"),  # ½ is no name character: `$` stays
+    ("regex_replace_all('(?P<n\u00e9>a)', 'a', '[$n\u00e9]')", "[a]"),
+    ("regex_replace_all('(a)', 'a', '[${1]')", "[${1]"),  # a malformed ${ is text
+    ("regex_replace_all('(a)', 'a', '[$1000000000]')", "[]"),  # too large a number: a name
+    ("regex_replace_all('a|', 'baaac', '-')", "-b---c-"),  # empty matches abutting a match are skipped
+    ("regex_replace_all('', '\u00e9\u65e5\U0001F600', '-')", "-\u00e9-\u65e5-\U0001F600-"),  # whole runes
+    ("regex_replace_all('.', '\u00e9\u65e5', '<$0>')", "<\u00e9><\u65e5>"),
+    ("regex_replace_all('(x)?b', 'ab', '[$1]')", "a[]"),  # a group that did not take part is empty
+])
+def test_replace_all_follows_go(jp: JMESPath, expr: str, expected: str) -> None:
+    assert jp.search(expr, {}) == expected
+
+
+class _CountingRegex:
+    """A compiled pattern that records every search made with it."""
+
+    def __init__(self, real: object) -> None:
+        self.real = real
+        self.texts: list[object] = []
+
+    def search(self, text: object, pos: int = 0) -> object:
+        self.texts.append(text)
+        return self.real.search(text, pos)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)
+
+
+@pytest.mark.parametrize("function", ["regex_replace_all", "regex_replace_all_literal"])
+def test_replace_all_searches_one_encoded_text_once_per_match(function: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each search goes on from a byte offset into the text encoded once: searching a str from an offset
+    re-encodes the whole text on every call, which made the loop quadratic."""
+    from verno.core.jmespath.functions import regex
+
+    counting = _CountingRegex(regex._compile_cached("[ab]"))
+    monkeypatch.setattr(regex, "_compile_cached", lambda pattern: counting)
+    source = "ab\u00e9" * 1000
+    assert getattr(regex, function)("[ab]", source, "x") == "xx\u00e9" * 1000
+    assert len(counting.texts) == 2000 + 1  # one search per match, and the one that finds no more
+    assert isinstance(counting.texts[0], bytes)
+    assert all(text is counting.texts[0] for text in counting.texts)
+
+
+@pytest.mark.timeout(30)
+def test_replace_all_on_a_large_text_is_linear(jp: JMESPath) -> None:
+    # 150k matches in 300k characters: under a second when linear, minutes when each search re-reads the text
+    text = "ab" * 150_000
+    assert jp.search("regex_replace_all('a', text, 'x')", {"text": text}) == "xb" * 150_000

@@ -3,7 +3,8 @@
 ``JMESPath(registry)`` builds one :class:`jmespath.functions.Functions` subclass holding the 26
 standard functions plus every function plugins registered through
 ``verno_register_jmespath_functions`` (a registered name replaces a standard one, as Kyverno's ``sum``
-does). Argument checking is jmespath's own signature machinery.
+does). Argument checking is jmespath's own signature machinery; every function's result is held to the
+size limit of :mod:`verno.core.limits`.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from jmespath.parser import ParsedResult
 from jmespath.visitor import Options
 from jmespath.visitor import _Expression as _BaseExpression
 
+from verno.core import limits
 from verno.core.errors import JMESPathError, NotFoundError, PluginFailure, VernoError
 from verno.core.jmespath.interpreter import KyvernoInterpreter
 from verno.core.jmespath.paths import Path, compile_path
@@ -148,6 +150,10 @@ def build_functions(registry: Registry | None) -> jp_functions.Functions:
             entry.name, tuple(_describe_types(e) for e in sig),
             str(entry.options.get("returns", "any")), str(entry.options.get("description", "")),
             entry.plugin)
+
+    # every result, standard or registered, is held to the one size limit (verno.core.limits)
+    table = {name: {**spec, "function": limits.capped(name, spec["function"])}
+             for name, spec in table.items()}
 
     class VernoFunctions(jp_functions.Functions):
         INFOS = infos

@@ -6,9 +6,9 @@ import math
 import re
 from typing import Any
 
-import yaml
-
-from verno.core.jmespath.functions._go import fn_error, format_go_float
+from verno.core import yamlio
+from verno.core.errors import LoadError
+from verno.core.jmespath.functions._go import fn_error
 from verno.core.jmespath.functions._spec import S, Spec
 
 
@@ -21,55 +21,59 @@ def to_boolean(s: str) -> bool:
     raise fn_error("to_boolean", f"lowercase argument must be 'true' or 'false' (provided: '{s}')")
 
 
+def _json_constant(name: str) -> Any:
+    # Go's encoding/json has no NaN or Infinity (Python's json reads them)
+    if name.startswith("-"):
+        raise ValueError("invalid character 'I' in numeric literal")
+    raise ValueError(f"invalid character '{name[0]}' looking for beginning of value")
+
+
 def parse_json(s: str) -> Any:
+    """``json.Unmarshal``; collections nest at most as deep as in a file (``yamlio.MAX_DEPTH``)."""
+    if s.count("[") + s.count("{") > yamlio.MAX_DEPTH and yamlio.json_too_deep(s):
+        raise fn_error("parse_json", yamlio.depth_message())
     try:
-        return json.loads(s)
+        return json.loads(s, parse_constant=_json_constant)
     except ValueError as exc:
         raise fn_error("parse_json", str(exc)) from None
+    except RecursionError:
+        raise fn_error("parse_json", yamlio.depth_message()) from None
 
 
-class _YAMLLoader(yaml.SafeLoader):
-    """YAML as ``sigs.k8s.io/yaml`` reads it: timestamps stay strings."""
+def _go_float_text(value: float) -> str:
+    return "NaN" if math.isnan(value) else "+Inf" if value > 0 else "-Inf"
 
 
-_YAMLLoader.yaml_implicit_resolvers = {
-    first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _json_key(key: Any) -> str:
-    if isinstance(key, str):
-        return key
-    if key is None:
-        return "null"
-    if isinstance(key, bool):
-        return "true" if key else "false"
-    if isinstance(key, float):
-        return format_go_float(key)
-    return str(key)
-
-
-def _to_json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {_json_key(k): _to_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_to_json(v) for v in value]
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        raise fn_error("parse_yaml", f"json: unsupported value: {value}")
-    if isinstance(value, (bytes, bytearray)):
-        import base64
-
-        return base64.b64encode(value).decode()
-    return value
+def _reject_non_finite(value: Any) -> None:
+    """sigs.k8s.io/yaml converts to JSON, which has no NaN or infinity."""
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, dict):
+            todo.extend(v.values())
+        elif isinstance(v, list):
+            todo.extend(v)
+        elif isinstance(v, float) and not math.isfinite(v):
+            raise fn_error("parse_yaml", f"json: unsupported value: {_go_float_text(v)}")
 
 
 def parse_yaml(s: str) -> Any:
+    """``sigs.k8s.io/yaml.Unmarshal``: the first document, read as file loading reads one.
+
+    Kubernetes' YAML 1.1 meaning (sexagesimal ``1:30`` and timestamps stay strings, keys become JSON
+    strings) and the same bounds: aliases expand to at most ``yamlio.MAX_ALIAS_EVENTS`` values and
+    collections nest at most ``yamlio.MAX_DEPTH`` deep.
+    """
+    first = next(yamlio.yaml_chunks(s), None)
+    if first is None:
+        return None
+    index, chunk, line = first
     try:
-        loaded = yaml.load(s, Loader=_YAMLLoader)
-    except yaml.YAMLError as exc:
-        raise fn_error("parse_yaml", " ".join(str(exc).split())) from None
-    return _to_json(loaded)
+        value = yamlio.load_document(chunk, "parse_yaml", index=index, line=line)
+    except LoadError as exc:
+        raise fn_error("parse_yaml", exc.message) from None
+    _reject_non_finite(value)
+    return value
 
 
 def x509_decode(pem: str) -> dict[str, Any]:

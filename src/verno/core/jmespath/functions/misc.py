@@ -10,14 +10,20 @@ from urllib.parse import urlsplit
 from verno.core.jmespath.functions._go import fn_error
 from verno.core.jmespath.functions._regen import generate
 from verno.core.jmespath.functions._spec import S, Spec
+from verno.core.jmespath.functions.regex import compile_go
 
 _RNG = _random.SystemRandom()
 
 
 def random(pattern: str) -> str:
-    """A random string matching ``pattern`` (a regular expression)."""
+    """A random string matching ``pattern`` (a regular expression).
+
+    A pattern Go's ``regexp/syntax`` rejects (repeat counts over 1000, alone or multiplied by nesting,
+    backreferences, lookarounds, ...) is an error with Go's words, as goregen parses with it.
+    """
     if pattern == "":
         raise fn_error("random", "no pattern provided")
+    compile_go("random", pattern)
     try:
         return generate(pattern, _RNG)
     except ValueError as exc:

@@ -6,7 +6,7 @@ from typing import Any
 
 import re2
 
-from verno.core import wildcard
+from verno.core import limits, wildcard
 from verno.core.jmespath.functions._go import arg_type_error, fn_error, iface_to_string
 from verno.core.jmespath.functions._spec import SN, O, S, Spec
 
@@ -16,17 +16,46 @@ _OPTIONS.log_errors = False
 
 @lru_cache(maxsize=1024)
 def _compile_cached(pattern: str) -> Any:
-    return re2.compile(pattern, _OPTIONS)
+    # a bytes pattern: matched against UTF-8 bytes by byte offset (see _replace_all), runes as in Go
+    return re2.compile(_utf8(pattern), _OPTIONS)
 
 
-def _compile(function: str, pattern: str) -> Any:
+# RE2's error codes in the words of Go's regexp/syntax (the same parser rules, other names)
+_GO_ERROR_CODES = {
+    "invalid repetition size": "invalid repeat count",
+    "bad repetition operator": "invalid nested repetition operator",
+    "invalid perl operator": "invalid or unsupported Perl syntax",
+    "missing )": "missing closing )",
+    "missing ]": "missing closing ]",
+    "no argument for repetition operator": "missing argument to repetition operator",
+    "invalid named capture group": "invalid named capture",
+}
+
+
+def go_syntax_error(reason: str, pattern: str) -> str:
+    """RE2's ``code: expression`` as Go words it: ``error parsing regexp: code: `expr```."""
+    if reason.startswith("pattern too large"):
+        return f"error parsing regexp: expression too large: `{pattern}`"
+    if reason == "trailing \\":
+        return "error parsing regexp: trailing backslash at end of expression: ``"
+    code, sep, expr = reason.partition(": ")
+    if not sep:
+        return f"error parsing regexp: {reason}"
+    return f"error parsing regexp: {_GO_ERROR_CODES.get(code, code)}: `{expr}`"
+
+
+def compile_go(function: str, pattern: str) -> Any:
+    """The compiled pattern (cached), or a function error worded as Go's ``regexp.Compile`` words it."""
     try:
         return _compile_cached(pattern)
     except re2.error as exc:
         reason = exc.args[0] if exc.args else exc
         if isinstance(reason, bytes):
             reason = reason.decode("utf-8", "replace")
-        raise fn_error(function, f"error parsing regexp: {reason}") from None
+        raise fn_error(function, go_syntax_error(str(reason), pattern)) from None
+
+
+_compile = compile_go
 
 
 def _text(function: str, value: Any, position: int) -> str:
@@ -37,14 +66,28 @@ def _text(function: str, value: Any, position: int) -> str:
 
 
 def _is_name_char(c: str) -> bool:
-    return c.isalnum() or c == "_"
+    """Go's ``unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_'`` (IsDigit is category Nd)."""
+    return c.isalpha() or c.isdecimal() or c == "_"
 
 
-def expand(template: str, match: Any, groupindex: dict[str, int], groups: int) -> str:
+def _group_number(name: str) -> int:
+    """Go's ``extract`` number: ASCII digits, no leading zero, below 1e9; -1 when ``name`` is a name."""
+    num = 0
+    for c in name:
+        if not ("0" <= c <= "9") or num >= 100_000_000:
+            return -1
+        num = num * 10 + ord(c) - 48
+    if name[0] == "0" and len(name) > 1:
+        return -1
+    return num
+
+
+def expand(template: str, group: Any, groupindex: dict[str, int], groups: int) -> str:
     """Go's ``Regexp.Expand``: ``$1``, ``${1}``, ``$name``, ``${name}``; ``$$`` is a literal ``$``.
 
     ``$name`` takes the longest run of letters, digits and underscores; an unknown or out-of-range
-    group expands to the empty string; a malformed ``${`` is copied literally.
+    group expands to the empty string; a malformed ``$`` or ``${`` is copied literally. ``group(i)``
+    gives the text of group ``i`` ("" when it did not take part in the match).
     """
     out: list[str] = []
     i = 0
@@ -60,42 +103,49 @@ def expand(template: str, match: Any, groupindex: dict[str, int], groups: int) -
             out.append("$")
             i += 1
             continue
-        name = ""
-        if i < n and template[i] == "{":
-            end = template.find("}", i + 1)
-            candidate = template[i + 1:end] if end > 0 else ""
-            if end < 0 or not candidate or not all(_is_name_char(c) for c in candidate):
-                out.append("$")
-                continue
-            name = candidate
-            i = end + 1
-        else:
-            k = i
-            while k < n and _is_name_char(template[k]):
-                k += 1
-            if k == i:
-                out.append("$")
-                continue
-            name = template[i:k]
-            i = k
-        index: int | None
-        if name.isdigit():
-            index = int(name)
-            if index > groups:
-                index = None
-        else:
-            index = groupindex.get(name)
+        brace = i < n and template[i] == "{"
+        k = i + 1 if brace else i
+        start = k
+        while k < n and _is_name_char(template[k]):
+            k += 1
+        if k == start or (brace and (k >= n or template[k] != "}")):
+            out.append("$")  # malformed: the ``$`` is text
+            continue
+        name = template[start:k]
+        i = k + 1 if brace else k
+        num = _group_number(name)
+        index = (num if num <= groups else None) if num >= 0 else groupindex.get(name)
         if index is not None:
-            out.append(match.group(index) or "")
+            out.append(group(index))
     return "".join(out)
 
 
-def _replace_all(regex: Any, src: str, repl: Any) -> str:
-    """Go's ``ReplaceAll`` loop: empty matches right after a previous match are not replaced."""
-    out: list[str] = []
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _rune_width(src: bytes, pos: int) -> int:
+    """The width of the UTF-8 sequence starting at ``pos`` (Go's ``utf8.DecodeRune`` width; 0 at the end)."""
+    if pos >= len(src):
+        return 0
+    lead = src[pos]
+    width = 1 if lead < 0xC0 else 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
+    return min(width, len(src) - pos)
+
+
+def _replace_all(regex: Any, src: bytes, repl: Any, function: str) -> bytes:
+    """Go's ``Regexp.replaceAll`` loop over UTF-8 bytes; empty matches abutting a match are not replaced.
+
+    The text is encoded once and searched by byte offset, so the whole loop is linear in the text
+    (searching a ``str`` from an offset re-encodes the text on every call).
+    """
+    out: list[bytes] = []
     last_end = 0
     pos = 0
     n = len(src)
+    # the result is checked in characters where functions are dispatched; this bound (4 bytes per
+    # character at most) stops a replacement that multiplies the text before it takes the memory
+    room = 4 * limits.max_function_result() - n
     while pos <= n:
         m = regex.search(src, pos)
         if m is None:
@@ -103,33 +153,53 @@ def _replace_all(regex: Any, src: str, repl: Any) -> str:
         start, end = m.span()
         out.append(src[last_end:start])
         if end > last_end or start == 0:
-            out.append(repl(m))
+            piece = repl(m)
+            room -= len(piece) - (end - start)
+            if room < 0:
+                raise limits.too_large(function)
+            out.append(piece)
         last_end = end
-        pos = end if end > pos else pos + 1
+        width = _rune_width(src, pos)
+        if pos + width > end:
+            pos += width
+        elif pos + 1 > end:
+            pos += 1
+        else:
+            pos = end
     out.append(src[last_end:])
-    return "".join(out)
+    return b"".join(out)
+
+
+def _replace(function: str, pattern: str, src: Any, repl: Any, literal: bool) -> str:
+    source = _text(function, src, 2)
+    template = _text(function, repl, 3)
+    regex = _compile(function, pattern)
+    if literal or "$" not in template:
+        fixed = _utf8(template)
+        replaced = _replace_all(regex, _utf8(source), lambda m: fixed, function)
+    else:
+        groupindex = {(k.decode() if isinstance(k, bytes) else k): v for k, v in regex.groupindex.items()}
+        groups = regex.groups
+
+        def expanded(m: Any) -> bytes:
+            return _utf8(expand(template, lambda i: (m.group(i) or b"").decode("utf-8", "surrogatepass"),
+                                groupindex, groups))
+
+        replaced = _replace_all(regex, _utf8(source), expanded, function)
+    return replaced.decode("utf-8", "surrogatepass")
 
 
 def regex_replace_all(pattern: str, src: Any, repl: Any) -> str:
-    source = _text("regex_replace_all", src, 2)
-    template = _text("regex_replace_all", repl, 3)
-    regex = _compile("regex_replace_all", pattern)
-    if "$" not in template:
-        return _replace_all(regex, source, lambda m: template)
-    groupindex = dict(regex.groupindex)
-    return _replace_all(regex, source, lambda m: expand(template, m, groupindex, regex.groups))
+    return _replace("regex_replace_all", pattern, src, repl, literal=False)
 
 
 def regex_replace_all_literal(pattern: str, src: Any, repl: Any) -> str:
-    source = _text("regex_replace_all_literal", src, 2)
-    literal = _text("regex_replace_all_literal", repl, 3)
-    regex = _compile("regex_replace_all_literal", pattern)
-    return _replace_all(regex, source, lambda m: literal)
+    return _replace("regex_replace_all_literal", pattern, src, repl, literal=True)
 
 
 def regex_match(pattern: str, src: Any) -> bool:
     source = _text("regex_match", src, 2)
-    return _compile("regex_match", pattern).search(source) is not None
+    return _compile("regex_match", pattern).search(_utf8(source)) is not None
 
 
 def pattern_match(pattern: str, src: Any) -> bool:

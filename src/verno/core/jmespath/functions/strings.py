@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import binascii
 
+from verno.core import limits
 from verno.core.jmespath.functions._go import clean_path, fn_error
 from verno.core.jmespath.functions._spec import N, S, Spec
 
@@ -21,12 +22,16 @@ def equal_fold(a: str, b: str) -> bool:
     return all(x == y or x.lower() == y.lower() or x.upper() == y.upper() for x, y in zip(a, b))
 
 
-def _go_replace(s: str, old: str, new: str, n: int) -> str:
+def _go_replace(function: str, s: str, old: str, new: str, n: int) -> str:
     """``strings.Replace``: n < 0 means every occurrence; an empty ``old`` inserts between runes."""
     if n == 0 or old == new:
         return s
+    found = len(s) + 1 if old == "" else s.count(old)
+    count = found if n < 0 else min(n, found)
+    if len(new) > len(old) and len(s) + count * (len(new) - len(old)) > limits.max_function_result():
+        raise limits.too_large(function)  # before building it
     if old == "":
-        limit = len(s) + 1 if n < 0 else min(n, len(s) + 1)
+        limit = count
         out = []
         for i in range(limit):
             out.append(new)
@@ -38,11 +43,11 @@ def _go_replace(s: str, old: str, new: str, n: int) -> str:
 
 
 def replace(s: str, old: str, new: str, n: float) -> str:
-    return _go_replace(s, old, new, int(n))
+    return _go_replace("replace", s, old, new, int(n))
 
 
 def replace_all(s: str, old: str, new: str) -> str:
-    return _go_replace(s, old, new, -1)
+    return _go_replace("replace_all", s, old, new, -1)
 
 
 def to_upper(s: str) -> str:
