@@ -9,7 +9,8 @@ policies and resources, as a user would from the command line. Files are read th
 What a case must show (:func:`check`): no exception escapes the command, no "internal error", exit codes
 are 0 or 1 (2 only for usage errors), and every ``Error:`` line names the file it is about.
 
-Used by ``tests/fuzz/test_fuzz.py`` (a bounded hypothesis run in the suite) and ``bench/fuzz.py`` (long runs).
+While a case runs, the commands share one Engine (building one loads every plugin); everything is put
+back afterwards. Used by ``tests/fuzz/test_fuzz.py`` (a bounded hypothesis run in the suite) and ``bench/fuzz.py`` (long runs).
 """
 from __future__ import annotations
 
@@ -259,22 +260,33 @@ def overridden(path: Path, text: str) -> Iterator[None]:
 _ENGINE: Any = None
 
 
-def shared_engine() -> None:
-    """One Engine for every case (building one loads every plugin), and no GC changes between cases."""
+def shared_engine() -> Any:
+    """One Engine for every case (building one loads every plugin)."""
     global _ENGINE
-    if _ENGINE is not None:
-        return
-    import verno.cli.apply as apply_mod
-    import verno.cli.gc_policy as gc_policy
-    import verno.cli.test_cmd as test_mod
-    from verno.core.engine import Engine
+    if _ENGINE is None:
+        from verno.core.engine import Engine
 
-    _ENGINE = Engine()
-    apply_mod.Engine = test_mod.Engine = lambda: _ENGINE
-    for mod in (apply_mod, test_mod, gc_policy):
-        for name in ("batch_mode", "keep_for_run"):
-            if hasattr(mod, name):
-                setattr(mod, name, lambda: None)
+        _ENGINE = Engine()
+    return _ENGINE
+
+
+@contextmanager
+def cli_with_shared_engine() -> Iterator[None]:
+    """While a case runs, ``apply`` and ``test`` use the shared Engine and leave the collector's settings
+    alone; everything is put back afterwards, so other tests in the same process see the real commands."""
+    import verno.cli.apply as apply_mod
+    import verno.cli.test_cmd as test_mod
+
+    engine = shared_engine()
+    saved = [(mod, name, getattr(mod, name)) for mod in (apply_mod, test_mod)
+             for name in ("Engine", "batch_mode", "keep_for_run") if hasattr(mod, name)]
+    for mod, name, _ in saved:
+        setattr(mod, name, (lambda: engine) if name == "Engine" else (lambda: None))
+    try:
+        yield
+    finally:
+        for mod, name, value in saved:
+            setattr(mod, name, value)
 
 
 @dataclass
@@ -295,7 +307,6 @@ def run_case(case: Case) -> list[Run]:
     """``verno test`` on the suite and ``verno apply`` on its policies and resources, the file mutated."""
     from verno.cli.main import cli
 
-    shared_engine()
     runner = CliRunner()
     seed = case.seed
     commands = [["test", str(seed.directory)]]
@@ -305,7 +316,7 @@ def run_case(case: Case) -> list[Run]:
             apply += ["-r", str(r)]
         commands.append(apply)
     out = []
-    with overridden(case.file, case.text):
+    with overridden(case.file, case.text), cli_with_shared_engine():
         for command in commands:
             result = runner.invoke(cli, command, catch_exceptions=True)
             exc = result.exception if not isinstance(result.exception, SystemExit) else None
@@ -371,9 +382,8 @@ def expression_problem(expression: str, data: Any) -> str | None:
     """What is wrong when evaluating ``expression``: None when it gave a value or one of verno's errors."""
     from verno.core.errors import VernoError
 
-    shared_engine()
     try:
-        _ENGINE.jmespath.search(expression, data)
+        shared_engine().jmespath.search(expression, data)
     except VernoError:
         return None
     except Exception as exc:
@@ -382,5 +392,4 @@ def expression_problem(expression: str, data: Any) -> str | None:
 
 
 def function_names() -> list[str]:
-    shared_engine()
-    return sorted(_ENGINE.jmespath.functions.FUNCTION_TABLE)
+    return sorted(shared_engine().jmespath.functions.FUNCTION_TABLE)
