@@ -227,8 +227,6 @@ def _parse_entry(entry: str) -> tuple[str, object]:
         if "/" in entry or "@" in entry:
             raise ValueError("a URL entry names a host only (no path, no user)")
     if "/" in entry:
-        if scheme:
-            raise ValueError("a CIDR takes no scheme")
         return "network", ipaddress.ip_network(entry, strict=True)
     try:
         ip = ipaddress.ip_address(entry.strip("[]"))
