@@ -21,6 +21,8 @@ class Server:
     port: int
     tls: bool
     hits: list[str] = field(default_factory=list)
+    #: request bodies, in order
+    bodies: list[bytes] = field(default_factory=list)
 
     def url(self, host: str = "127.0.0.1") -> str:
         return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
@@ -34,6 +36,7 @@ def serve(route: Callable[[str, str, dict[str, str]], Answer], tls: tuple[Path, 
           ) -> Iterator[Server]:
     """A threaded server answering every request with ``route(method, path, headers)``."""
     hits: list[str] = []
+    bodies: list[bytes] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -42,8 +45,7 @@ def serve(route: Callable[[str, str, dict[str, str]], Answer], tls: tuple[Path, 
             hits.append(f"{self.command} {self.path} host={self.headers.get('host')} "
                         f"auth={self.headers.get('authorization', '')}")
             length = int(self.headers.get("content-length") or 0)
-            if length:
-                self.rfile.read(length)
+            bodies.append(self.rfile.read(length) if length else b"")
             status, headers, body = route(self.command, self.path, dict(self.headers))
             self.send_response(status, headers.pop("X-Reason", None))
             for k, v in headers.items():
@@ -67,7 +69,7 @@ def serve(route: Callable[[str, str, dict[str, str]], Answer], tls: tuple[Path, 
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield Server(httpd.server_address[1], bool(tls), hits)
+        yield Server(httpd.server_address[1], bool(tls), hits, bodies)
     finally:
         httpd.shutdown()
         httpd.server_close()

@@ -54,6 +54,8 @@ class Sources:
     #: where registries and apiCall services may be reached (``--allow-egress``): public addresses for
     #: registries, nothing for apiCall services unless an entry names them
     egress: EgressPolicy = STRICT
+    #: seconds an apiCall service call may take in all (connect, redirects, body)
+    egress_timeout: float = 10.0
 
     def rule_values(self, policy: str, rule: str) -> tuple[dict[str, Any], dict[str, list[Any]]]:
         """Values and foreachValues a Values file gives one rule."""

@@ -69,7 +69,8 @@ def registries(settings: Settings) -> Registries:
 
 def _sources(settings: Settings, pool: Registries, **extra: Any) -> Sources:
     return Sources(registry_access=True, registry_client=pool,
-                   allow_insecure_registry=settings.allow_insecure_registry, egress=settings.egress, **extra)
+                   allow_insecure_registry=settings.allow_insecure_registry, egress=settings.egress,
+                   egress_timeout=settings.registry_timeout, **extra)
 
 
 def _stopping(*steps: Callable[[], None]) -> Callable[[], None]:
