@@ -86,6 +86,25 @@ def test_plain_http_registry_needs_allow_insecure(suite):
     assert "error" in out and f"registry {image.split('/')[0]}" in out
 
 
+def test_a_loopback_registry_needs_allow_egress(suite):
+    d, image, _ = suite
+    code, out, _ = _run("apply", d / "policy.yaml", "-r", d / "signed.yaml", "--registry", "--allow-insecure-registry",
+                        "-t", "--detailed-results")
+    assert code == 1
+    assert "it is a loopback address; allow it with --allow-egress 127.0.0.1" in out.replace("\n", " ")
+
+
+@pytest.mark.parametrize("command", ["apply", "serve"])
+def test_a_malformed_allow_egress_entry_is_a_usage_error(command, tmp_path):
+    (tmp_path / "f.pem").write_text("x")
+    (tmp_path / "p.yaml").write_text("")
+    args = (["apply", tmp_path / "p.yaml", "-r", tmp_path / "p.yaml"] if command == "apply" else
+            ["serve", "--policies", tmp_path / "p.yaml", "--tls-cert", tmp_path / "f.pem", "--tls-key", tmp_path / "f.pem"])
+    code, _, err = _run(*args, "--allow-egress", "169.254.169.254:80")
+    assert code == 2
+    assert "Invalid value for --allow-egress: '169.254.169.254:80': an address entry takes no port" in err
+
+
 def test_insecure_without_registry_is_a_usage_error(suite):
     d, _, _ = suite
     code, _, err = _run("apply", d / "policy.yaml", "-r", d / "signed.yaml", "--allow-insecure-registry")
