@@ -99,7 +99,8 @@ def test_a_malformed_allow_egress_entry_is_a_usage_error(command, tmp_path):
     (tmp_path / "f.pem").write_text("x")
     (tmp_path / "p.yaml").write_text("")
     args = (["apply", tmp_path / "p.yaml", "-r", tmp_path / "p.yaml"] if command == "apply" else
-            ["serve", "--policies", tmp_path / "p.yaml", "--tls-cert", tmp_path / "f.pem", "--tls-key", tmp_path / "f.pem"])
+            ["serve", "--policies", tmp_path / "p.yaml", "--tls-cert", tmp_path / "f.pem",
+             "--tls-key", tmp_path / "f.pem"])
     code, _, err = _run(*args, "--allow-egress", "169.254.169.254:80")
     assert code == 2
     assert "Invalid value for --allow-egress: '169.254.169.254:80': an address entry takes no port" in err

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import ssl
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -125,14 +126,18 @@ class FencedTransport(httpx.BaseTransport):
         self._unverified_hosts = unverified_hosts
         self._max = max_connections
         self._pools: dict[bool, httpcore.ConnectionPool] = {}
+        self._lock = threading.Lock()
 
     def _pool(self, unverified: bool) -> httpcore.ConnectionPool:
         pool = self._pools.get(unverified)
         if pool is None:
-            ctx = httpx.create_ssl_context(verify=False) if unverified else self._verify
-            pool = self._pools[unverified] = httpcore.ConnectionPool(
-                ssl_context=ctx, network_backend=self._backend, max_connections=self._max,
-                max_keepalive_connections=self._max, keepalive_expiry=30.0)
+            with self._lock:
+                pool = self._pools.get(unverified)
+                if pool is None:
+                    ctx = httpx.create_ssl_context(verify=False) if unverified else self._verify
+                    pool = self._pools[unverified] = httpcore.ConnectionPool(
+                        ssl_context=ctx, network_backend=self._backend, max_connections=self._max,
+                        max_keepalive_connections=self._max, keepalive_expiry=30.0)
         return pool
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -149,9 +154,10 @@ class FencedTransport(httpx.BaseTransport):
                               extensions=resp.extensions)
 
     def close(self) -> None:
-        for pool in self._pools.values():
-            pool.close()
-        self._pools.clear()
+        with self._lock:
+            for pool in self._pools.values():
+                pool.close()
+            self._pools.clear()
 
 
 def client(policy: EgressPolicy, *, public: bool, verify: ssl.SSLContext | bool = True, timeout: float = 10.0,
