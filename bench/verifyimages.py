@@ -26,6 +26,7 @@ from vi_cosign import Pusher, push_signatures, signature  # noqa: E402
 from vi_pki import new_key, public_pem  # noqa: E402
 from vi_regserver import start_registry  # noqa: E402
 
+from verno.core.egress import EgressPolicy  # noqa: E402
 from verno.core.engine import Engine  # noqa: E402
 from verno.core.models.policy import Policy  # noqa: E402
 from verno.core.request import Request  # noqa: E402
@@ -72,7 +73,7 @@ def run(reg, n: int) -> None:
     digest = pusher.image("bench/app", "v1")
     key = new_key()
     push_signatures(pusher, "bench/app", digest, [signature(key, f"{reg.host}/bench/app", digest)])
-    registries = Registries(credentials={}, allow_insecure=True)
+    registries = Registries(credentials={}, allow_insecure=True, egress=EgressPolicy.parse(["127.0.0.1"]))
     client = registries.client(reg.host)
     requests: list[str] = []
     client._http.event_hooks["request"].append(lambda r: requests.append(f"{r.method} {r.url.path}"))

@@ -91,6 +91,13 @@ def test_probes_ports_and_arguments(render):
     assert excluded == ["kube-system", "verno-system", "monitoring"]
 
 
+def test_egress_allowances_become_serve_flags(render):
+    assert not any(a.startswith("--allow-egress") for a in container(render())["args"])
+    c = container(render({"server": {"allowEgress": ["10.0.0.0/8", "http://data.team.svc:8080"]}}))
+    assert [a for a in c["args"] if a.startswith("--allow-egress")] == \
+        ["--allow-egress=10.0.0.0/8", "--allow-egress=http://data.team.svc:8080"]
+
+
 def test_runs_as_non_root_read_only(render):
     docs = render()
     pod = one(docs, "Deployment")["spec"]["template"]["spec"]

@@ -5,7 +5,8 @@ from pathlib import Path
 
 
 HERE = Path(__file__).parent.parent / "verifyimages"
-if str(HERE) not in sys.path:  # helpers (vi_regserver, vi_pki, vi_cosign) import each other by name
-    sys.path.insert(0, str(HERE))
+for helpers in (HERE, Path(__file__).parent):  # helpers (vi_regserver, egress_server ...) are imported by name
+    if str(helpers) not in sys.path:
+        sys.path.insert(0, str(helpers))
 
 from vi_fixtures import pusher, registry, tls_registry  # noqa: E402,F401

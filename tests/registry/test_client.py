@@ -6,15 +6,17 @@ import json
 import pytest
 
 from vi_cosign import Pusher
-from vi_regserver import free_port
+from vi_regserver import allow_loopback, free_port
 
 from verno.registry import (AuthError, Credentials, NotFound, Registries, RegistryClient, RegistryUnreachable,
                             load_docker_config, sha256_digest)
 
+LOOPBACK = allow_loopback()
+
 
 def test_tag_resolves_to_digest_by_head(registry, pusher):
     digest = pusher.image("demo/app", "v1")
-    client = RegistryClient(registry.host, insecure=True)
+    client = RegistryClient(registry.host, egress=LOOPBACK, insecure=True)
     desc = client.resolve("demo/app", "v1")
     assert desc.digest == digest
     assert desc.media_type == "application/vnd.oci.image.manifest.v1+json"
@@ -25,14 +27,14 @@ def test_tag_resolves_to_digest_by_head(registry, pusher):
 
 
 def test_missing_tag_is_not_found_naming_image_and_registry(registry):
-    client = RegistryClient(registry.host, insecure=True)
+    client = RegistryClient(registry.host, egress=LOOPBACK, insecure=True)
     with pytest.raises(NotFound) as err:
         client.resolve("demo/app", "nope")
     assert registry.host in str(err.value) and "demo/app:nope" in str(err.value)
 
 
 def test_plain_http_refused_unless_insecure_allowed(registry):
-    client = RegistryClient(registry.host)
+    client = RegistryClient(registry.host, egress=LOOPBACK)
     with pytest.raises(RegistryUnreachable) as err:
         client.resolve("demo/app", "v1")
     assert "allowInsecureRegistry" in str(err.value) and registry.host in str(err.value)
@@ -40,7 +42,7 @@ def test_plain_http_refused_unless_insecure_allowed(registry):
 
 def test_registry_down_errors_fast_and_names_it():
     host = f"127.0.0.1:{free_port()}"
-    client = RegistryClient(host, insecure=True, timeout=2)
+    client = RegistryClient(host, egress=LOOPBACK, insecure=True, timeout=2)
     with pytest.raises(RegistryUnreachable) as err:
         client.resolve("demo/app", "v1")
     assert host in str(err.value) and "demo/app:v1" in str(err.value)
@@ -56,7 +58,7 @@ def test_referrers_tag_schema_fallback(registry, pusher):
         "config": {"mediaType": "application/vnd.oci.empty.v1+json", **empty},
         "layers": [{"mediaType": art_type, **layer}],
         "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": 1}})
-    client = RegistryClient(registry.host, insecure=True)
+    client = RegistryClient(registry.host, egress=LOOPBACK, insecure=True)
     assert client.referrers("demo/ref", digest) == []
     pusher.manifest("demo/ref", digest.replace(":", "-"), {
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
@@ -70,7 +72,8 @@ def test_referrers_tag_schema_fallback(registry, pusher):
 def test_tls_with_custom_ca_and_basic_auth(tls_registry):
     pusher = Pusher(tls_registry.base_url, auth=("ci", "s3cret"), verify=_ctx(tls_registry.ca_pem))
     digest = pusher.image("private/app", "v1")
-    regs = Registries(credentials={tls_registry.host: Credentials("ci", "s3cret")}, ca=tls_registry.ca_pem)
+    regs = Registries(credentials={tls_registry.host: Credentials("ci", "s3cret")}, ca=tls_registry.ca_pem,
+                      egress=LOOPBACK)
     assert regs.client(tls_registry.host).resolve("private/app", "v1").digest == digest
     assert regs.client(tls_registry.host) is regs.client(tls_registry.host)  # one pooled client
     data = regs.image_data(f"{tls_registry.host}/private/app:v1")
@@ -80,18 +83,22 @@ def test_tls_with_custom_ca_and_basic_auth(tls_registry):
 
 
 def test_tls_wrong_password_and_anonymous_are_auth_errors(tls_registry):
-    wrong = RegistryClient(tls_registry.host, credentials=Credentials("ci", "bad"), ca=tls_registry.ca_pem)
+    wrong = RegistryClient(tls_registry.host, egress=LOOPBACK, credentials=Credentials("ci", "bad"),
+                           ca=tls_registry.ca_pem)
     with pytest.raises(AuthError, match="401"):
         wrong.resolve("private/app", "v1")
-    anon = RegistryClient(tls_registry.host, ca=tls_registry.ca_pem)
+    anon = RegistryClient(tls_registry.host, egress=LOOPBACK, ca=tls_registry.ca_pem)
     with pytest.raises(AuthError, match="no credentials"):
         anon.resolve("private/app", "v1")
 
 
-def test_tls_untrusted_certificate_is_unreachable(tls_registry):
-    client = RegistryClient(tls_registry.host, credentials=Credentials("ci", "s3cret"))
-    with pytest.raises(RegistryUnreachable, match="CERTIFICATE_VERIFY_FAILED"):
+def test_tls_untrusted_certificate_is_unreachable_with_the_cause_in_the_debug_log(tls_registry, caplog):
+    client = RegistryClient(tls_registry.host, egress=LOOPBACK, credentials=Credentials("ci", "s3cret"))
+    with caplog.at_level("DEBUG", logger="verno.egress"), pytest.raises(RegistryUnreachable) as err:
         client.resolve("private/app", "v1")
+    assert str(err.value) == (f"{tls_registry.host}/private/app:v1: could not reach registry {tls_registry.host} "
+                              "(a plain-HTTP registry needs allowInsecureRegistry)")
+    assert "CERTIFICATE_VERIFY_FAILED" in caplog.text
 
 
 def test_docker_config_credentials(tmp_path):

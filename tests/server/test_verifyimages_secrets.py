@@ -16,6 +16,7 @@ from vi_fixtures import tls_registry  # noqa: F401  (TLS + htpasswd registry)
 from vi_pki import new_key, public_pem
 from vi_policy import OFFLINE, evaluate, keys, pod, repo
 
+from verno.core.egress import EgressPolicy
 from verno.core.engine import Engine
 from verno.core.results import Status
 from verno.core.sources import Sources
@@ -50,7 +51,7 @@ def world(tls_registry, tmp_path_factory):  # noqa: F811
         k8s_config.load_kube_config(config_file=str(api.kubeconfig(tmp_path_factory.mktemp("kube") / "config")),
                                     client_configuration=cfg)
         cluster = KubeClusterClient(k8s.ApiClient(cfg), 5.0, namespace="verno")
-        registries = Registries(credentials={}, ca=tls_registry.ca_pem)
+        registries = Registries(credentials={}, ca=tls_registry.ca_pem, egress=EgressPolicy.parse(["127.0.0.1"]))
         yield {"api": api, "cluster": cluster, "registries": registries, "image": f"{tls_registry.host}/{r}:v1",
                "digest": digest, "pem": public_pem(key)}
         registries.close()

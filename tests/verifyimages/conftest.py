@@ -14,6 +14,7 @@ from vi_fixtures import pusher, registry, tls_registry  # noqa: E402,F401
 from verno.core.engine import Engine  # noqa: E402
 from verno.core.sources import Sources  # noqa: E402
 from verno.registry import Registries  # noqa: E402
+from vi_regserver import allow_loopback  # noqa: E402
 
 
 @pytest.fixture
@@ -24,4 +25,6 @@ def engine() -> Engine:
 
 @pytest.fixture(scope="session")
 def sources(registry) -> Sources:
-    return Sources(registry_access=True, registry_client=Registries(credentials={}, allow_insecure=True))
+    egress = allow_loopback()
+    return Sources(registry_access=True, registry_client=Registries(credentials={}, allow_insecure=True, egress=egress),
+                   egress=egress)

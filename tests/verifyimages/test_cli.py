@@ -49,7 +49,7 @@ def suite(tmp_path: Path, registry, pusher):
 def test_apply_signed_image_passes_and_prints_the_pinned_resource(suite):
     d, image, digest = suite
     code, out, err = _run("apply", d / "policy.yaml", "-r", d / "signed.yaml", "--registry",
-                          "--allow-insecure-registry")
+                          "--allow-insecure-registry", "--allow-egress", "127.0.0.1")
     assert code == 0, out + err
     assert "policy check-images applied to default/Pod/signed:" in out
     printed = yaml.safe_load(out.split("applied to default/Pod/signed:", 1)[1].split("\n---\n", 1)[0])
@@ -62,7 +62,7 @@ def test_apply_signed_image_passes_and_prints_the_pinned_resource(suite):
 def test_apply_unsigned_image_fails(suite):
     d, _, _ = suite
     code, out, _ = _run("apply", d / "policy.yaml", "-r", d / "unsigned.yaml", "--registry",
-                          "--allow-insecure-registry")
+                          "--allow-insecure-registry", "--allow-egress", "127.0.0.1")
     assert code == 1
     assert "failed to verify image" in out and "no signatures found" in out
     assert "pass: 0, fail: 1" in out
@@ -81,9 +81,29 @@ def test_apply_without_registry_flag_is_a_clear_error(suite):
 def test_plain_http_registry_needs_allow_insecure(suite):
     d, image, _ = suite
     code, out, _ = _run("apply", d / "policy.yaml", "-r", d / "signed.yaml", "--registry", "-t",
-                        "--detailed-results")
+                        "--detailed-results", "--allow-egress", "127.0.0.1")
     assert code == 1
     assert "error" in out and f"registry {image.split('/')[0]}" in out
+
+
+def test_a_loopback_registry_needs_allow_egress(suite):
+    d, image, _ = suite
+    code, out, _ = _run("apply", d / "policy.yaml", "-r", d / "signed.yaml", "--registry", "--allow-insecure-registry",
+                        "-t", "--detailed-results")
+    assert code == 1
+    assert "it is a loopback address; allow it with --allow-egress 127.0.0.1" in out.replace("\n", " ")
+
+
+@pytest.mark.parametrize("command", ["apply", "serve"])
+def test_a_malformed_allow_egress_entry_is_a_usage_error(command, tmp_path):
+    (tmp_path / "f.pem").write_text("x")
+    (tmp_path / "p.yaml").write_text("")
+    args = (["apply", tmp_path / "p.yaml", "-r", tmp_path / "p.yaml"] if command == "apply" else
+            ["serve", "--policies", tmp_path / "p.yaml", "--tls-cert", tmp_path / "f.pem",
+             "--tls-key", tmp_path / "f.pem"])
+    code, _, err = _run(*args, "--allow-egress", "169.254.169.254:80")
+    assert code == 2
+    assert "Invalid value for --allow-egress: '169.254.169.254:80': an address entry takes no port" in err
 
 
 def test_insecure_without_registry_is_a_usage_error(suite):
@@ -107,7 +127,7 @@ def test_verno_test_with_registry(suite):
             {"policy": "check-images", "rule": "verify", "resources": ["signed"], "kind": "Pod", "result": "pass"},
             {"policy": "check-images", "rule": "verify", "resources": ["unsigned"], "kind": "Pod", "result": "fail"},
         ]}))
-    code, out, err = _run("test", d, "--registry", "--allow-insecure-registry")
+    code, out, err = _run("test", d, "--registry", "--allow-insecure-registry", "--allow-egress", "127.0.0.1")
     assert code == 0, out + err
     assert "Test Summary: 2 tests passed and 0 tests failed" in out
     code, out, err = _run("test", d)
@@ -139,6 +159,7 @@ def test_installed_cli_with_docker_config_credentials(tls_registry, tmp_path):
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default"},
         "spec": {"containers": [{"name": "app", "image": f"{tls_registry.host}/{r}:v1"}]}}))
     base = [sys.executable, "-m", "verno", "apply", str(tmp_path / "policy.yaml"), "-r", str(tmp_path / "pod.yaml")]
+    base += ["--allow-egress", "127.0.0.1"]
     ok = subprocess.run(base + ["--registry", "--registry-ca", str(tmp_path / "ca.pem"),
                                 "--docker-config", str(tmp_path / "config.json")],
                         capture_output=True, text=True, timeout=120, check=False)

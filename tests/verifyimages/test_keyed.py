@@ -6,7 +6,7 @@ import json
 from vi_cosign import Signature, push_signatures, sig_tag, signature
 from vi_pki import Rekor, new_key, public_pem
 from vi_policy import evaluate, keys, pod, repo
-from vi_regserver import free_port
+from vi_regserver import allow_loopback, free_port
 
 from verno.core.results import Status
 from verno.core.sources import Sources
@@ -130,7 +130,8 @@ def test_tlog_required_but_no_bundle(engine, sources, registry, pusher):
 
 def test_registry_down_is_an_error_naming_image_and_registry(engine):
     host = f"127.0.0.1:{free_port()}"
-    src = Sources(registry_access=True, registry_client=Registries(credentials={}, allow_insecure=True, timeout=2))
+    src = Sources(registry_access=True, registry_client=Registries(credentials={}, allow_insecure=True, timeout=2,
+                                                                   egress=allow_loopback()))
     rule = _one(evaluate(engine, src, pod(f"{host}/demo/app:v1"),
                          {"attestors": [{"entries": [keys(public_pem(new_key()))]}]})[0])
     assert rule.status == Status.ERROR

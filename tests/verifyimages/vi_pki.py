@@ -185,16 +185,16 @@ class Rekor:
                            "Payload": entry})
 
 
-def server_tls(workdir: Path) -> tuple[Path, Path, str]:
-    """A CA and a serving certificate for 127.0.0.1: (cert file, key file, CA PEM)."""
+def server_tls(workdir: Path, names: tuple[str, ...] = ()) -> tuple[Path, Path, str]:
+    """A CA and a serving certificate for 127.0.0.1 (and DNS ``names``): (cert file, key file, CA PEM)."""
     ca_key = new_key()
     ca = ca_cert(ca_key, "test-registry-ca")
     key = new_key()
     cert = (x509.CertificateBuilder().subject_name(_name("127.0.0.1")).issuer_name(ca.subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now() - dt.timedelta(days=1)).not_valid_after(now() + dt.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        *(x509.DNSName(n) for n in names)]), critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .sign(ca_key, hashes.SHA256()))

@@ -16,6 +16,15 @@ import httpx
 import pytest
 
 BINARY = "docker-registry"
+#: the registries listen on loopback, which the egress fence refuses unless allowed: tests allow it
+#: explicitly, as a user would with ``--allow-egress 127.0.0.1``
+LOOPBACK = "127.0.0.1"
+
+
+def allow_loopback():
+    from verno.core.egress import EgressPolicy
+
+    return EgressPolicy.parse([LOOPBACK])
 
 
 def require_binary() -> str:

@@ -54,7 +54,8 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
                   warn_exit_code: int, warn_no_pass: bool, policy_report: bool, output_format: str, table: bool,
                   detailed_results: bool, remove_color: bool, target_resources: tuple[str, ...] = (),
                   output: str = "", registry: bool = False, allow_insecure_registry: bool = False,
-                  registry_ca: str | None = None, docker_config: str | None = None) -> None:
+                  registry_ca: str | None = None, docker_config: str | None = None,
+                  allow_egress: tuple[str, ...] = ()) -> None:
     """Apply POLICIES (files or directories) to resources.
 
     verifyImages rules need --registry: verno reaches no registry unless asked, so that CI runs never
@@ -64,7 +65,7 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
         raise click.UsageError("give resources with -r/--resource")
     batch_mode()
     registry_kw = click.get_current_context().with_resource(
-        registry_sources(registry, allow_insecure_registry, registry_ca, docker_config))
+        registry_sources(registry, allow_insecure_registry, registry_ca, docker_config, allow_egress))
     engine = Engine()
     report_format = _report_format(engine, output_format, policy_report)
     policy_set = load_policy_set(engine, policies, exceptions)

@@ -5,6 +5,8 @@ import os
 
 import click
 
+from verno.cli.registry_opts import EGRESS_HELP, parse_egress
+
 
 @click.command("serve")
 @click.option("--policies", "policies", multiple=True, help="Policy file or directory (repeatable); reloaded on change.")
@@ -31,10 +33,12 @@ import click
 @click.option("--docker-config", default=None, type=click.Path(exists=True, dir_okay=False),
               help="verifyImages: registry credentials from this docker config.json "
                    "(default: $DOCKER_CONFIG/config.json or ~/.docker/config.json).")
+@click.option("--allow-egress", "allow_egress", multiple=True, metavar="CIDR|HOST",
+              help=EGRESS_HELP)
 def serve_command(policies: tuple[str, ...], tls_cert: str, tls_key: str, host: str, port: int, workers: int,
                   timeout: float, kubeconfig: str | None, in_cluster: bool, exclude_namespaces: tuple[str, ...],
                   threads: int, log_level: str, registry_ca: str | None = None, allow_insecure_registry: bool = False,
-                  docker_config: str | None = None) -> None:
+                  docker_config: str | None = None, allow_egress: tuple[str, ...] = ()) -> None:
     """Serve Kyverno policies as a Kubernetes admission webhook."""
     from verno.server import logging as jsonlog
     from verno.server.settings import ENV, Settings, default_excluded_namespaces
@@ -49,13 +53,15 @@ def serve_command(policies: tuple[str, ...], tls_cert: str, tls_key: str, host: 
     from verno.core.loading import expand_paths
 
     expand_paths(policies)  # a missing path fails now, as one line
+    egress = parse_egress(allow_egress)
     excluded = list(exclude_namespaces) if exclude_namespaces else default_excluded_namespaces()
     if registry_ca and "-----BEGIN CERTIFICATE-----" not in open(registry_ca, encoding="utf-8", errors="replace").read():
         raise click.BadParameter(f"{registry_ca} holds no PEM certificate", param_hint="--registry-ca")
     settings = Settings(list(policies), timeout, excluded, kubeconfig, in_cluster, log_level.upper(), threads,
                         registry_ca=os.path.abspath(registry_ca) if registry_ca else None,
                         allow_insecure_registry=allow_insecure_registry,
-                        docker_config=os.path.abspath(docker_config) if docker_config else None)
+                        docker_config=os.path.abspath(docker_config) if docker_config else None,
+                        allow_egress=list(egress.entries))
     os.environ[ENV] = settings.to_env()
     jsonlog.setup(settings.log_level)
     config = Config(

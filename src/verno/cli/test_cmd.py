@@ -28,13 +28,13 @@ from verno.core.errors import PluginError, VernoError
 def test_command(paths: tuple[str, ...], file_name: str, selector: str, detailed_results: bool, fail_only: bool,
                  require_tests: bool, output_format: str, remove_color: bool, registry: bool = False,
                  allow_insecure_registry: bool = False, registry_ca: str | None = None,
-                 docker_config: str | None = None) -> None:
+                 docker_config: str | None = None, allow_egress: tuple[str, ...] = ()) -> None:
     """Run the Kyverno test suites found in PATHS (directories are searched recursively).
 
     verifyImages rules need --registry (no registry is reached unless asked).
     """
     registry_kw = click.get_current_context().with_resource(
-        registry_sources(registry, allow_insecure_registry, registry_ca, docker_config))
+        registry_sources(registry, allow_insecure_registry, registry_ca, docker_config, allow_egress))
     batch_mode()
     engine = Engine()
     formats = engine.output_formats.for_command("test")

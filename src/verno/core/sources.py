@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from verno.core.egress import STRICT, EgressPolicy
+
 
 class ClusterClient(Protocol):
     """What a cluster-backed loader needs; implemented over the ``kubernetes`` client in cluster mode."""
@@ -49,6 +51,11 @@ class Sources:
     #: plain HTTP (and unverified TLS) for every registry (``--allow-insecure-registry``); a policy's
     #: ``imageRegistryCredentials.allowInsecureRegistry`` allows it for its own rule
     allow_insecure_registry: bool = False
+    #: where registries and apiCall services may be reached (``--allow-egress``): public addresses for
+    #: registries, nothing for apiCall services unless an entry names them
+    egress: EgressPolicy = STRICT
+    #: seconds an apiCall service call may take in all (connect, redirects, body)
+    egress_timeout: float = 10.0
 
     def rule_values(self, policy: str, rule: str) -> tuple[dict[str, Any], dict[str, list[Any]]]:
         """Values and foreachValues a Values file gives one rule."""

@@ -1,14 +1,20 @@
-"""An OCI distribution client over httpx: one pooled client per registry.
+"""An OCI distribution client over httpx: one pooled client per registry, behind the egress fence.
 
-Every call has a timeout. A registry that cannot be reached raises :class:`RegistryUnreachable`
-naming the registry and the image, never hangs. Plain HTTP is used only when the caller allows it
-(``allowInsecureRegistry`` / ``--allow-insecure-registry``): such a client first tries HTTPS without
-certificate checks and falls back to HTTP once for good when the registry does not speak TLS.
+Every call has a timeout and a deadline, and every body a size limit. Connections go only where the
+:class:`~verno.core.egress.EgressPolicy` allows (public addresses, plus what ``--allow-egress`` names);
+redirects are followed by hand, to HTTPS only, each hop checked again. A registry that gives no usable
+answer raises :class:`RegistryUnreachable` naming the registry and the image, with the same text whether
+the port was closed, the connection reset or the answer late (the cause goes to the debug log); what a
+registry answers is never quoted in an error beyond its status and a standard error code. Plain HTTP is
+used only when the caller allows it (``allowInsecureRegistry`` / ``--allow-insecure-registry``): such a
+client first tries HTTPS without certificate checks and falls back to HTTP once for good when the
+registry does not speak TLS.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +22,11 @@ from typing import Any
 
 import httpx
 
+from verno.core import egress_http
+from verno.core.egress import STRICT, EgressDenied, EgressPolicy
+from verno.core.egress_http import Reply, TooLarge, Unreachable
 from verno.registry.auth import ANONYMOUS, Credentials, parse_challenge
-from verno.registry.errors import AuthError, NotFound, RegistryError, RegistryUnreachable
+from verno.registry.errors import AuthError, NotFound, RegistryError, RegistryRefused, RegistryUnreachable
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -28,6 +37,17 @@ MANIFEST_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST)
 ACCEPT = ", ".join(MANIFEST_TYPES)
 DEFAULT_TIMEOUT = 10.0
 _HUB_API = "registry-1.docker.io"
+#: body limits: manifests and indexes (containerd's limit), blobs (configs, signature and attestation
+#: layers), token service answers
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+MAX_BLOB_BYTES = 32 * 1024 * 1024
+MAX_TOKEN_BYTES = 1024 * 1024
+#: the error codes of the distribution spec: the only text of an error answer an error message repeats
+_SPEC_CODES = frozenset({
+    "BLOB_UNKNOWN", "BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID", "MANIFEST_BLOB_UNKNOWN",
+    "MANIFEST_INVALID", "MANIFEST_UNKNOWN", "NAME_INVALID", "NAME_UNKNOWN", "SIZE_INVALID", "UNAUTHORIZED",
+    "DENIED", "UNSUPPORTED", "TOOMANYREQUESTS"})
+log = logging.getLogger("verno.registry")
 
 
 @dataclass(frozen=True)
@@ -73,23 +93,30 @@ def ssl_context(ca: str | Path | None) -> ssl.SSLContext | bool:
 
 
 class RegistryClient:
-    """A client for one registry host (``127.0.0.1:5000``, ``ghcr.io``, ``docker.io``)."""
+    """A client for one registry host (``127.0.0.1:5000``, ``ghcr.io``, ``docker.io``).
+
+    :param egress: where connections may go; by default public addresses only.
+    :param transport: an httpx transport used instead of the fenced one (tests of the protocol only).
+    """
 
     def __init__(self, registry: str, *, credentials: Credentials = ANONYMOUS, ca: str | Path | None = None,
                  insecure: bool = False, timeout: float = DEFAULT_TIMEOUT,
-                 transport: httpx.BaseTransport | None = None):
+                 transport: httpx.BaseTransport | None = None, egress: EgressPolicy = STRICT):
         self.registry = registry
         self.host = _HUB_API if registry == "docker.io" else registry
         self.credentials = credentials
         self.insecure = insecure
         self.timeout = timeout
+        self.egress = egress
         self._scheme = "https"
         self._fallback_pending = insecure
         self._tokens: dict[str, str] = {}
         self._basic = False
-        verify: ssl.SSLContext | bool = False if insecure else ssl_context(ca)
-        self._http = httpx.Client(verify=verify, transport=transport, follow_redirects=True,
-                                  timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)))
+        origin = httpx.URL(f"https://{self.host}")
+        unverified = frozenset({f"{origin.host}:{origin.port}" if origin.port else origin.host}) if insecure \
+            else frozenset()
+        self._http = egress_http.client(egress, public=True, verify=ssl_context(ca), timeout=timeout,
+                                        unverified_hosts=unverified, transport=transport)
 
     # -- transport ---------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -98,20 +125,26 @@ class RegistryClient:
     def _url(self, path: str) -> str:
         return f"{self._scheme}://{self.host}{path}"
 
-    def _send(self, method: str, path: str, subject: str, headers: dict[str, str]) -> httpx.Response:
+    def _fetch(self, method: str, url: str, subject: str, headers: dict[str, str], max_bytes: int,
+               plain_http: bool) -> Reply:
         try:
-            return self._http.request(method, self._url(path), headers=headers)
-        except httpx.TimeoutException:
-            raise RegistryUnreachable(self.registry, subject, f"no answer within {self.timeout:g}s") from None
-        except httpx.ConnectError as exc:
-            if self._fallback_pending and self._scheme == "https":
+            return egress_http.fetch(self._http, method, url, headers=headers, plain_http=plain_http,
+                                     max_bytes=max_bytes, deadline=self.timeout)
+        except EgressDenied as exc:
+            raise RegistryRefused(self.registry, subject, str(exc)) from None
+        except TooLarge as exc:
+            raise RegistryError(self.registry, subject, str(exc)) from None
+
+    def _send(self, method: str, path: str, subject: str, headers: dict[str, str],
+              max_bytes: int = MAX_MANIFEST_BYTES) -> Reply:
+        try:
+            return self._fetch(method, self._url(path), subject, headers, max_bytes, self._scheme == "http")
+        except Unreachable as exc:
+            if self._fallback_pending and self._scheme == "https" and not exc.timeout:
                 self._scheme, self._fallback_pending = "http", False
-                return self._send(method, path, subject, headers)
+                return self._send(method, path, subject, headers, max_bytes)
             hint = "" if self.insecure else " (a plain-HTTP registry needs allowInsecureRegistry)"
-            raise RegistryUnreachable(self.registry, subject, f"unreachable: {exc or type(exc).__name__}{hint}") \
-                from None
-        except httpx.HTTPError as exc:
-            raise RegistryUnreachable(self.registry, subject, f"{type(exc).__name__}: {exc}") from None
+            raise RegistryUnreachable(self.registry, subject, hint) from None
 
     def _auth_header(self, scope: str) -> dict[str, str]:
         token = self._tokens.get(scope) or self.credentials.token
@@ -122,20 +155,20 @@ class RegistryClient:
         return {}
 
     def request(self, method: str, path: str, subject: str, repo: str,
-                headers: dict[str, str] | None = None) -> httpx.Response:
+                headers: dict[str, str] | None = None, max_bytes: int = MAX_MANIFEST_BYTES) -> Reply:
         """One authenticated request; a 401 is answered by its challenge once, then retried."""
         scope = f"repository:{repo}:pull"
         headers = dict(headers or {})
-        resp = self._send(method, path, subject, {**headers, **self._auth_header(scope)})
+        resp = self._send(method, path, subject, {**headers, **self._auth_header(scope)}, max_bytes)
         if resp.status_code == 401:
             self._answer_challenge(resp, scope, subject)
-            resp = self._send(method, path, subject, {**headers, **self._auth_header(scope)})
+            resp = self._send(method, path, subject, {**headers, **self._auth_header(scope)}, max_bytes)
         if resp.status_code in (401, 403):
             who = "anonymous access" if self.credentials.anonymous else f"user {self.credentials.username!r}"
-            raise AuthError(self.registry, subject, f"{resp.status_code} {_reason(resp)} for {who}")
+            raise AuthError(self.registry, subject, f"{_reason(resp)} for {who}")
         return resp
 
-    def _answer_challenge(self, resp: httpx.Response, scope: str, subject: str) -> None:
+    def _answer_challenge(self, resp: Reply, scope: str, subject: str) -> None:
         scheme, params = parse_challenge(resp.headers.get("www-authenticate", ""))
         if scheme == "basic":
             if self.credentials.anonymous:
@@ -143,20 +176,29 @@ class RegistryClient:
             self._basic = True
             return
         if scheme != "bearer" or "realm" not in params:
-            raise AuthError(self.registry, subject, f"401 with an unsupported challenge {scheme!r}")
+            raise AuthError(self.registry, subject, "401 with an unsupported challenge (neither Basic nor Bearer "
+                                                    "with a realm)")
         query = {"scope": params.get("scope") or scope}
         if params.get("service"):
             query["service"] = params["service"]
-        auth = None if self.credentials.anonymous else (self.credentials.username, self.credentials.password)
+        realm = httpx.URL(params["realm"])
         try:
-            tr = self._http.get(params["realm"], params=query, auth=auth)
-        except httpx.HTTPError as exc:
-            raise RegistryUnreachable(self.registry, subject, f"token service {params['realm']}: {exc}") from None
+            url = realm.copy_merge_params(query)
+        except (httpx.InvalidURL, TypeError):
+            raise AuthError(self.registry, subject, "401 with an invalid token service URL") from None
+        headers = {} if self.credentials.anonymous else {"Authorization": self.credentials.basic_header()}
+        try:
+            tr = self._fetch("GET", str(url), subject, headers, MAX_TOKEN_BYTES, plain_http=self.insecure)
+        except Unreachable:
+            raise RegistryUnreachable(self.registry, subject, " (its token service)") from None
         if tr.status_code != 200:
-            raise AuthError(self.registry, subject, f"token service answered {tr.status_code}")
-        body = tr.json()
-        token = body.get("token") or body.get("access_token")
-        if not token:
+            raise AuthError(self.registry, subject, f"token service answered {tr.status_code} {tr.reason}")
+        try:
+            body = tr.json()
+        except ValueError:
+            body = None
+        token = (body.get("token") or body.get("access_token")) if isinstance(body, dict) else None
+        if not token or not isinstance(token, str):
             raise AuthError(self.registry, subject, "token service answered without a token")
         self._tokens[scope] = token
 
@@ -182,11 +224,17 @@ class RegistryClient:
         digest = sha256_digest(raw)
         if by_digest and digest != reference:
             raise RegistryError(self.registry, subject, f"manifest content has digest {digest}")
-        return Manifest(digest, _media_type(resp), raw)
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise RegistryError(self.registry, subject, "the manifest is not a JSON object")
+        return Manifest(digest, _media_type(resp), raw, parsed)
 
     def blob(self, repo: str, digest: str) -> bytes:
         subject = f"{self.registry}/{repo}@{digest}"
-        resp = self.request("GET", f"/v2/{repo}/blobs/{digest}", subject, repo)
+        resp = self.request("GET", f"/v2/{repo}/blobs/{digest}", subject, repo, max_bytes=MAX_BLOB_BYTES)
         _check(resp, self.registry, subject, "blob")
         if digest.startswith("sha256:") and sha256_digest(resp.content) != digest:
             raise RegistryError(self.registry, subject, "blob content does not match its digest")
@@ -201,7 +249,13 @@ class RegistryClient:
             path += f"?artifactType={artifact_type}"
         resp = self.request("GET", path, subject, repo, {"Accept": OCI_INDEX})
         if resp.status_code == 200 and _media_type(resp) == OCI_INDEX:
-            entries = resp.json().get("manifests") or []
+            try:
+                index = resp.json()
+            except ValueError:
+                index = None
+            if not isinstance(index, dict):
+                raise RegistryError(self.registry, subject, "the referrers answer is not a JSON object")
+            entries = index.get("manifests") or []
         elif resp.status_code in (404, 405, 400) or resp.status_code == 200:
             try:
                 entries = self.manifest(repo, digest.replace(":", "-", 1)).json.get("manifests") or []
@@ -215,22 +269,28 @@ class RegistryClient:
         return entries
 
 
-def _media_type(resp: httpx.Response) -> str:
+def _media_type(resp: Reply) -> str:
     return resp.headers.get("content-type", "").split(";")[0].strip()
 
 
-def _reason(resp: httpx.Response) -> str:
+def _reason(resp: Reply) -> str:
+    """The status, its standard phrase and the spec error codes of the answer; never its free text."""
+    codes: list[str] = []
     try:
         errors = resp.json().get("errors") or []
-        if errors:
-            return "; ".join(f"{e.get('code', '')}: {e.get('message', '')}" for e in errors)
-    except (ValueError, AttributeError):
+        codes = [e["code"] for e in errors if isinstance(e, dict) and e.get("code") in _SPEC_CODES]
+    except (ValueError, AttributeError, TypeError):
         pass
-    return resp.reason_phrase
+    if resp.content:
+        log.debug("error answer %s from %s: %r", resp.status_code, resp.url.host, resp.content[:512])
+    text = f"{resp.status_code} {resp.reason}".rstrip()
+    return f"{text} ({', '.join(dict.fromkeys(codes))})" if codes else text
 
 
-def _check(resp: httpx.Response, registry: str, subject: str, what: str) -> None:
+def _check(resp: Reply, registry: str, subject: str, what: str) -> None:
     if resp.status_code == 404:
         raise NotFound(registry, subject, f"{what} not found")
     if resp.status_code >= 400:
-        raise RegistryError(registry, subject, f"{what}: {resp.status_code} {_reason(resp)}")
+        raise RegistryError(registry, subject, f"{what}: {_reason(resp)}")
+    if resp.status_code >= 300:
+        raise RegistryError(registry, subject, f"{what}: {resp.status_code} {resp.reason} without a usable redirect")

@@ -14,7 +14,19 @@ class RegistryError(VernoError):
 
 
 class RegistryUnreachable(RegistryError):
-    """The registry could not be reached (refused, DNS, TLS handshake, timeout)."""
+    """The registry gave no usable answer (refused, reset, DNS, TLS handshake, timeout).
+
+    One message for all of them, so that it does not tell whether a port is open; ``hint`` is a
+    suffix that depends only on the configuration (never on what happened)."""
+
+    def __init__(self, registry: str, subject: str, hint: str = ""):
+        self.registry = registry
+        self.subject = subject
+        VernoError.__init__(self, f"{subject}: could not reach registry {registry}{hint}")
+
+
+class RegistryRefused(RegistryError):
+    """The egress fence refused a connection the registry (or its redirect, or its token service) needs."""
 
 
 class NotFound(RegistryError):

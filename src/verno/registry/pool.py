@@ -9,9 +9,11 @@ import threading
 from pathlib import Path
 from typing import Any, Mapping
 
+from verno.core.egress import STRICT, EgressPolicy
 from verno.core.images import parse_image_reference
 from verno.registry.auth import ANONYMOUS, Credentials, load_docker_config
 from verno.registry.client import DEFAULT_TIMEOUT, RegistryClient
+from verno.registry.errors import RegistryError
 
 
 class Registries:
@@ -21,14 +23,16 @@ class Registries:
     :param ca: a PEM string or file trusted in addition to the system roots (a private registry CA).
     :param allow_insecure: plain HTTP (and unverified TLS) for every registry, as
         ``--allow-insecure-registry``; a policy's ``allowInsecureRegistry`` allows it per call.
+    :param egress: the egress fence (``--allow-egress``): public addresses, plus what it allows.
     """
 
     def __init__(self, *, credentials: Mapping[str, Credentials] | None = None, ca: str | Path | None = None,
-                 allow_insecure: bool = False, timeout: float = DEFAULT_TIMEOUT):
+                 allow_insecure: bool = False, timeout: float = DEFAULT_TIMEOUT, egress: EgressPolicy = STRICT):
         self.credentials = dict(load_docker_config() if credentials is None else credentials)
         self.ca = ca
         self.allow_insecure = allow_insecure
         self.timeout = timeout
+        self.egress = egress
         self._clients: dict[tuple[str, bool], RegistryClient] = {}
         self._lock = threading.Lock()
 
@@ -41,7 +45,7 @@ class Registries:
                 c = self._clients.get(key)
                 if c is None:
                     c = RegistryClient(registry, credentials=self.credentials.get(registry, ANONYMOUS),
-                                       ca=self.ca, insecure=insecure, timeout=self.timeout)
+                                       ca=self.ca, insecure=insecure, timeout=self.timeout, egress=self.egress)
                     self._clients[key] = c
         return c
 
@@ -56,6 +60,11 @@ class Registries:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def with_credentials(self, credentials: Mapping[str, Credentials]) -> "Registries":
+        """A new pool with this one's settings (CA, insecure, timeout, egress) and ``credentials``."""
+        return Registries(credentials=credentials, ca=self.ca, allow_insecure=self.allow_insecure,
+                          timeout=self.timeout, egress=self.egress)
 
     # -- the imageRegistry context loader ----------------------------------------------------------------
     def image_data(self, reference: str, credentials: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -78,7 +87,10 @@ class Registries:
         if config_desc.get("digest"):
             import json
 
-            config = json.loads(client.blob(info.path, config_desc["digest"]))
+            try:
+                config = json.loads(client.blob(info.path, config_desc["digest"]))
+            except ValueError:
+                raise RegistryError(info.registry, reference, "the image config is not JSON") from None
         return {
             "image": reference,
             "resolvedImage": f"{info.registry}/{info.path}@{manifest.digest}",

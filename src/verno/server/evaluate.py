@@ -64,12 +64,13 @@ def registries(settings: Settings) -> Registries:
         with open(settings.registry_ca, encoding="utf-8") as fh:
             ca = fh.read()
     return Registries(credentials=credentials, ca=ca, allow_insecure=settings.allow_insecure_registry,
-                      timeout=settings.registry_timeout)
+                      timeout=settings.registry_timeout, egress=settings.egress)
 
 
 def _sources(settings: Settings, pool: Registries, **extra: Any) -> Sources:
     return Sources(registry_access=True, registry_client=pool,
-                   allow_insecure_registry=settings.allow_insecure_registry, **extra)
+                   allow_insecure_registry=settings.allow_insecure_registry, egress=settings.egress,
+                   egress_timeout=settings.registry_timeout, **extra)
 
 
 def _stopping(*steps: Callable[[], None]) -> Callable[[], None]:

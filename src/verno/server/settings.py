@@ -5,6 +5,8 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 
+from verno.core.egress import EgressPolicy
+
 ENV = "VERNO_SERVE_SETTINGS"
 SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
@@ -42,6 +44,13 @@ class Settings:
     registry_ca: str | None = None
     allow_insecure_registry: bool = False
     docker_config: str | None = None
+    #: ``--allow-egress`` entries: addresses and hosts registries and apiCall services may be reached at
+    allow_egress: list[str] = field(default_factory=list)
+
+    @property
+    def egress(self) -> EgressPolicy:
+        """The egress fence of ``allow_egress`` (entries were checked when ``serve`` started)."""
+        return EgressPolicy.parse(self.allow_egress)
 
     @property
     def registry_timeout(self) -> float:

@@ -16,6 +16,7 @@ import weakref
 from typing import Any
 
 from verno.core import wildcard
+from verno.core.egress import STRICT
 from verno.core.errors import VernoError
 from verno.core.images import extract_images
 from verno.core.memo import IdentityMemo
@@ -55,10 +56,11 @@ def registries_for(rc: Any) -> Registries:
         return client
     if client is None and getattr(rc.sources, "registry_access", False):
         insecure = bool(getattr(rc.sources, "allow_insecure_registry", False))
+        egress = getattr(rc.sources, "egress", None) or STRICT
         pools = state(rc.engine)["registries"]
-        if insecure not in pools:
-            pools[insecure] = Registries(allow_insecure=insecure)
-        return pools[insecure]
+        if (insecure, egress) not in pools:
+            pools[(insecure, egress)] = Registries(allow_insecure=insecure, egress=egress)
+        return pools[(insecure, egress)]
     raise VernoError("verifyImages needs registry access: pass --registry to verno apply or verno test "
                      "(registries are never reached unless asked)")
 

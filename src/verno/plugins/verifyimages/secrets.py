@@ -152,6 +152,5 @@ def with_credentials(base: Registries, extra: dict[str, Credentials], pools: dic
         if pool is None:
             if len(pools) >= _MAX_POOLS:  # dropped, not closed: another thread may still be using it
                 pools.pop(next(iter(pools)))
-            pool = pools[key] = Registries(credentials={**base.credentials, **extra}, ca=base.ca,
-                                           allow_insecure=base.allow_insecure, timeout=base.timeout)
+            pool = pools[key] = base.with_credentials({**base.credentials, **extra})
     return pool
