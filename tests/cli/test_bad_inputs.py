@@ -212,3 +212,21 @@ def test_resource_identity_fields_of_the_wrong_type(tmp_path, resource, where):
     assert r.exit_code == 1
     assert f"r.yaml (document 1): {where}" in r.output
     assert "internal error" not in r.output
+
+
+def test_lone_surrogate_in_a_message_is_printed_escaped(tmp_path, run_exe):
+    """A JMESPath quoted identifier ``"\\ud800"`` decodes to a lone surrogate that the parse error quotes;
+    printing it on stdout used to fail with an encoding error that hid the real one."""
+    (tmp_path / "p.yaml").write_text(
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: p}\nspec:\n  rules:\n"
+        "  - name: r\n    match: {any: [{resources: {kinds: [Pod]}}]}\n    validate:\n"
+        "      deny: {conditions: {any: [{key: '{{ request.object.metadata.a\"\\ud800\"b }}', "
+        "operator: Equals, value: x}]}}\n")
+    (tmp_path / "r.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n")
+    (tmp_path / "kyverno-test.yaml").write_text(
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\npolicies: [p.yaml]\n"
+        "resources: [r.yaml]\nresults:\n- {policy: p, rule: r, kind: Pod, resources: [x], result: pass}\n")
+    p = run_exe("test", tmp_path)
+    assert p.returncode == 1
+    assert "internal error" not in p.stdout + p.stderr and "UnicodeEncodeError" not in p.stdout + p.stderr
+    assert "p.yaml (document 1): spec.rules[r]" in p.stdout and "\\ud800" in p.stdout

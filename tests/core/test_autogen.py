@@ -161,3 +161,17 @@ def test_long_names_truncated():
     names = [r.name for r, _ in expand_rules(policy([rule]))]
     assert all(len(n) <= 63 for n in names)
     assert names[2] == ("autogen-cronjob-" + "x" * 60)[:63]
+
+
+def test_names_rewritten_with_the_rule_keep_their_length():
+    """Kyverno rewrites ``request.object.metadata`` everywhere in the rule, its name included, and keeps the
+    longer name (before: a ValidationError escaped as an internal error)."""
+    name = "n-{{request.object.metadata.name}}-" + "y" * 25
+    assert len(name) == 60
+    rule = dict(LABEL_RULE, name=name)
+    names = [r.name for r, _ in expand_rules(policy([rule]))]
+    assert names[0] == name
+    # the name is cut to 63 characters first, then rewritten with the rule
+    assert names[1] == "autogen-n-{{request.object.spec.template.metadata.name}}-" + "y" * 20
+    assert len(names[1]) > 63
+    assert names[2].startswith("autogen-cronjob-n-{{request.object.spec.jobTemplate.spec.template.metadata")

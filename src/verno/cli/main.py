@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import sys
 import traceback
@@ -25,6 +26,14 @@ COMMANDS = {
 }
 
 
+def tolerate_unencodable_output() -> None:
+    """Text that cannot be encoded (a lone surrogate a JSON or JMESPath escape produced in a value or an
+    error message) is printed as a backslash escape, never an encoding error that hides the result."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+
+
 class VernoGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *COMMANDS})
@@ -38,6 +47,7 @@ class VernoGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context):
+        tolerate_unencodable_output()
         try:
             return super().invoke(ctx)
         except VernoError as exc:

@@ -290,7 +290,13 @@ def _convert(rule: dict[str, Any], cronjob: bool) -> Rule:
     text = json.dumps(kept)
     for old, new in replacements:
         text = text.replace(old, new)
-    return Rule.model_validate(json.loads(text))
+    data = json.loads(text)
+    # Kyverno rewrites the name with the rest of the rule (a name holding ``request.object.metadata``
+    # grows), and keeps it whatever its length: the 63-character bound is for names users write
+    name = data.get("name")
+    converted = Rule.model_validate({**data, "name": "autogen"})
+    converted.name = name
+    return converted
 
 
 def _dump(rule: Rule) -> dict[str, Any]:
