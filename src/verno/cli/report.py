@@ -18,7 +18,7 @@ def scored(policy: Any) -> bool:
 
 
 def is_audit(policy: Any, rule_name: str, resource: dict, namespace_labels: dict[str, str]) -> bool:
-    from verno.plugins.validate.actions import effective_action
+    from verno.core.failure_action import effective_action
 
     for rule in policy.spec.rules:
         if rule.name == rule_name or rule_name.endswith("-" + rule.name):

@@ -11,7 +11,7 @@ from verno.core.patch import make_patch
 from verno.core.prepare import PreparedPolicy
 from verno.core.request import Request
 from verno.core.results import PolicyResponse, Status
-from verno.plugins.validate.actions import effective_action
+from verno.core.failure_action import effective_action
 from verno.plugins.verifyimages.validate_phase import ANNOTATION, recorded_verdicts
 from verno.server import messages
 from verno.server.policies import Snapshot, failure_policy
