@@ -1,9 +1,30 @@
-"""Which failure action (Audit or Enforce) applies to a validate rule for a resource."""
+"""What a failing rule means for admission: ``Enforce`` (the request is denied) or ``Audit`` (it is
+admitted, the failure reported).
+
+A policy-level rule of the core, not of any rule kind: the webhook's decisions, ``verno apply``'s and
+``verno test``'s results and the PolicyReports all read it from here.
+
+* ``failure_action``: a verifyImages entry's own ``failureAction`` (or ``validationFailureAction``) first,
+  then ``effective_action``;
+* ``effective_action``: the validate rule's ``failureAction``, else the policy's
+  ``validationFailureAction``; then the first ``failureActionOverrides`` entry (the rule's, else the
+  policy's) whose namespaces or namespaceSelector select the resource's namespace.
+"""
 from __future__ import annotations
 
 from typing import Any
 
+from verno.core.selectors import selector_matches
 from verno.core.wildcard import match as wildcard
+
+
+def failure_action(policy: Any, rule: Any, namespace: str, namespace_labels: dict[str, str]) -> str:
+    """``Enforce`` or ``Audit`` for a failing rule of any kind."""
+    for entry in rule.verify_images or []:
+        action = entry.get("failureAction") or entry.get("validationFailureAction")
+        if action:
+            return "Enforce" if str(action).lower() == "enforce" else "Audit"
+    return effective_action(policy, rule, namespace, namespace_labels)
 
 
 def effective_action(policy: Any, rule: Any, namespace: str, namespace_labels: dict[str, str]) -> str:
@@ -22,9 +43,6 @@ def effective_action(policy: Any, rule: Any, namespace: str, namespace_labels: d
 def _override_applies(override: Any, namespace: str, labels: dict[str, str]) -> bool:
     if override.namespaces and not any(wildcard(p, namespace) for p in override.namespaces):
         return False
-    if override.namespace_selector is not None:
-        from verno.core.selectors import selector_matches
-
-        if not selector_matches(override.namespace_selector, labels):
-            return False
+    if override.namespace_selector is not None and not selector_matches(override.namespace_selector, labels):
+        return False
     return bool(override.namespaces) or override.namespace_selector is not None

@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from verno.core.failure_action import failure_action
 from verno.core.patch import make_patch
 from verno.core.prepare import PreparedPolicy
 from verno.core.request import Request
 from verno.core.results import PolicyResponse, Status
-from verno.core.failure_action import effective_action
 from verno.plugins.verifyimages.validate_phase import ANNOTATION, recorded_verdicts
 from verno.server import messages
 from verno.server.policies import Snapshot, failure_policy
@@ -59,7 +59,7 @@ def validate_decision(snapshot: Snapshot, request: Request, responses: list[Poli
             model = snapshot.rule(policy, rule.name)
             action = "Audit"
             if rule.status == Status.FAIL and model is not None:
-                action = rule_action(policy, model, request)
+                action = failure_action(policy, model, request.namespace, request.namespace_labels)
             if action == "Enforce":
                 blocked.setdefault(policy.name, {})[rule.name] = rule.message
             elif policy.spec.emit_warning:
@@ -70,15 +70,6 @@ def validate_decision(snapshot: Snapshot, request: Request, responses: list[Poli
         decision.allowed, decision.code = False, 400
         decision.message = messages.blocked_message(subject, blocked)
     return decision
-
-
-def rule_action(policy: Any, model: Any, request: Request) -> str:
-    """``Enforce`` or ``Audit`` for a failing rule: a verifyImages entry's ``failureAction`` first."""
-    for entry in model.verify_images or []:
-        action = entry.get("failureAction") or entry.get("validationFailureAction")
-        if action:
-            return "Enforce" if str(action).lower() == "enforce" else "Audit"
-    return effective_action(policy, model, request.namespace, request.namespace_labels)
 
 
 def final_resource(snapshot: Snapshot, request: Request, responses: list[PolicyResponse]) -> dict[str, Any] | None:
@@ -131,7 +122,8 @@ def mutate_decision(snapshot: Snapshot, request: Request, responses: list[Policy
         for rule in response.rules:
             if rule.status == Status.FAIL and rule.rule_type == "ImageVerify":
                 model = snapshot.rule(response.policy, rule.name)
-                if model is None or rule_action(response.policy, model, request) == "Enforce":
+                if model is None or failure_action(response.policy, model, request.namespace,
+                                                    request.namespace_labels) == "Enforce":
                     blocked.setdefault(response.policy.name, {})[rule.name] = rule.message
                 elif response.policy.spec.emit_warning:
                     warnings.append(messages.warning(response.policy.name, rule.name, rule.message))
