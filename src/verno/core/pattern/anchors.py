@@ -1,4 +1,4 @@
-"""Pattern anchors (K: ``pkg/engine/anchor``), shared by validate patterns and mutate's strategic-merge preprocessing.
+"""Pattern anchors (K: ``pkg/engine/anchor``), shared by validate patterns and mutate's strategic merge.
 
 An anchor is a map key ``^([+<=X^])?\\((.+)\\)$`` (surrounding spaces ignored):
 

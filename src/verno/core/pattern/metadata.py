@@ -1,4 +1,4 @@
-"""Wildcard label and annotation keys in a pattern's ``metadata`` (K: ``pkg/engine/wildcards``, ``ExpandInMetadata``).
+"""Wildcard label and annotation keys in a pattern's ``metadata`` (K: ``wildcards.ExpandInMetadata``).
 
 A pattern key under ``metadata.labels`` or ``metadata.annotations`` may hold ``*``/``?`` wildcards (plain or
 inside an anchor); before matching, each is replaced by the first resource key it matches.
