@@ -1,4 +1,4 @@
-"""The validate-phase check (``ValidatePhase`` sources, as /validate uses): verifyDigest and ``required``
+"""The validate-phase check (``Sources.webhook = "validate"``, as /validate uses): verifyDigest and ``required``
 from the ``kyverno.io/verify-images`` annotation, with no registry access at all."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from vi_policy import keys, pod, policy
 from verno.core.request import Request
 from verno.core.results import Status
 from verno.core.sources import Sources
-from verno.plugins.verifyimages.validate_phase import ValidatePhase, recorded_verdicts
+from verno.plugins.verifyimages.verdicts import recorded_verdicts
 
 KEY = """-----BEGIN PUBLIC KEY-----
 MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8nXRh950IZbRj8Ra/N9sbqOPZrfM
@@ -26,7 +26,7 @@ def _annotated(resource: dict, verdicts: dict[str, str]) -> dict:
 
 
 def _run(engine, resource, **entry):
-    sources = Sources(registry_client=ValidatePhase())  # no registry: any network use would error
+    sources = Sources(webhook="validate")  # no registry: any network use would error
     verify = {"imageReferences": ["registry.example/*"], "attestors": [{"entries": [keys(KEY)]}], **entry}
     out = engine.evaluate([engine.prepare(policy(verify))], Request(resource), sources=sources,
                           phases=("verifyImages",))[0]

@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from verno.core.failure_action import effective_action
 from verno.core.results import PolicyResponse, RuleResponse, Status
 
 ANNOTATION_SCORED = "policies.kyverno.io/scored"
@@ -18,8 +19,6 @@ def scored(policy: Any) -> bool:
 
 
 def is_audit(policy: Any, rule_name: str, resource: dict, namespace_labels: dict[str, str]) -> bool:
-    from verno.plugins.validate.actions import effective_action
-
     for rule in policy.spec.rules:
         if rule.name == rule_name or rule_name.endswith("-" + rule.name):
             if rule.validate_ is None:

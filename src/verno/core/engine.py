@@ -128,6 +128,26 @@ class Engine:
         check_policy(prepared, self)
         return prepared
 
+    # -- admission -------------------------------------------------------------------------------------
+    def admitted_object(self, request: Request, responses: list[PolicyResponse],
+                        resource: dict[str, Any]) -> dict[str, Any]:
+        """The object the mutating webhook admits: ``resource`` (the object after every chained mutation)
+        completed by each ``verno_admitted_object`` implementation in turn.
+
+        An implementation that raises anything but a :class:`VernoError` is a :class:`PluginFailure`
+        naming its plugin.
+        """
+        for impl in reversed(self.pm.hook.verno_admitted_object.get_hookimpls()):
+            try:
+                out = impl.function(request=request, responses=responses, resource=resource)
+            except VernoError:
+                raise
+            except Exception as exc:
+                raise PluginFailure(impl.plugin_name, "admitted-object hook", exc) from exc
+            if out is not None:
+                resource = out
+        return resource
+
     # -- evaluation ------------------------------------------------------------------------------------
     def evaluate(self, policies: list[PreparedPolicy], request: Request, *, sources: Any = None,
                  exceptions: Iterable[Any] = (), phases: Iterable[str] = PHASES) -> list[PolicyResponse]:

@@ -4,7 +4,7 @@ A plugin is any module or object with functions named like the hooks below and d
 :data:`hookimpl`. Built-in plugins are declared under the ``verno`` entry-point group in
 ``pyproject.toml`` exactly as a third-party package would declare its own.
 
-There are two families of hooks:
+There are three families of hooks:
 
 * **Registry hooks** (``verno_register_*``) are called once when an :class:`~verno.core.engine.Engine` is
   built. Each receives a ``register`` callable; registering a name that another plugin already registered
@@ -13,16 +13,19 @@ There are two families of hooks:
   resource, after its context was loaded and its preconditions passed. They are ``firstresult``: the
   first implementation that returns something other than ``None`` handles the rule. Built-in handlers are
   ``trylast`` so a third-party plugin can take a rule kind over.
+* **Admission hooks** (``verno_admitted_object``) are called by the webhook through the
+  :class:`~verno.core.engine.Engine` once the rules ran, so that it needs no rule-kind plugin itself.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
     from verno.core.pipeline import RuleContext
-    from verno.core.results import RuleResponse
+    from verno.core.request import Request
+    from verno.core.results import PolicyResponse, RuleResponse
 
 PROJECT = "verno"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -134,6 +137,30 @@ def verno_verify_images(rc: RuleContext) -> list[RuleResponse] | None:
 
     :return: responses; a passing response may carry ``patched_resource`` (digest pinning). ``None``
         lets another plugin handle it.
+    """
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Admission: called by the webhook through the Engine
+# ---------------------------------------------------------------------------------------------------------
+
+
+@hookspec
+def verno_admitted_object(request: Request, responses: list[PolicyResponse],
+                          resource: dict[str, Any]) -> dict[str, Any] | None:
+    """Complete the object the mutating webhook admits, once every rule ran (``Engine.admitted_object``).
+
+    The engine hands each passing mutation on to the next rule; a rule kind that also records something on
+    the object for rules that did not pass merges it here. verifyImages records every image's verdict in
+    the ``kyverno.io/verify-images`` annotation, which the validating webhook reads back.
+
+    Implementations are called in turn, each receiving the previous one's result.
+
+    :param request: the admission request; ``request.resource`` is the object as submitted.
+    :param responses: every policy's responses for the request.
+    :param resource: the object after every chained mutation (the submitted one when none changed it);
+        never modify it.
+    :return: a new object, or ``None`` to leave ``resource`` as it is.
     """
 
 

@@ -56,6 +56,11 @@ class Sources:
     egress: EgressPolicy = STRICT
     #: seconds an apiCall service call may take in all (connect, redirects, body)
     egress_timeout: float = 10.0
+    #: the admission webhook evaluating the request: ``"mutate"``, ``"validate"``, or ``""`` outside admission
+    #: (``verno apply``, ``verno test``). At ``"validate"`` a rule kind whose work belongs to the mutating
+    #: webhook checks what that webhook recorded and reaches no registry (verifyImages: the verdicts of the
+    #: ``kyverno.io/verify-images`` annotation, with ``verifyDigest`` and ``required``)
+    webhook: str = ""
 
     def rule_values(self, policy: str, rule: str) -> tuple[dict[str, Any], dict[str, list[Any]]]:
         """Values and foreachValues a Values file gives one rule."""

@@ -1,18 +1,16 @@
 """From engine responses to an admission decision: allowed, message, warnings, patch."""
 from __future__ import annotations
 
-import copy
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from verno.core.engine import Engine
+from verno.core.failure_action import failure_action
 from verno.core.patch import make_patch
 from verno.core.prepare import PreparedPolicy
 from verno.core.request import Request
 from verno.core.results import PolicyResponse, Status
-from verno.plugins.validate.actions import effective_action
-from verno.plugins.verifyimages.validate_phase import ANNOTATION, recorded_verdicts
 from verno.server import messages
 from verno.server.policies import Snapshot, failure_policy
 
@@ -59,7 +57,7 @@ def validate_decision(snapshot: Snapshot, request: Request, responses: list[Poli
             model = snapshot.rule(policy, rule.name)
             action = "Audit"
             if rule.status == Status.FAIL and model is not None:
-                action = rule_action(policy, model, request)
+                action = failure_action(policy, model, request.namespace, request.namespace_labels)
             if action == "Enforce":
                 blocked.setdefault(policy.name, {})[rule.name] = rule.message
             elif policy.spec.emit_warning:
@@ -72,35 +70,13 @@ def validate_decision(snapshot: Snapshot, request: Request, responses: list[Poli
     return decision
 
 
-def rule_action(policy: Any, model: Any, request: Request) -> str:
-    """``Enforce`` or ``Audit`` for a failing rule: a verifyImages entry's ``failureAction`` first."""
-    for entry in model.verify_images or []:
-        action = entry.get("failureAction") or entry.get("validationFailureAction")
-        if action:
-            return "Enforce" if str(action).lower() == "enforce" else "Audit"
-    return effective_action(policy, model, request.namespace, request.namespace_labels)
-
-
-def final_resource(snapshot: Snapshot, request: Request, responses: list[PolicyResponse]) -> dict[str, Any] | None:
-    """The object after every mutation and digest pin, with every image verification verdict recorded."""
-    final = _chained_resource(snapshot, responses)
-    verdicts: dict[str, str] = {}
-    for response in responses:
-        for rule in response.rules:
-            if rule.rule_type == "ImageVerify" and rule.patched_resource is not None:
-                for image, verdict in (recorded_verdicts(rule.patched_resource) or {}).items():
-                    if verdicts.get(image) != "fail":  # a failed verification is never overwritten
-                        verdicts[image] = verdict
-    if not verdicts:
-        return final
-    base = final if final is not None else request.resource
-    if recorded_verdicts(base) == verdicts:
-        return final
-    out = copy.deepcopy(base)
-    meta = out.setdefault("metadata", {})
-    meta["annotations"] = {**(meta.get("annotations") or {}),
-                           ANNOTATION: json.dumps(verdicts, separators=(",", ":"), sort_keys=True)}
-    return out
+def final_resource(engine: Engine, snapshot: Snapshot, request: Request,
+                   responses: list[PolicyResponse]) -> dict[str, Any]:
+    """The object after every mutation and digest pin, completed by the rule-kind plugins through the
+    ``verno_admitted_object`` hook (verifyImages records every image's verdict); ``request.resource``
+    itself when nothing changed it."""
+    chained = _chained_resource(snapshot, responses)
+    return engine.admitted_object(request, responses, chained if chained is not None else request.resource)
 
 
 def _chained_resource(snapshot: Snapshot, responses: list[PolicyResponse]) -> dict[str, Any] | None:
@@ -118,7 +94,8 @@ def _chained_resource(snapshot: Snapshot, responses: list[PolicyResponse]) -> di
     return None
 
 
-def mutate_decision(snapshot: Snapshot, request: Request, responses: list[PolicyResponse]) -> Decision:
+def mutate_decision(engine: Engine, snapshot: Snapshot, request: Request,
+                    responses: list[PolicyResponse]) -> Decision:
     """The JSON Patch from the original object to the mutated (and digest-pinned) one.
 
     Errors go by failurePolicy; a failed image verification blocks under Enforce (Kyverno's
@@ -131,7 +108,8 @@ def mutate_decision(snapshot: Snapshot, request: Request, responses: list[Policy
         for rule in response.rules:
             if rule.status == Status.FAIL and rule.rule_type == "ImageVerify":
                 model = snapshot.rule(response.policy, rule.name)
-                if model is None or rule_action(response.policy, model, request) == "Enforce":
+                if model is None or failure_action(response.policy, model, request.namespace,
+                                                    request.namespace_labels) == "Enforce":
                     blocked.setdefault(response.policy.name, {})[rule.name] = rule.message
                 elif response.policy.spec.emit_warning:
                     warnings.append(messages.warning(response.policy.name, rule.name, rule.message))
@@ -146,8 +124,8 @@ def mutate_decision(snapshot: Snapshot, request: Request, responses: list[Policy
         decision.message = messages.blocked_message(subject, blocked)
         return decision
     if responses and request.operation in ("CREATE", "UPDATE") and request.resource:
-        final = final_resource(snapshot, request, responses)
-        if final is not None and final is not request.resource:
+        final = final_resource(engine, snapshot, request, responses)
+        if final is not request.resource:
             decision.patch = make_patch(request.resource, final)
     return decision
 

@@ -10,7 +10,6 @@ from verno.core.engine import Engine
 from verno.core.prepare import PreparedPolicy
 from verno.core.request import Request
 from verno.core.sources import Sources
-from verno.plugins.verifyimages.validate_phase import ValidatePhase
 from verno.registry import Registries, load_docker_config
 from verno.server.decide import Decision, mutate_decision, validate_decision
 from verno.server.metrics import Metrics
@@ -34,15 +33,15 @@ class Evaluator:
         responses = self.engine.evaluate(list(policies), request, sources=sources,
                                          exceptions=snapshot.exceptions, phases=phases)
         if endpoint == "mutate":
-            return mutate_decision(snapshot, request, responses)
+            return mutate_decision(self.engine, snapshot, request, responses)
         return validate_decision(snapshot, request, responses)
 
     @property
     def validate_sources(self) -> Sources:
-        """The sources of /validate: verifyImages rules check recorded verdicts, reaching no registry."""
+        """The sources of /validate: rule kinds whose work belongs to /mutate check what it recorded
+        (verifyImages: the verdicts), reaching no registry."""
         if self._validate_sources is None:
-            self._validate_sources = dataclasses.replace(
-                self.sources, registry_client=ValidatePhase(self.sources.registry_client))
+            self._validate_sources = dataclasses.replace(self.sources, webhook="validate")
         return self._validate_sources
 
 
@@ -68,7 +67,7 @@ def registries(settings: Settings) -> Registries:
 
 
 def _sources(settings: Settings, pool: Registries, **extra: Any) -> Sources:
-    return Sources(registry_access=True, registry_client=pool,
+    return Sources(webhook="mutate", registry_access=True, registry_client=pool,
                    allow_insecure_registry=settings.allow_insecure_registry, egress=settings.egress,
                    egress_timeout=settings.registry_timeout, **extra)
 

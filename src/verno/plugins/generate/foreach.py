@@ -4,16 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from verno.core.errors import VernoError
+from verno.core.foreach import evaluate_list
 from verno.plugins.generate.pattern import GenerateError, generate_pattern
-
-
-def evaluate_list(rc: Any, expression: str) -> list[Any]:
-    if "{{" in expression:
-        expression = rc.substitute(expression)
-    value = rc.query(expression)
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 def generate_foreach(rc: Any, entries: list[Any]) -> tuple[list[dict[str, Any]], list[str]]:

@@ -21,8 +21,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from verno.plugins.validate.anchors import ADD_IF_NOT_PRESENT, CONDITION, GLOBAL, Anchor, parse_anchor
-from verno.plugins.validate.pattern import match_pattern
+from verno.core.pattern.anchors import ADD_IF_NOT_PRESENT, CONDITION, GLOBAL, Anchor, parse_anchor
+from verno.core.pattern.matcher import match_pattern
 
 
 class PatchError(Exception):

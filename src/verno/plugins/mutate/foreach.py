@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from verno.core.errors import VernoError
+from verno.core.foreach import evaluate_list
 from verno.core.results import Status
 from verno.plugins.mutate.rule import Outcome, apply_patches
-from verno.plugins.validate.foreach import evaluate_list
 
 
 def mutate_foreach(rc: Any, entries: list[Any], resource: dict[str, Any], at_prefix: str) -> Outcome:

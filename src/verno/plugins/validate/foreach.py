@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from verno.core.errors import VernoError
+from verno.core.foreach import evaluate_list
 from verno.core.results import RuleResponse, Status
 
 
@@ -22,13 +23,6 @@ def validate_foreach(rc: Any, entries: list[Any]) -> RuleResponse | None:
     if applied == 0:
         return rc.response(Status.SKIP, "rule skipped")
     return rc.response(Status.PASS, "rule passed")
-
-
-def evaluate_list(rc: Any, expression: str) -> list[Any]:
-    if "{{" in expression:
-        expression = rc.substitute(expression)
-    value = rc.query(expression)
-    return value if isinstance(value, list) else [value]
 
 
 def _elements(rc: Any, entry: Any, elements: list[Any]) -> tuple[RuleResponse, int]:

@@ -12,9 +12,9 @@ from verno.core.memo import IdentityMemo
 from verno.core.results import RuleResponse, Status
 from verno.core.variables import has_markers
 from verno.plugins.validate import messages
-from verno.plugins.validate.actions import effective_action
-from verno.plugins.validate.fastpath import passes_check
-from verno.plugins.validate.pattern import match_pattern
+from verno.core.failure_action import effective_action
+from verno.core.pattern.fastpath import passes_check
+from verno.core.pattern.matcher import match_pattern
 
 UNSUPPORTED = ("cel", "cel"), ("manifests", "manifests")
 

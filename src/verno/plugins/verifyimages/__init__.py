@@ -13,3 +13,10 @@ def verno_verify_images(rc: Any) -> list[Any]:
     from verno.plugins.verifyimages.rule import verify_images_rule
 
     return verify_images_rule(rc)
+
+
+@hookimpl
+def verno_admitted_object(request: Any, responses: list[Any], resource: dict[str, Any]) -> dict[str, Any] | None:
+    from verno.plugins.verifyimages.verdicts import admitted_object
+
+    return admitted_object(responses, resource)

@@ -28,10 +28,10 @@ from verno.plugins.verifyimages.cosign import Target, check_offline, verify_atte
 from verno.plugins.verifyimages.crypto import VerifyFailure
 from verno.plugins.verifyimages.secrets import resolve_keys, secret_credentials, with_credentials
 from verno.plugins.verifyimages.spec import ImageVerification, parse
-from verno.plugins.verifyimages.validate_phase import ValidatePhase, check_images
+from verno.plugins.verifyimages.validate_phase import check_images
+from verno.plugins.verifyimages.verdicts import ANNOTATION
 from verno.registry import Registries
 
-ANNOTATION = "kyverno.io/verify-images"
 _parsed = IdentityMemo(parse, maxsize=1024)
 _fingerprint = IdentityMemo(lambda raw: hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode())
                             .hexdigest(), maxsize=1024)
@@ -50,8 +50,6 @@ def state(engine: Any) -> dict[str, Any]:
 
 def registries_for(rc: Any) -> Registries:
     client = getattr(rc.sources, "registry_client", None)
-    if isinstance(client, ValidatePhase) and isinstance(client.registries, Registries):
-        return client.registries
     if isinstance(client, Registries):
         return client
     if client is None and getattr(rc.sources, "registry_access", False):
@@ -93,7 +91,7 @@ def verify_images_rule(rc: Any) -> list[RuleResponse]:
         images = _images(rc)
     except VernoError as exc:
         return [rc.response(Status.ERROR, f"failed to verify images: {exc}")]
-    if isinstance(getattr(rc.sources, "registry_client", None), ValidatePhase):
+    if getattr(rc.sources, "webhook", "") == "validate":
         responses = check_images(rc, entries, images, _in)
         if responses:
             return responses

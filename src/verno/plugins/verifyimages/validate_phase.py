@@ -7,45 +7,15 @@ rule's ``imageReferences`` select:
 * ``verifyDigest``: the image carries a digest, else ``missing digest for <image>``;
 * ``required``: the annotation says ``pass`` or ``skip`` for it, else the image was not verified.
 
-The server selects this mode by putting a :class:`ValidatePhase` in ``Sources.registry_client``; it
-wraps the real registry pool so that other consumers (the ``imageRegistry`` context loader) still reach
-registries through it.
+The server selects this mode with ``Sources.webhook = "validate"``; the registry client stays in place
+for other consumers (the ``imageRegistry`` context loader).
 """
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from typing import Any
 
 from verno.core.results import RuleResponse, Status
-
-ANNOTATION = "kyverno.io/verify-images"
-
-
-class ValidatePhase:
-    """A registry client marker: verifyImages rules check the annotation instead of verifying."""
-
-    def __init__(self, registries: Any = None):
-        self.registries = registries
-
-    def image_data(self, reference: str, credentials: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        if self.registries is None:
-            from verno.core.errors import VernoError
-
-            raise VernoError(f"{reference}: no registry client configured")
-        return self.registries.image_data(reference, credentials)
-
-
-def recorded_verdicts(resource: dict[str, Any]) -> dict[str, str] | None:
-    """The annotation's image -> pass|fail|skip map; None when absent or not a JSON map."""
-    raw = ((resource.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION)
-    if not raw:
-        return None
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else None
+from verno.plugins.verifyimages.verdicts import ANNOTATION, recorded_verdicts
 
 
 def _recorded(verdicts: dict[str, str], info: dict[str, Any]) -> str:

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verno.plugins.validate.pattern import PatternResult, expand_in_metadata, match_pattern
-from verno.plugins.validate.scalars import validate_scalar
+from verno.core.pattern.matcher import PatternResult, match_pattern
+from verno.core.pattern.metadata import expand_in_metadata
+from verno.core.pattern.scalars import validate_scalar
 
 POD = {
     "apiVersion": "v1",
@@ -189,7 +190,7 @@ def test_plain_string_patterns_are_wildcards(pattern: str, value: str) -> None:
 
 
 def test_an_infinite_or_nan_number_pattern_equals_no_integer():
-    from verno.plugins.validate.scalars import validate_scalar
+    from verno.core.pattern.scalars import validate_scalar
 
     for pattern in (float("inf"), float("-inf"), float("nan")):
         assert validate_scalar(0, pattern) is False

@@ -4,8 +4,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verno.plugins.validate.fastpath import passes_check
-from verno.plugins.validate.pattern import match_pattern
+from verno.core.pattern.fastpath import passes_check
+from verno.core.pattern.matcher import match_pattern
 
 POD = {"metadata": {"name": "p", "labels": {"app": "web"}},
        "spec": {"containers": [{"name": "c", "image": "nginx:1.27", "resources": {"limits": {"memory": "1Gi"}}}]}}
@@ -67,7 +67,7 @@ scalar_values = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.float
 @settings(max_examples=600, deadline=None)
 @given(st.one_of(string_patterns, scalars, st.floats(allow_nan=False, width=32)), scalar_values)
 def test_scalar_predicates_agree_with_validate_scalar(pattern, value):
-    from verno.plugins.validate.fastpath import scalar_predicate
-    from verno.plugins.validate.scalars import validate_scalar
+    from verno.core.pattern.fastpath import scalar_predicate
+    from verno.core.pattern.scalars import validate_scalar
 
     assert scalar_predicate(pattern)(value) == validate_scalar(value, pattern)

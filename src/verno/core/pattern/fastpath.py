@@ -5,7 +5,7 @@ Most resources pass most rules. For a pattern built only from plain keys, scalar
 whether a resource passes is a plain conjunction. It is compiled once per pattern into one Python
 function (source generated here, then ``exec``-ed), so a check costs one call instead of one per
 pattern node. The compiled check answers "passes"; anything else goes to the full walker in
-``pattern.py``, which produces Kyverno's exact failure path and message. The check never decides a
+``matcher.py``, which produces Kyverno's exact failure path and message. The check never decides a
 failure, so it cannot change a verdict.
 
 The check of a scalar pattern value is a predicate built for that value: for the common one-operand
@@ -19,8 +19,9 @@ from typing import Any, Callable
 from verno.core import wildcard
 from verno.core.memo import IdentityMemo
 from verno.core.operators.valuepattern import compared_text, plain_operand
-from verno.plugins.validate.anchors import EQUALITY, NEGATION, parse_anchor
-from verno.plugins.validate.scalars import validate_scalar
+from verno.core.pattern.anchors import EQUALITY, NEGATION, parse_anchor
+from verno.core.pattern.metadata import has_metadata_wildcards
+from verno.core.pattern.scalars import validate_scalar
 
 Check = Callable[[Any], bool]
 _SCALARS = (str, int, float, bool, type(None))
@@ -104,9 +105,7 @@ class _Emitter:
         self.emit(indent, f"elif not {pred}({v}): return False")
 
     def map(self, pattern: dict[str, Any], v: str, indent: int) -> None:
-        from verno.plugins.validate.pattern import _has_metadata_wildcards
-
-        if _has_metadata_wildcards(pattern):
+        if has_metadata_wildcards(pattern):
             raise _NotCompilable
         self.emit(indent, f"if not isinstance({v}, dict): return False")
         for key, value in pattern.items():

@@ -1,4 +1,4 @@
-"""Validate-pattern anchors (K: ``pkg/engine/anchor``).
+"""Pattern anchors (K: ``pkg/engine/anchor``), shared by validate patterns and mutate's strategic merge.
 
 An anchor is a map key ``^([+<=X^])?\\((.+)\\)$`` (surrounding spaces ignored):
 

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from verno.plugins.validate.anchors import (
+from verno.core.pattern.anchors import (
     Anchor,
     anchor_kind,
     has_nested_anchors,
     parse_anchor,
     split_anchors,
 )
-from verno.plugins.validate.pattern import match_pattern
+from verno.core.pattern.matcher import match_pattern
 
 
 @pytest.mark.parametrize(

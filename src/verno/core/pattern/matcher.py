@@ -19,10 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from verno.core import wildcard
 from verno.core.memo import IdentityMemo
 from verno.core.operators.gotypes import go_sprint, go_type_name
-from verno.plugins.validate.anchors import (
+from verno.core.pattern.anchors import (
     CONDITION,
     EQUALITY,
     EXISTENCE,
@@ -32,8 +31,9 @@ from verno.plugins.validate.anchors import (
     parse_anchor,
     split_anchors,
 )
-from verno.plugins.validate.fastpath import passes_check
-from verno.plugins.validate.scalars import validate_scalar
+from verno.core.pattern.fastpath import passes_check
+from verno.core.pattern.metadata import expand_in_metadata, has_metadata_wildcards
+from verno.core.pattern.scalars import validate_scalar
 
 Status = Literal["pass", "fail", "skip", "error"]
 
@@ -271,18 +271,7 @@ class _MapLayout:
         self.entries = tuple(entries)
         self.tracked = tuple((key, a.key) for key in pattern
                              if (a := parse_anchor(key)) is not None and a.modifier in TRACKED)
-        self.expand = _has_metadata_wildcards(pattern)
-
-
-def _has_metadata_wildcards(pattern: dict[str, Any]) -> bool:
-    _, meta = _find("metadata", pattern)
-    if not isinstance(meta, dict):
-        return False
-    for tag in ("labels", "annotations"):
-        _, data = _find(tag, meta)
-        if isinstance(data, dict) and any(wildcard.has_wildcard(k) for k in data):
-            return True
-    return False
+        self.expand = has_metadata_wildcards(pattern)
 
 
 _map_layout = IdentityMemo(_MapLayout)
@@ -290,66 +279,6 @@ _map_layout = IdentityMemo(_MapLayout)
 
 def _mismatch(resource: Any, pattern: Any, path: str) -> _Err:
     return _Err(f"resource value '{go_sprint(resource)}' does not match '{go_sprint(pattern)}' at path {path}")
-
-
-# -- wildcard keys in metadata.labels / metadata.annotations (K: wildcards.ExpandInMetadata) ---------------
-def _find(tag: str, mapping: dict[str, Any]) -> tuple[str, Any]:
-    for key, value in mapping.items():
-        if key == tag:
-            return key, value
-        a = parse_anchor(key)
-        if a is not None and a.key == tag:
-            return key, value
-    return "", None
-
-
-def _string_map(tag: str, data: Any) -> tuple[str, dict[str, str] | None]:
-    if not isinstance(data, dict):
-        return "", None
-    key, value = _find(tag, data)
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        return "", None
-    return key, value
-
-
-def _expand_keys(pattern: dict[str, str], resource: dict[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pattern.items():
-        if not wildcard.has_wildcard(key):
-            out[key] = value
-            continue
-        a = parse_anchor(key)
-        target = key if a is None else a.key
-        match = next((k for k in resource if wildcard.match(target, k)), target)
-        out[match if a is None else f"{a.modifier}({match})"] = value
-    return out
-
-
-def expand_in_metadata(pattern: dict[str, Any], resource: dict[str, Any]) -> dict[str, Any]:
-    """The pattern with wildcard label/annotation keys replaced by the resource keys they match.
-
-    The pattern is never modified; a new map is returned only when a key was expanded.
-    """
-    meta_key, meta = _find("metadata", pattern)
-    if not isinstance(meta, dict):
-        return pattern
-    resource_meta = resource.get("metadata")
-    if resource_meta is None:
-        return pattern
-    replaced: dict[str, Any] = {}
-    for tag in ("labels", "annotations"):
-        tag_key, pattern_data = _string_map(tag, meta)
-        if pattern_data is None or not any(wildcard.has_wildcard(k) for k in pattern_data):
-            continue
-        _, resource_data = _string_map(tag, resource_meta)
-        if resource_data is None:
-            continue
-        replaced[tag_key] = _expand_keys(pattern_data, resource_data)
-    if not replaced:
-        return pattern
-    new_pattern = dict(pattern)
-    new_pattern[meta_key] = {**meta, **replaced}
-    return new_pattern
 
 
 def match_pattern(resource: Any, pattern: Any, *, stable: bool = False) -> PatternResult:
