@@ -339,6 +339,7 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=200_000, help="request cap per cell (client mode)")
     parser.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto")
     parser.add_argument("--quick", action="store_true", help="1 worker only")
+    parser.add_argument("--sets", default=",".join(SETS), help="policy sets to run, comma-separated")
     args = parser.parse_args()
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
     work = Path(tempfile.mkdtemp(prefix="verno-bench-"))
@@ -363,6 +364,8 @@ def main() -> None:
     rows = []
     for workers in ([1] if args.quick else [1, 2]):
         for name, paths in SETS.items():
+            if name not in args.sets.split(","):
+                continue
             server = Server(work, paths, workers)
             try:
                 for conns in (1, 8):
