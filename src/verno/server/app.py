@@ -173,7 +173,8 @@ class App:
         if route is not None:
             if method != "POST":
                 return await _json(send, 405, {"error": f"{path} takes POST"})
-            return await self._admission(route, receive, send)
+            client = scope.get("client")
+            return await self._admission(route, receive, send, client[0] if client else "")
         if path in ("/health/liveness", "/health/readiness", "/metrics"):
             if method not in ("GET", "HEAD"):
                 return await _json(send, 405, {"error": f"{path} takes GET"})
@@ -187,7 +188,7 @@ class App:
         return await _json(send, 404, {"error": f"no route {path}"})
 
     # -- admission -------------------------------------------------------------------------------------
-    async def _admission(self, route: tuple[str, str], receive: Receive, send: Send) -> None:
+    async def _admission(self, route: tuple[str, str], receive: Receive, send: Send, client: str = "") -> None:
         started = time.perf_counter()
         endpoint, key = route
         try:
@@ -208,7 +209,7 @@ class App:
             decision = self._unreadable(key, str(exc))
             return await _json(send, 200, _answer(exc.api_version, exc.uid, decision))
         try:
-            decision = await self._decide(endpoint, key, review, body, started)
+            decision = await self._decide(endpoint, key, review, body, started, client)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -277,7 +278,8 @@ class App:
                                 + (f" (policies {', '.join(sorted(fail))} have failurePolicy Fail)" if fail else ""))
         return decision
 
-    async def _decide(self, endpoint: str, key: str, review: Review, body: bytes, started: float) -> Decision:
+    async def _decide(self, endpoint: str, key: str, review: Review, body: bytes, started: float,
+                      client: str = "") -> Decision:
         if self._excluded(review):
             return Decision()
         policies = self._route_policies(key)
@@ -287,9 +289,11 @@ class App:
         if not policies:
             return Decision()
         assert self.pool is not None and self.evaluator is not None
-        remaining = self.settings.timeout - (time.perf_counter() - started)
+        # answer a little before the deadline, so the answer (and the caller's own overhead) fits in it
+        margin = min(0.25, self.settings.timeout * 0.05)
+        remaining = self.settings.timeout - margin - (time.perf_counter() - started)
         try:
-            return await self.pool.evaluate(endpoint, key, body, remaining)
+            return await self.pool.evaluate(endpoint, key, body, remaining, client)
         except EvaluationTimedOut as exc:
             reason = str(exc)
             self.metrics.not_evaluated.inc(endpoint, "timeout")

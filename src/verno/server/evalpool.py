@@ -1,5 +1,6 @@
 """The evaluation processes of one server worker, and the deadline each evaluation runs under.
 
+A spare process is kept started, out of service, and takes a stopped process's place at once.
 Each request is handed to an idle evaluation process (:mod:`verno.server.evalworker`) with what is
 left of its ``--timeout``. When the answer has not come by then, the process is stopped (SIGKILL) and a
 fresh one started in its place: the request is answered by failurePolicy at its deadline, and the work
@@ -8,6 +9,8 @@ it caused ends there, so expensive requests cannot hold evaluation capacity beyo
 from __future__ import annotations
 
 import asyncio
+import collections
+import itertools
 import json
 import logging
 import os
@@ -58,12 +61,86 @@ class Worker:
                 pass
 
 
+class FairQueue:
+    """Idle evaluation processes handed to waiting requests fairly between client addresses.
+
+    Work-conserving: one client alone gets every process. When several wait, a freed process goes to the
+    client with the fewest evaluations running (then the longest waiting), so a client sending expensive
+    requests cannot take the processes from the others' requests.
+    """
+
+    def __init__(self) -> None:
+        self.idle: collections.deque[Worker] = collections.deque()
+        self.waiting: dict[str, collections.deque[asyncio.Future[Worker]]] = {}
+        self.running: collections.Counter[str] = collections.Counter()
+        self._order = itertools.count()
+        self._since: dict[int, int] = {}
+
+    def put(self, worker: Worker) -> None:
+        while True:
+            client = self._next_client()
+            if client is None:
+                self.idle.append(worker)
+                return
+            future = self.waiting[client].popleft()
+            if not self.waiting[client]:
+                del self.waiting[client]
+            if not future.done():
+                self.running[client] += 1
+                future.set_result(worker)
+                return
+
+    def _next_client(self) -> str | None:
+        best, key = None, None
+        for client, futures in self.waiting.items():
+            while futures and futures[0].done():
+                futures.popleft()
+            if not futures:
+                continue
+            rank = (self.running[client], self._since.get(id(futures[0]), 0))
+            if key is None or rank < key:
+                best, key = client, rank
+        for client in [c for c, f in self.waiting.items() if not f]:
+            del self.waiting[client]
+        return best
+
+    async def get(self, client: str) -> Worker:
+        if self.idle and not self.waiting:
+            self.running[client] += 1
+            return self.idle.popleft()
+        future: asyncio.Future[Worker] = asyncio.get_running_loop().create_future()
+        self._since[id(future)] = next(self._order)
+        self.waiting.setdefault(client, collections.deque()).append(future)
+        if self.idle:
+            self.put(self.idle.popleft())
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():  # handed over just as the wait ended: pass it on
+                self.done(client)
+                self.put(future.result())
+            raise
+        finally:
+            self._since.pop(id(future), None)
+
+    def done(self, client: str) -> None:
+        self.running[client] -= 1
+        if self.running[client] <= 0:
+            del self.running[client]
+
+    def discard(self, worker: Worker) -> None:
+        if worker in self.idle:
+            self.idle.remove(worker)
+
+
 class EvalPool:
     def __init__(self, settings: Settings, size: int):
         self.settings = settings
         self.size = max(1, size)
-        self.idle: asyncio.Queue[Worker] = asyncio.Queue()
+        self.idle = FairQueue()
         self.live: set[Worker] = set()
+        #: a started process kept out of service, put in place the moment one is stopped
+        self.spare: Worker | None = None
         self.replacing = 0
         self.closed = False
         self.killed = 0
@@ -95,27 +172,33 @@ class EvalPool:
 
     async def start(self) -> None:
         """Start every evaluation process; raises when one cannot load the policies."""
-        results = await asyncio.gather(*(self._spawn() for _ in range(self.size)), return_exceptions=True)
+        results = await asyncio.gather(*(self._spawn() for _ in range(self.size + 1)), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         for r in results:
             if isinstance(r, Worker):
                 if errors:
                     r.kill()
-                else:
+                elif len(self.live) < self.size:
                     self._add(r)
+                else:
+                    self.spare = r
         if errors:
             raise errors[0]
 
     def _add(self, worker: Worker) -> None:
         self.live.add(worker)
-        self.idle.put_nowait(worker)
+        self.idle.put(worker)
 
     def _retire(self, worker: Worker, why: str) -> None:
         """Stop ``worker`` and start a replacement in the background."""
         worker.kill()
         self.live.discard(worker)
+        self.idle.discard(worker)
         self.killed += 1
         log.warning("evaluation process stopped; starting a replacement", extra={"pid": worker.pid, "reason": why})
+        if self.spare is not None and not self.closed:
+            spare, self.spare = self.spare, None
+            self._add(spare)
         if not self.closed:
             task = asyncio.get_running_loop().create_task(self._replace(worker))
             self._tasks.add(task)
@@ -135,26 +218,30 @@ class EvalPool:
                     await asyncio.sleep(delay)
                     delay = min(MAX_RESTART_DELAY, delay * 2)
                     continue
-                if self.closed:
-                    worker.kill()
-                else:
+                if len(self.live) < self.size and not self.closed:
                     self._add(worker)
+                elif self.spare is None and not self.closed:
+                    self.spare = worker
+                else:
+                    worker.kill()
                 return
         finally:
             self.replacing -= 1
 
-    async def evaluate(self, endpoint: str, key: str, body: bytes, timeout: float) -> Decision:
+    async def evaluate(self, endpoint: str, key: str, body: bytes, timeout: float, client: str = "") -> Decision:
         """The decision of an evaluation process within ``timeout`` seconds, else EvaluationFailed."""
         started = time.monotonic()
         worker: Worker | None = None
         try:
             async with asyncio.timeout(max(timeout, 0.001)):
-                worker = await self.idle.get()
+                worker = await self.idle.get(client)
                 assert worker.proc.stdin is not None
                 worker.proc.stdin.write(encode_request(endpoint, key, body))
                 await worker.proc.stdin.drain()
                 answer = await worker.read_answer()
         except TimeoutError:
+            if worker is not None:
+                self.idle.done(client)
             if worker is None:
                 raise EvaluationTimedOut(f"no evaluation process was free within the {self.settings.timeout:g}s "
                                          "timeout") from None
@@ -163,15 +250,18 @@ class EvalPool:
                                      "timeout") from None
         except (asyncio.IncompleteReadError, ConnectionError, ValueError, OSError) as exc:
             assert worker is not None
+            self.idle.done(client)
             code = worker.proc.returncode
             self._retire(worker, f"{type(exc).__name__}: {exc}")
             raise EvaluationFailed(f"the evaluation process ended during the evaluation "
                                    f"({_exit_text(code)})") from None
         except BaseException:  # cancelled (the client went away): the process is in an unknown state
             if worker is not None:
+                self.idle.done(client)
                 self._retire(worker, "request cancelled during evaluation")
             raise
-        self.idle.put_nowait(worker)
+        self.idle.done(client)
+        self.idle.put(worker)
         if "decision" not in answer:
             raise EvaluationFailed(answer.get("error") or "evaluation process gave no decision")
         doc = answer["decision"]
@@ -180,7 +270,7 @@ class EvalPool:
 
     def reload(self) -> None:
         """Ask every evaluation process to reload its policies (SIGHUP)."""
-        for worker in list(self.live):
+        for worker in list(self.live) + ([self.spare] if self.spare is not None else []):
             try:
                 os.kill(worker.pid, signal.SIGHUP)
             except ProcessLookupError:
@@ -190,8 +280,9 @@ class EvalPool:
         self.closed = True
         for task in list(self._tasks):
             task.cancel()
-        workers = list(self.live)
+        workers = list(self.live) + ([self.spare] if self.spare is not None else [])
         self.live.clear()
+        self.spare = None
         for worker in workers:
             if worker.proc.stdin is not None:
                 worker.proc.stdin.close()
