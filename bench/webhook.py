@@ -333,6 +333,55 @@ def run_client(port: int, connections: int, seconds: float, max_requests: int, b
     return r
 
 
+def fuzz(cases: int, seed: int) -> None:
+    """``cases`` fuzzed AdmissionReviews through the ASGI app in-process (tests/server/admission_fuzz.py)."""
+    import asyncio
+    import random
+    from collections import Counter
+
+    from admission_fuzz import call, check, make_case, signature
+
+    from verno.server.app import App
+    from verno.server.settings import Settings
+
+    app = App(Settings(policies=[str(HERE / "pss"), str(HERE / "simple"), str(ROOT / "tests/server/data/policies")],
+                       exclude_namespaces=[], poll_interval=60, evaluators=2, timeout=10))
+    statuses: Counter[int] = Counter()
+    problems: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    decisions: Counter[str] = Counter()
+
+    async def run() -> float:
+        await app.startup()
+        started = time.perf_counter()
+        try:
+            rng = random.Random(seed)
+            for start in range(0, cases, 16):
+                batch = [make_case(rng, i) for i in range(start, min(cases, start + 16))]
+                answers = await asyncio.gather(*(call(app, c.path, c.body) for c in batch))
+                for case, (status, body) in zip(batch, answers):
+                    statuses[status] += 1
+                    if status == 200:
+                        decisions["allowed" if b'"allowed":true' in body else "denied"] += 1
+                    problem = check(case, status, body)
+                    if problem:
+                        problems[signature(problem)] += 1
+                        examples.setdefault(signature(problem), f"{case.how} {case.path}: {problem[:300]}")
+        finally:
+            await app.aclose()
+        return time.perf_counter() - started
+
+    took = asyncio.run(run())
+    print(f"fuzz: {cases} AdmissionReviews in {took:.1f}s (seed {seed}): HTTP "
+          + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
+          + f"; AdmissionReviews allowed {decisions['allowed']}, denied {decisions['denied']}; "
+          f"{sum(problems.values())} problem(s)")
+    for sig, n in problems.most_common():
+        print(f"  {n} x {examples[sig]}")
+    if problems:
+        raise SystemExit(1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per cell")
@@ -340,7 +389,12 @@ def main() -> None:
     parser.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto")
     parser.add_argument("--quick", action="store_true", help="1 worker only")
     parser.add_argument("--sets", default=",".join(SETS), help="policy sets to run, comma-separated")
+    parser.add_argument("--fuzz", type=int, default=0, metavar="N",
+                        help="only: N fuzzed AdmissionReviews against the ASGI app in-process")
+    parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    if args.fuzz:
+        return fuzz(args.fuzz, args.seed)
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
     work = Path(tempfile.mkdtemp(prefix="verno-bench-"))
     bodies = {}
