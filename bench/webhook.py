@@ -119,12 +119,12 @@ def check_answers(where: str, r: dict, expected: dict[str, bool]) -> None:
 
 
 class Server:
-    def __init__(self, work: Path, policies: list[Path], workers: int):
+    def __init__(self, work: Path, policies: list[Path], workers: int, extra: tuple[str, ...] = ()):
         self.cert, self.key = work / "tls.crt", work / "tls.key"
         self.pem = write_self_signed(self.cert, self.key)
         self.port = free_port()
         args = [sys.executable, "-m", "verno", "serve", "--tls-cert", str(self.cert), "--tls-key", str(self.key),
-                "--port", str(self.port), "--workers", str(workers), "--log-level", "WARNING"]
+                "--port", str(self.port), "--workers", str(workers), "--log-level", "WARNING", *extra]
         for p in policies:
             args += ["--policies", str(p)]
         self.started = time.perf_counter()
@@ -147,9 +147,9 @@ class Server:
             time.sleep(0.01)
         raise RuntimeError("not ready within 60s")
 
-    def rss_mib(self) -> float:
-        """Resident memory of the server and its worker processes."""
-        pids = [self.proc.pid] + _children(self.proc.pid)
+    def rss_mib(self, main_only: bool = False) -> float:
+        """Resident memory of the server and its worker (and evaluation) processes, or of the main one."""
+        pids = [self.proc.pid] + ([] if main_only else _children(self.proc.pid))
         total = 0
         for pid in pids:
             try:
@@ -334,13 +334,284 @@ def run_client(port: int, connections: int, seconds: float, max_requests: int, b
     return r
 
 
+ATTACK = r"""
+import asyncio, json, random, resource, ssl, sys, time
+mode, port, pem, seconds, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), int(sys.argv[5])
+bodies = [open(p, "rb").read() for p in sys.argv[6].split(",")]
+expected = json.loads(sys.argv[7])
+heavy = open(sys.argv[8], "rb").read() if len(sys.argv) > 8 else b""
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+ctx = ssl.create_default_context(cadata=open(pem).read())
+def post(body):
+    return (b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            % len(body)) + body
+async def answer(reader):
+    status = await reader.readline()
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+        if line.lower().startswith(b"transfer-encoding:") and b"chunked" in line.lower():
+            length = -1
+    if length >= 0:
+        return status, await reader.readexactly(length)
+    body = b""
+    while True:
+        size = int((await reader.readline()).strip(), 16)
+        chunk = await reader.readexactly(size + 2)
+        if size == 0:
+            return status, body
+        body += chunk[:-2]
+async def connect(source="127.0.0.1"):
+    return await asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname="127.0.0.1",
+                                         local_addr=(source, 0))
+tally = {"answers": 0, "allowed_violating": 0, "evaluated": 0, "by_failure_policy": 0, "non200": 0}
+async def legit(deadline, lat):
+    reader, writer = await connect()
+    n = 0
+    while time.monotonic() < deadline:
+        uid, body = random.choice(bodies)
+        t = time.monotonic()
+        writer.write(post(body))
+        status, raw = await answer(reader)
+        lat.append(time.monotonic() - t)
+        if not status.startswith(b"HTTP/1.1 200"):
+            tally["non200"] += 1
+            continue
+        doc = json.loads(raw)["response"]
+        tally["answers"] += 1
+        if doc["allowed"] and not expected[doc["uid"]]:
+            tally["allowed_violating"] += 1
+        msg = (doc.get("status") or {}).get("message", "")
+        tally["by_failure_policy" if "could not evaluate" in msg else "evaluated"] += 1
+        await asyncio.sleep(0.01)
+    writer.close()
+async def burst():
+    hold = asyncio.Event()
+    async def one():
+        reader, writer = await connect()
+        writer.write(post(bodies[0][1]))
+        status, _ = await answer(reader)
+        await hold.wait()
+        writer.close()
+        return status.startswith(b"HTTP/1.1 200")
+    tasks = [asyncio.create_task(one()) for _ in range(count)]
+    started = time.monotonic()
+    while sum(t.done() for t in tasks) < count and time.monotonic() - started < 60:
+        await asyncio.sleep(0.1)
+        if all(t.done() or False for t in tasks):
+            break
+        if time.monotonic() - started > 2 and sum(1 for t in tasks if not t.done()) == count:
+            break
+    await asyncio.sleep(3)
+    hold.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    return {"answered": sum(1 for r in results if r is True), "failed": sum(1 for r in results if r is not True)}
+async def slow(deadline, stats):
+    while time.monotonic() < deadline:
+        try:
+            reader, writer = await asyncio.wait_for(connect("127.0.0.2"), 15)
+        except (OSError, ssl.SSLError, asyncio.TimeoutError):
+            stats["refused"] += 1
+            await asyncio.sleep(0.5)
+            continue
+        stats["opened"] += 1
+        writer.write(b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Slow: ")
+        try:
+            while time.monotonic() < deadline:
+                if writer.is_closing():
+                    stats["closed_by_server"] += 1
+                    break
+                writer.write(b"a")
+                await asyncio.wait_for(writer.drain(), 2.0)
+                try:
+                    if await asyncio.wait_for(reader.read(1), 1.0) == b"" or reader.at_eof():
+                        stats["closed_by_server"] += 1
+                        break
+                except asyncio.TimeoutError:
+                    pass
+        except (OSError, ssl.SSLError, ConnectionError, asyncio.TimeoutError):
+            stats["closed_by_server"] += 1
+        writer.close()
+async def heavy_client(deadline, lat):
+    while time.monotonic() < deadline:
+        reader, writer = await connect("127.0.0.2")
+        t = time.monotonic()
+        writer.write(post(heavy))
+        await answer(reader)
+        lat.append(time.monotonic() - t)
+        writer.close()
+def pct(values, p):
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(len(values) * p))] * 1000, 1) if values else None
+async def main():
+    if mode == "burst":
+        print(json.dumps(await burst()))
+        return
+    deadline = time.monotonic() + seconds
+    lat, other, stats = [], [], {"opened": 0, "refused": 0, "closed_by_server": 0}
+    if mode == "slowloris":
+        extra = [asyncio.create_task(slow(deadline, stats)) for _ in range(count)]
+        await asyncio.sleep(min(5.0, seconds / 3))
+    else:
+        extra = [asyncio.create_task(heavy_client(deadline, other)) for _ in range(count)]
+        await asyncio.sleep(0.5)
+    await asyncio.wait([asyncio.create_task(legit(deadline, lat)) for _ in range(4)], timeout=seconds + 15)
+    _, pending = await asyncio.wait(extra, timeout=15)
+    for task in pending:
+        task.cancel()
+    print(json.dumps({"legit_p50_ms": pct(lat, 0.5), "legit_p99_ms": pct(lat, 0.99), "legit_max_ms": pct(lat, 1.0),
+                      **tally, **(stats if mode == "slowloris" else {"heavy_answers": len(other),
+                                                                      "heavy_max_ms": pct(other, 1.0)})}))
+asyncio.run(main())
+"""
+
+
+def _attack(mode: str, server: "Server", seconds: float, count: int, bodies: dict[str, Path],
+            expected: dict[str, bool], heavy: Path | None = None) -> dict:
+    args = [sys.executable, "-c", ATTACK, mode, str(server.port), str(server.cert), str(seconds), str(count),
+            ",".join(str(p) for p in bodies.values()), json.dumps(expected)]
+    if heavy is not None:
+        args.append(str(heavy))
+    # bodies are passed as (uid, body) pairs
+    code = ATTACK.replace('bodies = [open(p, "rb").read() for p in sys.argv[6].split(",")]',
+                          'bodies = [(p.rsplit("review-", 1)[1][:-5], open(p, "rb").read()) for p in sys.argv[6].split(",")]')
+    args[2] = code
+    out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 300)
+    if out.returncode != 0:
+        raise SystemExit(f"{mode} client failed: {out.stderr[-1500:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def attacks(work: Path, bodies: dict[str, Path], expected: dict[str, dict[str, bool]], burst_size: int,
+            slow_count: int, seconds: float) -> None:
+    """Burst (RSS around bursts of concurrent connections), slowloris, and expensive requests."""
+    pss = expected["16 PSS"]
+    server = Server(work, SETS["16 PSS"], 1, ("--max-connections-per-client", "0", "--max-connections", "0"))
+    try:
+        time.sleep(1)
+        rss = [server.rss_mib(main_only=True)]
+        for _ in range(3):
+            r = _attack("burst", server, 0, burst_size, bodies, pss)
+            time.sleep(3)
+            rss.append(server.rss_mib(main_only=True))
+            if r["failed"]:
+                print(f"  burst: {r['failed']} of {burst_size} connections not answered")
+        print(f"burst: {burst_size} concurrent TLS connections, 3 times: RSS of the process holding them "
+              + " -> ".join(f"{x:.0f}" for x in rss) + " MiB (before, after each burst)")
+    finally:
+        server.stop()
+    server = Server(work, SETS["16 PSS"], 1)
+    try:
+        r = _attack("slowloris", server, seconds, slow_count, bodies, pss)
+        print(f"slowloris: {slow_count} connections from 127.0.0.2 trickling a request head, {seconds:g}s; "
+              f"legitimate requests from 127.0.0.1 (4 connections): p50 {r['legit_p50_ms']} ms, p99 "
+              f"{r['legit_p99_ms']} ms, max {r['legit_max_ms']} ms, {r['answers']} answered, {r['non200']} non-200, "
+              f"{r['allowed_violating']} violating allowed; slow connections opened {r['opened']}, closed by the "
+              f"server {r['closed_by_server']}, refused {r['refused']}; RSS of the process holding them after "
+              f"{server.rss_mib(main_only=True):.0f} MiB")
+    finally:
+        server.stop()
+    heavy = work / "review-heavy.json"
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big", "namespace": "default"},
+          "data": {"items": ",".join(str(i) for i in range(2000))}}
+    heavy.write_text(json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "heavy", "kind": {"group": "", "version": "v1", "kind": "ConfigMap"},
+        "resource": {"group": "", "version": "v1", "resource": "configmaps"}, "namespace": "default",
+        "name": "big", "operation": "CREATE", "userInfo": {"username": "bench"}, "object": cm}}))
+    timeout = 2.0
+    server = Server(work, [*SETS["16 PSS"], ROOT / "tests/server/data/expensive"], 1, ("--timeout", str(timeout)))
+    try:
+        r = _attack("timeout", server, seconds, 4, bodies, pss, heavy)
+        print(f"timeout: --timeout {timeout:g}; 4 clients from 127.0.0.2 sending expensive ConfigMaps (a nested "
+              f"foreach, ~2 min of evaluation each) for {seconds:g}s: {r['heavy_answers']} answered, slowest "
+              f"{r['heavy_max_ms']} ms; unrelated Pods from 127.0.0.1: p50 {r['legit_p50_ms']} ms, p99 "
+              f"{r['legit_p99_ms']} ms, max {r['legit_max_ms']} ms; {r['answers']} answered ({r['evaluated']} "
+              f"evaluated, {r['by_failure_policy']} by failurePolicy), {r['allowed_violating']} violating allowed")
+    finally:
+        server.stop()
+
+
+def fuzz(cases: int, seed: int) -> None:
+    """``cases`` fuzzed AdmissionReviews through the ASGI app in-process (tests/server/admission_fuzz.py)."""
+    import asyncio
+    import random
+    from collections import Counter
+
+    from admission_fuzz import call, check, make_case, signature
+
+    from verno.server.app import App
+    from verno.server.settings import Settings
+
+    app = App(Settings(policies=[str(HERE / "pss"), str(HERE / "simple"), str(ROOT / "tests/server/data/policies")],
+                       exclude_namespaces=[], poll_interval=60, evaluators=2, timeout=10))
+    statuses: Counter[int] = Counter()
+    problems: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    decisions: Counter[str] = Counter()
+
+    async def run() -> float:
+        await app.startup()
+        started = time.perf_counter()
+        try:
+            rng = random.Random(seed)
+            for start in range(0, cases, 16):
+                batch = [make_case(rng, i) for i in range(start, min(cases, start + 16))]
+                answers = await asyncio.gather(*(call(app, c.path, c.body) for c in batch))
+                for case, (status, body) in zip(batch, answers):
+                    statuses[status] += 1
+                    if status == 200:
+                        decisions["allowed" if b'"allowed":true' in body else "denied"] += 1
+                    problem = check(case, status, body)
+                    if problem:
+                        problems[signature(problem)] += 1
+                        examples.setdefault(signature(problem), f"{case.how} {case.path}: {problem[:300]}")
+        finally:
+            await app.aclose()
+        return time.perf_counter() - started
+
+    took = asyncio.run(run())
+    print(f"fuzz: {cases} AdmissionReviews in {took:.1f}s (seed {seed}): HTTP "
+          + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
+          + f"; AdmissionReviews allowed {decisions['allowed']}, denied {decisions['denied']}; "
+          f"{sum(problems.values())} problem(s)")
+    for sig, n in problems.most_common():
+        print(f"  {n} x {examples[sig]}")
+    if problems:
+        raise SystemExit(1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per cell")
     parser.add_argument("--max-requests", type=int, default=200_000, help="request cap per cell (client mode)")
     parser.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto")
     parser.add_argument("--quick", action="store_true", help="1 worker only")
+    parser.add_argument("--sets", default=",".join(SETS), help="policy sets to run, comma-separated")
+    parser.add_argument("--fuzz", type=int, default=0, metavar="N",
+                        help="only: N fuzzed AdmissionReviews against the ASGI app in-process")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--attacks", action="store_true",
+                        help="only: the burst, slowloris and expensive-request tests")
+    parser.add_argument("--burst", type=int, default=2000, help="connections per burst (--attacks)")
+    parser.add_argument("--slow", type=int, default=5000, help="slow connections (--attacks)")
+    parser.add_argument("--attack-seconds", type=float, default=20.0, help="seconds of each attack (--attacks)")
     args = parser.parse_args()
+    if args.fuzz:
+        return fuzz(args.fuzz, args.seed)
+    if args.attacks:
+        work = Path(tempfile.mkdtemp(prefix="verno-bench-"))
+        bodies = {uid: work / f"review-{uid}.json" for uid in PODS}
+        for uid, make in PODS.items():
+            bodies[uid].write_bytes(review_body(uid, make()))
+        expected = {"16 PSS": expected_decisions(SETS["16 PSS"], work)}
+        attacks(work, bodies, expected, args.burst, args.slow, args.attack_seconds)
+        shutil.rmtree(work, ignore_errors=True)
+        return None
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
     work = Path(tempfile.mkdtemp(prefix="verno-bench-"))
     bodies = {}
@@ -364,6 +635,8 @@ def main() -> None:
     rows = []
     for workers in ([1] if args.quick else [1, 2]):
         for name, paths in SETS.items():
+            if name not in args.sets.split(","):
+                continue
             server = Server(work, paths, workers)
             try:
                 for conns in (1, 8):

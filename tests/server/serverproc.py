@@ -25,7 +25,8 @@ def free_port() -> int:
 
 
 class VernoServer:
-    def __init__(self, workdir: Path, args: list[str], *, env: dict[str, str] | None = None):
+    def __init__(self, workdir: Path, args: list[str], *, env: dict[str, str] | None = None,
+                 preexec_fn: Any = None):
         self.workdir = workdir
         self.cert, self.key = workdir / "tls.crt", workdir / "tls.key"
         self.cert_pem = write_self_signed(self.cert, self.key)
@@ -36,7 +37,7 @@ class VernoServer:
                "--host", "127.0.0.1", "--port", str(self.port), *args]
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, **(env or {})})
+                                     env={**os.environ, **(env or {})}, preexec_fn=preexec_fn)
         self.client = httpx.Client(base_url=self.base, verify=self.ssl_context(), timeout=30)
 
     def ssl_context(self) -> ssl.SSLContext:
@@ -55,6 +56,17 @@ class VernoServer:
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"verno serve not ready within {timeout}s:\n{self.logs()}")
+
+    def tls_socket(self, timeout: float = 5.0) -> ssl.SSLSocket:
+        """A TLS connection to the server, handshake done, nothing sent."""
+        raw = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        return self.ssl_context().wrap_socket(raw, server_hostname="127.0.0.1")
+
+    def rss_mib(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -103,6 +115,30 @@ def admission_request(obj: dict[str, Any] | None, operation: str = "CREATE", *, 
     }
     req.update(extra)
     return req
+
+
+def closed_within(sock: ssl.SSLSocket | socket.socket, seconds: float) -> float | None:
+    """Seconds until the server closed ``sock`` (reading returns nothing or fails), or None if still open."""
+    started = time.monotonic()
+    sock.settimeout(0.2)
+    while time.monotonic() - started < seconds:
+        try:
+            if sock.recv(1024) == b"":
+                return time.monotonic() - started
+        except (socket.timeout, TimeoutError):
+            continue
+        except (ConnectionError, ssl.SSLError, OSError):
+            return time.monotonic() - started
+    return None
+
+
+def eventually(check: Any, timeout: float = 20.0, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def decode_json(text: str) -> Any:

@@ -13,11 +13,15 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policies"
 
 def test_startup_freezes_what_it_built() -> None:
     before = gc.get_freeze_count()
-    app = App(Settings(policies=[str(EXAMPLES)], exclude_namespaces=[], poll_interval=60))
-    try:
-        asyncio.run(app.startup())
-        assert app.evaluator is not None
-        assert gc.get_freeze_count() > before
-    finally:
-        app.shutdown()
-        gc.unfreeze()
+    app = App(Settings(policies=[str(EXAMPLES)], exclude_namespaces=[], poll_interval=60, evaluators=1))
+
+    async def run() -> None:
+        try:
+            await app.startup()
+            assert app.evaluator is not None
+            assert gc.get_freeze_count() > before
+        finally:
+            await app.aclose()
+            gc.unfreeze()
+
+    asyncio.run(run())

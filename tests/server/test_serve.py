@@ -187,17 +187,57 @@ def test_kyverno_paths_and_failure_policy_routes(server):
     (b"[]", "must be an object"),
     (b'{"apiVersion": "v1", "kind": "Pod"}', "AdmissionReview"),
     (b'{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}', "request"),
-    (b'{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "u", '
-     b'"operation": "CREATE", "object": "nope"}}', "request.object"),
-    (b'{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "u", '
-     b'"operation": "PATCH", "object": {}}}', "operation"),
+    (b'{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": 7}}', "request.uid"),
     (b"\xff\xfe\x00", "not JSON"),
 ])
-def test_malformed_bodies_get_400_json(server, body, reason):
+def test_unreadable_bodies_get_400_json(server, body, reason):
     resp = server.client.post("/validate", content=body, headers={"content-type": "application/json"})
     assert resp.status_code == 400
     assert resp.headers["content-type"] == "application/json"
     assert reason in resp.json()["error"]
+
+
+@pytest.mark.parametrize("request_fields, reason", [
+    ({"operation": "CREATE", "object": "nope"}, "request.object must be an object, got a string"),
+    ({"operation": "PATCH", "object": {}}, "request.operation must be one of"),
+    ({"operation": "CREATE", "object": {"apiVersion": ["v1"], "kind": "Pod"}},
+     "request.object.apiVersion must be a string, got a list"),
+    ({"operation": "CREATE", "object": {"apiVersion": "v1", "kind": ["Pod"]}},
+     "request.object.kind must be a string, got a list"),
+    ({"operation": "CREATE", "namespace": {"a": 1}, "object": dict(POD)}, "request.namespace must be a string"),
+    ({"operation": "CREATE", "object": {**POD, "metadata": {"name": "p", "namespace": {"x": 1}}}},
+     "request.object.metadata.namespace must be a string, got a mapping"),
+    ({"operation": "CREATE", "kind": {"kind": ["Pod"]}, "object": dict(POD)}, "request.kind.kind must be a string"),
+    ({"operation": "CREATE", "userInfo": {"groups": "admins"}, "object": dict(POD)},
+     "request.userInfo.groups must be a list of strings"),
+])
+def test_ill_typed_reviews_get_an_admission_review_denial(server, request_fields, reason):
+    """A review whose uid is readable is answered with an AdmissionReview for that uid: denied by the
+    route's failurePolicy Fail policies, naming the field (never a 500, never allowed)."""
+    body = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "u-1", **request_fields}}
+    resp = server.client.post("/validate", json=body)
+    assert resp.status_code == 200, resp.text
+    doc = resp.json()
+    assert doc["kind"] == "AdmissionReview" and doc["apiVersion"] == "admission.k8s.io/v1"
+    answer = doc["response"]
+    assert answer["uid"] == "u-1" and answer["allowed"] is False
+    assert answer["status"]["code"] == 400
+    assert reason in answer["status"]["message"]
+    # the failurePolicy Ignore route allows, with a warning saying why
+    ignore = server.client.post("/validate/ignore", json=body).json()["response"]
+    assert ignore["uid"] == "u-1"
+    assert ignore["allowed"] is True or reason in ignore["status"]["message"]
+
+
+@pytest.mark.parametrize("depth", [300, 4000, 100_000])
+def test_deep_json_is_refused_not_a_500(server, depth):
+    nested = "[" * depth + "]" * depth
+    body = ('{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "d", '
+            '"operation": "CREATE", "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, '
+            '"spec": {"x": ' + nested + '}}}}').encode()
+    resp = server.client.post("/validate", content=body, headers={"content-type": "application/json"})
+    assert resp.status_code == 400
+    assert "nested more than 256 levels" in resp.json()["error"]
 
 
 def test_other_routes(server):
@@ -239,7 +279,7 @@ def test_policy_file_reload(server):
         _eventually(lambda: not server.review("/validate", admission_request(pod))["allowed"])
         # a broken file keeps the previous set: requests are still answered with it
         extra.write_text("apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: x}\nspec: {rules: [{}]}\n")
-        _eventually(lambda: "policy reload failed" in server.logs())
+        _eventually(lambda: "policy load failed" in server.logs())
         assert server.review("/validate", admission_request(pod))["allowed"] is False
     finally:
         extra.unlink()

@@ -23,7 +23,8 @@ from verno.cli.registry_opts import EGRESS_HELP, parse_egress
 @click.option("--exclude-namespace", "exclude_namespaces", multiple=True,
               help="Namespace never evaluated (repeatable; replaces the default: kube-system and verno's own).")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256),
-              help="Evaluation threads per worker.")
+              help="Not used any more (evaluations run in --evaluators processes); accepted so existing "
+                   "command lines keep working.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 @click.option("--registry-ca", default=None, type=click.Path(exists=True, dir_okay=False),
@@ -35,13 +36,29 @@ from verno.cli.registry_opts import EGRESS_HELP, parse_egress
                    "(default: $DOCKER_CONFIG/config.json or ~/.docker/config.json).")
 @click.option("--allow-egress", "allow_egress", multiple=True, metavar="CIDR|HOST",
               help=EGRESS_HELP)
+# -- connection limits and evaluation processes -------------------------------------------------------
+@click.option("--evaluators", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Evaluation processes per worker: requests evaluated at once. One whose evaluation passes "
+                   "--timeout is stopped and replaced.")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.5, 300),
+              help="Seconds for a TLS handshake, and for a request's line and headers to arrive.")
+@click.option("--keepalive-timeout", default=30.0, show_default=True, type=click.FloatRange(0.5, 3600),
+              help="Seconds an idle kept-alive connection stays open.")
+@click.option("--max-connections", default=2000, show_default=True, type=click.IntRange(0, 1_000_000),
+              help="Open connections per worker; more are closed at once (0: no cap).")
+@click.option("--max-connections-per-client", default=1000, show_default=True, type=click.IntRange(0, 1_000_000),
+              help="Open connections per worker from one client address (0: no cap).")
 def serve_command(policies: tuple[str, ...], tls_cert: str, tls_key: str, host: str, port: int, workers: int,
                   timeout: float, kubeconfig: str | None, in_cluster: bool, exclude_namespaces: tuple[str, ...],
                   threads: int, log_level: str, registry_ca: str | None = None, allow_insecure_registry: bool = False,
-                  docker_config: str | None = None, allow_egress: tuple[str, ...] = ()) -> None:
+                  docker_config: str | None = None, evaluators: int = 2, header_timeout: float = 10.0,
+                  keepalive_timeout: float = 30.0, max_connections: int = 2000,
+                  max_connections_per_client: int = 1000,
+                  allow_egress: tuple[str, ...] = ()) -> None:
     """Serve Kyverno policies as a Kubernetes admission webhook."""
     from verno.server import logging as jsonlog
     from verno.server.settings import ENV, Settings, default_excluded_namespaces
+    from verno.server.connections import Protocol
     from verno.server.tls import Config
 
     if kubeconfig and in_cluster:
@@ -62,17 +79,19 @@ def serve_command(policies: tuple[str, ...], tls_cert: str, tls_key: str, host: 
                         allow_insecure_registry=allow_insecure_registry,
                         docker_config=os.path.abspath(docker_config) if docker_config else None,
                         allow_egress=list(egress.entries))
+    settings.evaluators, settings.header_timeout, settings.keepalive_timeout = evaluators, header_timeout, keepalive_timeout
+    settings.max_connections, settings.max_connections_per_client = max_connections, max_connections_per_client
     os.environ[ENV] = settings.to_env()
     jsonlog.setup(settings.log_level)
     config = Config(
         "verno.server.app:create_app", factory=True, host=host, port=port, workers=workers,
-        ssl_certfile=tls_cert, ssl_keyfile=tls_key, http="httptools", loop="uvloop", lifespan="on",
-        log_config=jsonlog.log_config(settings.log_level), access_log=False, server_header=False,
-        date_header=False, timeout_keep_alive=75, timeout_graceful_shutdown=int(timeout) + 5,
+        ssl_certfile=tls_cert, ssl_keyfile=tls_key, http=Protocol, loop="verno.server.connections:new_loop",
+        lifespan="on", log_config=jsonlog.log_config(settings.log_level), access_log=False, server_header=False,
+        date_header=False, timeout_keep_alive=keepalive_timeout, timeout_graceful_shutdown=int(timeout) + 5,
     )
-    import uvicorn
+    from verno.server.runner import Server
 
-    server = uvicorn.Server(config)
+    server = Server(config)
     if workers > 1:
         import inspect
 

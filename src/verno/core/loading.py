@@ -48,6 +48,12 @@ def read_text(path: str) -> str:
         raise LoadError(path, exc.strerror or str(exc)) from None
 
 
+def _walk_error(exc: OSError) -> None:
+    """A directory that cannot be read is an error (``os.walk`` skips it silently by default): a set
+    read without it would be smaller than the one on disk."""
+    raise LoadError(exc.filename or "?", f"cannot read directory: {exc.strerror or exc}") from None
+
+
 def expand_paths(paths: Iterable[str]) -> list[str]:
     """Files as given; directories walked recursively for YAML/JSON files, in sorted order."""
     out: list[str] = []
@@ -55,7 +61,7 @@ def expand_paths(paths: Iterable[str]) -> list[str]:
         if path == "-" or os.path.isfile(path):
             out.append(path)
         elif os.path.isdir(path):
-            for root, dirs, files in os.walk(path):
+            for root, dirs, files in os.walk(path, onerror=_walk_error):
                 dirs.sort()
                 out.extend(os.path.join(root, f) for f in sorted(files) if f.endswith(YAML_EXTENSIONS))
         else:

@@ -6,7 +6,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from verno.core.objectshape import object_problem
 from verno.core.request import Request
+from verno.core.yamlio import MAX_DEPTH
 
 API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
@@ -23,7 +25,15 @@ PARENT_KINDS = {
 
 
 class BadReview(ValueError):
-    """The body is not an AdmissionReview verno can answer (HTTP 400)."""
+    """The body is not an AdmissionReview verno can answer.
+
+    ``uid`` (and ``api_version``) are set when the body was readable up to the request's uid: the answer
+    is then an AdmissionReview for that uid; otherwise HTTP 400.
+    """
+
+    def __init__(self, message: str, uid: str | None = None, api_version: str = "admission.k8s.io/v1"):
+        super().__init__(message)
+        self.uid, self.api_version = uid, api_version
 
 
 @dataclass
@@ -45,41 +55,128 @@ class Review:
         return self.kind.get("kind") or self.subject.get("kind") or ""
 
 
-def _mapping(value: Any, what: str, *, optional: bool = True) -> dict[str, Any]:
-    if value is None and optional:
-        return {}
-    if not isinstance(value, dict):
-        raise BadReview(f"{what} must be an object")
-    return value
+def _depth_over(doc: Any, limit: int) -> bool:
+    """Whether containers nest more than ``limit`` deep in ``doc`` (iterative: no recursion)."""
+    todo = [(doc, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if depth > limit:
+            return True
+        if isinstance(value, dict):
+            todo.extend((v, depth + 1) for v in value.values() if isinstance(v, (dict, list)))
+        elif isinstance(value, list):
+            todo.extend((v, depth + 1) for v in value if isinstance(v, (dict, list)))
+    return False
+
+
+def load_body(body: bytes) -> Any:
+    """The JSON document of a request body, nested at most MAX_DEPTH deep (as ``verno apply`` reads files).
+
+    The parser's own recursion bound stops a document nested past the interpreter's recursion limit
+    before it is built; the depth is then checked (only when the body has enough brackets to exceed it).
+    """
+    try:
+        doc = json.loads(body)
+    except RecursionError:
+        raise BadReview(f"body is not an AdmissionReview: JSON nested more than {MAX_DEPTH} levels deep") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadReview(f"body is not JSON: {exc}") from None
+    if body.count(b"[") + body.count(b"{") > MAX_DEPTH and _depth_over(doc, MAX_DEPTH):
+        raise BadReview(f"body is not an AdmissionReview: JSON nested more than {MAX_DEPTH} levels deep")
+    return doc
+
+
+def _type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "null"
+    return "a string"
+
+
+def _problem(req: dict[str, Any]) -> str | None:
+    """The first field of the request whose type the API server would never send, or None."""
+    for name in ("kind", "resource", "userInfo", "requestKind", "requestResource"):
+        value = req.get(name)
+        if value is not None and not isinstance(value, dict):
+            return f"request.{name} must be an object, got {_type(value)}"
+    for name in ("kind", "requestKind"):
+        for key in ("group", "version", "kind"):
+            value = (req.get(name) or {}).get(key)
+            if value is not None and not isinstance(value, str):
+                return f"request.{name}.{key} must be a string, got {_type(value)}"
+    for name in ("resource", "requestResource"):
+        for key in ("group", "version", "resource"):
+            value = (req.get(name) or {}).get(key)
+            if value is not None and not isinstance(value, str):
+                return f"request.{name}.{key} must be a string, got {_type(value)}"
+    for key in ("namespace", "name", "subResource", "requestSubResource"):
+        if req.get(key) is not None and not isinstance(req.get(key), str):
+            return f"request.{key} must be a string, got {_type(req.get(key))}"
+    if req.get("dryRun") is not None and not isinstance(req.get("dryRun"), bool):
+        return f"request.dryRun must be a boolean, got {_type(req.get('dryRun'))}"
+    user = req.get("userInfo") or {}
+    for key in ("username", "uid"):
+        if user.get(key) is not None and not isinstance(user.get(key), str):
+            return f"request.userInfo.{key} must be a string, got {_type(user.get(key))}"
+    groups = user.get("groups")
+    if groups is not None and (not isinstance(groups, list) or not all(isinstance(g, str) for g in groups)):
+        return "request.userInfo.groups must be a list of strings"
+    extra = user.get("extra")
+    if extra is not None:
+        if not isinstance(extra, dict) or not all(
+                isinstance(v, list) and all(isinstance(x, str) for x in v) for v in extra.values()):
+            return "request.userInfo.extra must map keys to lists of strings"
+    for name in ("object", "oldObject"):
+        value = req.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            return f"request.{name} must be an object, got {_type(value)}"
+        found = object_problem(value, kind_required=False)
+        if found is not None:
+            where, message = found
+            return f"request.{name}.{where} {message}" if message.startswith("must") else \
+                f"request.{name}.{where}: {message}"
+    return None
 
 
 def parse_review(body: bytes) -> Review:
     """Check the AdmissionReview's shape; raise BadReview with a one-line reason."""
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadReview(f"body is not JSON: {exc}") from None
-    doc = _mapping(doc, "the body", optional=False)
+    doc = load_body(body)
+    if not isinstance(doc, dict):
+        raise BadReview("the body must be an object (an AdmissionReview)")
     api_version = doc.get("apiVersion")
-    if api_version not in API_VERSIONS or doc.get("kind") != "AdmissionReview":
-        raise BadReview("expected kind AdmissionReview with apiVersion admission.k8s.io/v1")
-    req = _mapping(doc.get("request"), "request", optional=False)
-    uid = req.get("uid")
+    req = doc.get("request")
+    uid = req.get("uid") if isinstance(req, dict) else None
     if not isinstance(uid, str) or not uid:
+        if api_version not in API_VERSIONS or doc.get("kind") != "AdmissionReview":
+            raise BadReview("expected kind AdmissionReview with apiVersion admission.k8s.io/v1")
+        if not isinstance(req, dict):
+            raise BadReview("request must be an object")
         raise BadReview("request.uid must be a non-empty string")
+    answer_version = api_version if api_version in API_VERSIONS else "admission.k8s.io/v1"
+    if api_version not in API_VERSIONS or doc.get("kind") != "AdmissionReview":
+        raise BadReview("expected kind AdmissionReview with apiVersion admission.k8s.io/v1", uid, answer_version)
+    assert isinstance(req, dict)
     operation = req.get("operation")
     if operation not in OPERATIONS:
-        raise BadReview(f"request.operation must be one of {', '.join(OPERATIONS)}")
-    obj = _mapping(req.get("object"), "request.object")
-    old = _mapping(req.get("oldObject"), "request.oldObject")
-    for name in ("kind", "resource", "userInfo", "requestKind"):
-        _mapping(req.get(name), f"request.{name}")
-    for key in ("namespace", "name", "subResource"):
-        if req.get(key) is not None and not isinstance(req.get(key), str):
-            raise BadReview(f"request.{key} must be a string")
+        raise BadReview(f"request.operation must be one of {', '.join(OPERATIONS)}", uid, api_version)
+    problem = _problem(req)
+    if problem is not None:
+        raise BadReview(problem, uid, api_version)
+    obj = req.get("object") or {}
+    old = req.get("oldObject") or {}
     subject = old if operation == "DELETE" else obj
     if not subject and operation != "CONNECT":
-        raise BadReview("request.object is missing" if operation != "DELETE" else "request.oldObject is missing")
+        raise BadReview("request.object is missing" if operation != "DELETE" else "request.oldObject is missing",
+                        uid, api_version)
     return Review(api_version, uid, req, operation, req.get("kind") or {}, subject)
 
 

@@ -1,7 +1,9 @@
 """The ASGI application: admission endpoints, health, metrics. No framework: one small router.
 
-Evaluation runs in a thread pool under a deadline (``--timeout``); the event loop only parses, routes
-and answers, so an evaluation that hangs still gets a response by the policies' failurePolicy.
+Evaluation runs in separate processes under a deadline (``--timeout``, see :mod:`verno.server.evalpool`);
+the event loop only reads, routes and answers, so every request is answered by its deadline, by the
+policies' failurePolicy when the evaluation did not finish. Every answer to an admission path is an
+AdmissionReview once the request's uid could be read; only an unreadable body gets a plain 4xx.
 """
 from __future__ import annotations
 
@@ -10,12 +12,15 @@ import gc
 import json
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Awaitable, Callable
 
+from verno.core.request import Request
+from verno.server import reloading
 from verno.server.admission import BadReview, Review, build_request, parse_review, review_response
 from verno.server.decide import Decision, failed_decision, matching_policies
+from verno.server.evalpool import EvalPool, EvaluationFailed, EvaluationTimedOut
 from verno.server.evaluate import Evaluator
+from verno.server.policies import failure_policy
 from verno.server.metrics import CONTENT_TYPE, Metrics
 from verno.server.settings import Settings
 
@@ -80,8 +85,8 @@ class App:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.metrics = Metrics()
-        self.pool = ThreadPoolExecutor(max_workers=max(1, settings.threads), thread_name_prefix="verno-eval")
         self.evaluator: Evaluator | None = None
+        self.pool: EvalPool | None = None
         self.excluded = frozenset(ns for ns in settings.exclude_namespaces if ns)
 
     # -- ASGI ------------------------------------------------------------------------------------------
@@ -98,10 +103,10 @@ class App:
                 await self._http(scope, receive, tracked)
             except (ConnectionError, asyncio.CancelledError):
                 raise
-            except Exception:  # never a 500 without a body
+            except Exception as exc:  # never a 500 without a body (admission answers never get here)
                 log.exception("unexpected error answering a request", extra={"path": scope.get("path")})
                 if not started:
-                    await _json(send, 500, {"error": "internal error"})
+                    await _json(send, 500, {"error": f"internal error: {type(exc).__name__}: {exc}"})
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 
@@ -113,11 +118,12 @@ class App:
                     await self.startup()
                 except Exception as exc:
                     log.error("start-up failed", extra={"error": str(exc)})
+                    await self.aclose()
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                self.shutdown()
+                await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -126,17 +132,39 @@ class App:
 
         started = time.perf_counter()
         self.evaluator = await asyncio.to_thread(build_evaluator, self.settings, self.metrics)
+        track_load_failures(self.evaluator.store, self.metrics)
+        self.pool = EvalPool(self.settings, self.settings.evaluators)
+        await self.pool.start()
         # what start-up built (modules, plugins, policies) lives as long as the worker: keep the cyclic
         # collector's full passes, which pause every request in flight, from re-scanning it
         gc.freeze()
+        reloading.register(self.reload)
         log.info("verno serving", extra={"excluded_namespaces": sorted(self.excluded),
-                                         "timeout": self.settings.timeout,
+                                         "timeout": self.settings.timeout, "evaluators": self.pool.size,
                                          "startup_seconds": round(time.perf_counter() - started, 4)})
 
-    def shutdown(self) -> None:
+    def reload(self) -> None:
+        """Load the policies again now, here and in every evaluation process (SIGHUP)."""
+        if self.evaluator is not None and hasattr(self.evaluator.store, "reload"):
+            self.evaluator.store.reload()
+        if self.pool is not None:
+            self.pool.reload()
+
+    async def aclose(self) -> None:
+        reloading.unregister(self.reload)
+        if self.pool is not None:
+            await self.pool.close()
         if self.evaluator is not None:
             self.evaluator.stop()
-        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def shutdown(self) -> None:
+        """Stop from outside the event loop (tests)."""
+        asyncio.run(self.aclose())
+
+    @property
+    def ready(self) -> bool:
+        return (self.evaluator is not None and self.evaluator.store.ready and self.pool is not None
+                and self.pool.ready)
 
     # -- routing ---------------------------------------------------------------------------------------
     async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -145,36 +173,56 @@ class App:
         if route is not None:
             if method != "POST":
                 return await _json(send, 405, {"error": f"{path} takes POST"})
-            return await self._admission(route, receive, send)
+            client = scope.get("client")
+            return await self._admission(route, receive, send, client[0] if client else "")
         if path in ("/health/liveness", "/health/readiness", "/metrics"):
             if method not in ("GET", "HEAD"):
                 return await _json(send, 405, {"error": f"{path} takes GET"})
             if path == "/health/liveness":
                 return await _json(send, 200, {"status": "ok"})
             if path == "/health/readiness":
-                ready = self.evaluator is not None and self.evaluator.store.ready
+                ready = self.ready
                 return await _json(send, 200 if ready else 503, {"status": "ready" if ready else "not ready"})
             return await _respond(send, 200, self.metrics.render().encode(),
                                   [(b"content-type", CONTENT_TYPE.encode())])
         return await _json(send, 404, {"error": f"no route {path}"})
 
     # -- admission -------------------------------------------------------------------------------------
-    async def _admission(self, route: tuple[str, str], receive: Receive, send: Send) -> None:
+    async def _admission(self, route: tuple[str, str], receive: Receive, send: Send, client: str = "") -> None:
         started = time.perf_counter()
         endpoint, key = route
         try:
-            body = await _read_body(receive, self.settings.max_body_bytes)
+            async with asyncio.timeout(self.settings.timeout):
+                body = await _read_body(receive, self.settings.max_body_bytes)
         except BodyTooLarge:
             self.metrics.bad_requests.inc(endpoint)
             return await _json(send, 413, {"error": f"body larger than {self.settings.max_body_bytes} bytes"})
+        except TimeoutError:
+            self.metrics.bad_requests.inc(endpoint)
+            return await _json(send, 408, {"error": f"body not received within {self.settings.timeout:g}s"})
         try:
             review = parse_review(body)
         except BadReview as exc:
             self.metrics.bad_requests.inc(endpoint)
-            return await _json(send, 400, {"error": str(exc)})
-        decision = await self._decide(endpoint, key, review, started)
-        doc = review_response(review, decision.allowed, message=decision.message, code=decision.code,
-                              warnings=decision.warnings, patch=decision.patch)
+            if exc.uid is None:
+                return await _json(send, 400, {"error": str(exc)})
+            decision = self._unreadable(key, str(exc))
+            return await _json(send, 200, _answer(exc.api_version, exc.uid, decision))
+        try:
+            decision = await self._decide(endpoint, key, review, body, started, client)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("error deciding an admission request", extra={"uid": review.uid})
+            self.metrics.not_evaluated.inc(endpoint, "error")
+            decision = self._by_failure_policy(key, f"internal error: {type(exc).__name__}: {exc}")
+        try:
+            doc = review_response(review, decision.allowed, message=decision.message, code=decision.code,
+                                  warnings=decision.warnings, patch=decision.patch)
+        except Exception as exc:
+            log.exception("error writing an admission response", extra={"uid": review.uid})
+            decision = self._by_failure_policy(key, f"internal error writing the answer: {type(exc).__name__}: {exc}")
+            doc = _answer(review.api_version, review.uid, decision)
         await _json(send, 200, doc)
         try:
             self._record(endpoint, review, decision, started)
@@ -201,27 +249,59 @@ class App:
             return ((review.subject.get("metadata") or {}).get("name") or "") in self.excluded
         return False
 
-    async def _decide(self, endpoint: str, key: str, review: Review, started: float) -> Decision:
+    def _route_policies(self, key: str) -> tuple[Any, ...] | None:
+        """The policies of a route, or None while no complete set was ever loaded."""
         evaluator = self.evaluator
-        if evaluator is None or self._excluded(review):
+        if evaluator is None or not evaluator.store.ready:
+            return None
+        return evaluator.store.snapshot.for_endpoint(key)
+
+    def _by_failure_policy(self, key: str, reason: str, *, code: int = 500) -> Decision:
+        """No evaluation: every policy of the route answers by its failurePolicy; before any policy set
+        was loaded, the route's own (``/…/ignore`` allows, every other route denies)."""
+        policies = self._route_policies(key)
+        if policies is None:
+            if key.endswith("/ignore"):
+                return Decision(warnings=[f"verno has not loaded policies yet; allowed by failurePolicy Ignore: "
+                                          f"{reason}"])
+            return Decision(False, f"verno has not loaded policies yet (failurePolicy Fail): {reason}", 503)
+        decision = failed_decision(list(policies), Request({}), reason)
+        if not decision.allowed:
+            decision.code = code
+        return decision
+
+    def _unreadable(self, key: str, problem: str) -> Decision:
+        decision = self._by_failure_policy(key, f"the AdmissionReview cannot be read: {problem}", code=400)
+        if not decision.allowed:
+            fail = [p.policy.key for p in self._route_policies(key) or () if failure_policy(p.policy) == "Fail"]
+            decision.message = (f"verno could not read the AdmissionReview: {problem}"
+                                + (f" (policies {', '.join(sorted(fail))} have failurePolicy Fail)" if fail else ""))
+        return decision
+
+    async def _decide(self, endpoint: str, key: str, review: Review, body: bytes, started: float,
+                      client: str = "") -> Decision:
+        if self._excluded(review):
             return Decision()
-        snapshot = evaluator.store.snapshot
-        policies = snapshot.for_endpoint(key)
+        policies = self._route_policies(key)
+        if policies is None:
+            self.metrics.not_evaluated.inc(endpoint, "not-ready")
+            return self._by_failure_policy(key, "no policy set was loaded successfully yet")
         if not policies:
             return Decision()
-        request = build_request(review, evaluator.store.namespace_labels(review.namespace))
-        remaining = self.settings.timeout - (time.perf_counter() - started)
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.pool, evaluator.evaluate, endpoint, snapshot, policies, request)
+        assert self.pool is not None and self.evaluator is not None
+        # answer a little before the deadline, so the answer (and the caller's own overhead) fits in it
+        margin = min(0.25, self.settings.timeout * 0.05)
+        remaining = self.settings.timeout - margin - (time.perf_counter() - started)
         try:
-            return await asyncio.wait_for(future, max(remaining, 0.001))
-        except asyncio.TimeoutError:
-            reason = f"evaluation did not finish within the {self.settings.timeout:g}s timeout"
+            return await self.pool.evaluate(endpoint, key, body, remaining, client)
+        except EvaluationTimedOut as exc:
+            reason = str(exc)
             self.metrics.not_evaluated.inc(endpoint, "timeout")
-        except Exception as exc:
-            log.exception("engine error", extra={"uid": review.uid})
-            reason = f"internal error: {type(exc).__name__}: {exc}"
+        except EvaluationFailed as exc:
+            log.error("evaluation failed", extra={"uid": review.uid, "error": str(exc)})
+            reason = f"evaluation failed: {exc}"
             self.metrics.not_evaluated.inc(endpoint, "error")
+        request = build_request(review, self.evaluator.store.namespace_labels(review.namespace))
         try:
             concerned = matching_policies(policies, request)
         except Exception:
@@ -229,15 +309,25 @@ class App:
         return failed_decision(concerned, request, reason)
 
 
+def _answer(api_version: str, uid: str, decision: Decision) -> dict[str, Any]:
+    response: dict[str, Any] = {"uid": uid, "allowed": decision.allowed}
+    if not decision.allowed:
+        response["status"] = {"status": "Failure", "code": decision.code or 400, "message": decision.message}
+    if decision.warnings:
+        response["warnings"] = decision.warnings
+    return {"apiVersion": api_version, "kind": "AdmissionReview", "response": response}
+
+
+def track_load_failures(store: Any, metrics: Metrics) -> None:
+    """``verno_policy_load_failing``: 1 while the last policy load failed (the last good set serves)."""
+    store.on_failure.append(lambda error: metrics.load_failing.set(value=1))
+    store.on_swap.append(lambda snap: metrics.load_failing.set(value=0))
+
+
 def create_app() -> App:
     """The app of one worker process, configured from the environment (``verno serve`` sets it)."""
-    import sys
-
     from verno.server import logging as jsonlog
 
     settings = Settings.from_env()
     jsonlog.setup(settings.log_level)
-    # evaluations hold the GIL in worker threads: hand it back to the event loop sooner than the
-    # default 5 ms, so answering finished requests is not queued behind running evaluations
-    sys.setswitchinterval(0.001)
     return App(settings)

@@ -116,10 +116,12 @@ class Metrics:
         self.policies = Gauge("verno_policies_loaded", "Policies in the current snapshot.")
         self.generation = Gauge("verno_policy_generation", "Policy snapshot generation.")
         self.reloads = Counter("verno_policy_reloads_total", "Policy reloads.", ("result",))
+        self.load_failing = Gauge("verno_policy_load_failing",
+                                  "1 while the last policy load failed (the last good set keeps serving).")
 
     def all(self) -> list[Counter | Histogram]:
         return [self.requests, self.latency, self.rule_results, self.not_evaluated, self.bad_requests,
-                self.policies, self.generation, self.reloads]
+                self.policies, self.generation, self.reloads, self.load_failing]
 
     def render(self) -> str:
         lines: list[str] = []

@@ -129,18 +129,33 @@ class PolicyStore:
 
 
 def _fingerprint(paths: list[str]) -> tuple[tuple[str, int, int], ...]:
+    """(path, mtime, size) of every policy file; a directory or file that cannot be read raises."""
     out = []
     for path in expand_paths(paths):
         try:
             st = os.stat(path)
-        except OSError:
+        except FileNotFoundError:  # removed since the walk: the next check sees the directory without it
             continue
         out.append((path, st.st_mtime_ns, st.st_size))
     return tuple(out)
 
 
+class FilesChanged(RuntimeError):
+    """Policy files changed while they were being loaded: the set read may mix old and new files."""
+
+
+#: longest wait between two attempts to load a set that failed and did not change since
+MAX_RETRY_INTERVAL = 30.0
+
+
 class FilePolicyStore(PolicyStore):
-    """Policies (and PolicyExceptions) from files and directories, reloaded when they change."""
+    """Policies (and PolicyExceptions) from files and directories, reloaded when they change.
+
+    Fails closed: a set replaces the current one only when every file was listed and read (a directory
+    that cannot be listed or a file that cannot be opened, as under descriptor exhaustion, is a load
+    error, never a smaller set) and no file changed while loading. A failed load keeps the last good
+    set, is logged at error level and counted, and is retried with backoff until it succeeds.
+    """
 
     def __init__(self, engine: Engine, paths: list[str], *, poll_interval: float = 1.0):
         super().__init__(engine)
@@ -149,48 +164,72 @@ class FilePolicyStore(PolicyStore):
         self._seen: tuple[tuple[str, int, int], ...] = ()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._force = threading.Event()
         self.last_error: str | None = None
         self.reloads: dict[str, int] = {"success": 0, "failure": 0}
+        #: monotonic time before which a failed, unchanged set is not tried again
+        self._retry_at = 0.0
+        self._retry_interval = poll_interval
 
     def load(self) -> Snapshot:
-        """Load every path; raises on the first error (the current snapshot is kept)."""
+        """Load every path; raises on any error (the current snapshot is kept)."""
         seen = _fingerprint(self.paths)
         started = time.perf_counter()
         policy_set: PolicySet = load_policy_set(self.engine, self.paths, allow_empty=True)
         self.engine.require_handlers(policy_set.policies)
+        if _fingerprint(self.paths) != seen:
+            raise FilesChanged("policy files changed while they were loaded; loading again")
+        previous = self.snapshot
         snap = self.install(policy_set.policies, policy_set.exceptions)
         self._seen = seen
+        self._retry_interval = self.poll_interval
+        if not snap.policies and previous.policies:
+            log.warning("the policy files now hold no policy: every request is allowed",
+                        extra={"paths": self.paths, "previous_policies": len(previous.policies)})
         log.info("policies loaded", extra={"policies": len(snap.policies), "exceptions": len(snap.exceptions),
-                                           "generation": snap.generation,
+                                           "files": len(seen), "generation": snap.generation,
                                            "seconds": round(time.perf_counter() - started, 4)})
         return snap
 
-    def check(self) -> bool:
-        """Reload when any file changed (added, removed, modified); True when a reload happened."""
+    def check(self, *, force: bool = False) -> bool:
+        """Reload when any file changed (added, removed, modified), when ``force``, or when the last load
+        failed and its retry is due; True when a new set was installed."""
         try:
             seen = _fingerprint(self.paths)
-        except Exception as exc:  # a path vanished: keep serving the current set
+        except Exception as exc:  # a path vanished or cannot be listed: keep serving the current set
             self._fail(exc)
             return False
-        if seen == self._seen:
+        retry = self.last_error is not None and time.monotonic() >= self._retry_at
+        if seen == self._seen and not force and not retry:
             return False
         try:
             self.load()
         except Exception as exc:
-            self._seen = seen  # do not retry a broken file until it changes again
+            if seen != self._seen:
+                self._retry_interval = self.poll_interval
+            self._seen = seen
             self._fail(exc)
             return False
         self.reloads["success"] += 1
+        if self.last_error is not None:
+            log.info("policy load recovered", extra={"generation": self.snapshot.generation})
         self.last_error = None
         return True
 
     def _fail(self, exc: Exception) -> None:
         self.reloads["failure"] += 1
         self.last_error = str(exc)
-        log.error("policy reload failed; keeping the previous policies",
-                  extra={"error": str(exc), "generation": self.snapshot.generation})
+        self._retry_at = time.monotonic() + self._retry_interval
+        self._retry_interval = min(MAX_RETRY_INTERVAL, self._retry_interval * 2)
+        log.error("policy load failed; keeping the last good policies",
+                  extra={"error": str(exc), "generation": self.snapshot.generation,
+                         "policies": len(self.snapshot.policies)})
         for hook in self.on_failure:
             hook(str(exc))
+
+    def reload(self) -> None:
+        """Ask the watch thread to load the files again now (SIGHUP)."""
+        self._force.set()
 
     def start(self) -> None:
         if self._thread is None:
@@ -199,7 +238,15 @@ class FilePolicyStore(PolicyStore):
 
     def stop(self) -> None:
         self._stop.set()
+        self._force.set()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.poll_interval):
-            self.check()
+        while True:
+            forced = self._force.wait(self.poll_interval)
+            if self._stop.is_set():
+                return
+            self._force.clear()
+            try:
+                self.check(force=forced)
+            except Exception:  # the watch must outlive any one failed check
+                log.exception("policy check failed")

@@ -35,7 +35,7 @@ class Settings:
     kubeconfig: str | None = None
     in_cluster: bool = False
     log_level: str = "INFO"
-    #: engine threads per worker process (evaluations run there, under the deadline)
+    #: not used (``--threads`` of earlier versions; evaluations run in ``evaluators`` processes)
     threads: int = 4
     #: seconds between policy-file change checks
     poll_interval: float = 1.0
@@ -46,6 +46,16 @@ class Settings:
     docker_config: str | None = None
     #: ``--allow-egress`` entries: addresses and hosts registries and apiCall services may be reached at
     allow_egress: list[str] = field(default_factory=list)
+    #: evaluation processes per worker (each evaluates one request at a time; one past its deadline is
+    #: stopped and replaced, so no evaluation outlives ``timeout``)
+    evaluators: int = 2
+    #: seconds for a TLS handshake, and for a request's head (request line and headers) to arrive
+    header_timeout: float = 10.0
+    #: seconds an idle kept-alive connection stays open
+    keepalive_timeout: float = 30.0
+    #: open connections per worker process, in all and per client address (0: no cap)
+    max_connections: int = 2000
+    max_connections_per_client: int = 1000
 
     @property
     def egress(self) -> EgressPolicy:

@@ -1,0 +1,130 @@
+"""An evaluation process of ``verno serve``: ``python -m verno.server.evalworker``.
+
+It loads the policies (and watches them) as the server does, then answers evaluation requests from its
+standard input, one at a time, on its standard output (which nothing else writes to: fd 1 is pointed at
+standard error once the channel is set up). The server stops the process when an evaluation passes its
+deadline, so no evaluation outlives ``--timeout``, whatever the engine is doing (C code holding the GIL
+included); the server keeps its own event loop free of evaluation work.
+
+Frames: a request is ``>II`` (header length, body length), a JSON header ``{"endpoint", "key"}`` and the
+AdmissionReview body as received; an answer is ``>I`` (length) and a JSON object: ``{"decision": ...}``,
+``{"error": "what failed"}``, or (once, at start) ``{"ready": n}`` / ``{"error": ...}``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import gc
+import json
+import os
+import signal
+import struct
+import sys
+from typing import Any
+
+REQUEST_HEAD = struct.Struct(">II")
+ANSWER_HEAD = struct.Struct(">I")
+
+
+def encode_request(endpoint: str, key: str, body: bytes) -> bytes:
+    head = json.dumps({"endpoint": endpoint, "key": key}).encode()
+    return REQUEST_HEAD.pack(len(head), len(body)) + head + body
+
+
+def encode_answer(doc: dict[str, Any]) -> bytes:
+    payload = json.dumps(doc, separators=(",", ":"), default=str).encode()
+    return ANSWER_HEAD.pack(len(payload)) + payload
+
+
+def _read_exactly(fd: int, n: int) -> bytes | None:
+    chunks, size = [], 0
+    while size < n:
+        chunk = os.read(fd, min(n - size, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _answer(evaluator: Any, endpoint: str, key: str, body: bytes) -> dict[str, Any]:
+    from verno.server.admission import build_request, parse_review
+
+    review = parse_review(body)
+    store = evaluator.store
+    snapshot = store.snapshot
+    policies = snapshot.for_endpoint(key)
+    request = build_request(review, store.namespace_labels(review.namespace))
+    decision = evaluator.evaluate(endpoint, snapshot, policies, request)
+    # the fields as they are (dataclasses.asdict would deep-copy every patch and result)
+    doc = {f.name: getattr(decision, f.name) for f in dataclasses.fields(decision)}
+    return {"decision": doc, "generation": snapshot.generation}
+
+
+def _die_with_parent() -> None:
+    """SIGKILL this process when the server process ends, however it ends (Linux)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def main() -> int:
+    _die_with_parent()
+    channel_in = os.dup(0)
+    channel_out = os.dup(1)
+    os.dup2(2, 1)  # anything printed goes to the log, never into the channel
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+
+    from verno.server import logging as jsonlog
+    from verno.server.evaluate import build_evaluator
+    from verno.server.metrics import Metrics
+    from verno.server.settings import Settings
+
+    settings = Settings.from_env()
+    jsonlog.setup(settings.log_level)
+    try:
+        evaluator = build_evaluator(settings, Metrics())
+        if settings.cluster_mode and not evaluator.store.wait_ready(max(30.0, settings.timeout)):
+            raise RuntimeError("the cluster's policies were not listed in time")
+    except Exception as exc:
+        _write_all(channel_out, encode_answer({"error": f"{type(exc).__name__}: {exc}"}))
+        return 3
+    reload = getattr(evaluator.store, "reload", None)
+    if reload is not None:
+        signal.signal(signal.SIGHUP, lambda *_: reload())
+    else:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # the server stops this process (closing its input, or SIGKILL): a SIGINT or SIGTERM sent to the
+    # whole process group must not cut an evaluation that the server is draining
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    gc.freeze()
+    _write_all(channel_out, encode_answer({"ready": len(evaluator.store.snapshot.policies)}))
+    while True:
+        head = _read_exactly(channel_in, REQUEST_HEAD.size)
+        if head is None:
+            return 0
+        head_len, body_len = REQUEST_HEAD.unpack(head)
+        raw = _read_exactly(channel_in, head_len + body_len)
+        if raw is None:
+            return 0
+        meta = json.loads(raw[:head_len])
+        try:
+            answer = _answer(evaluator, meta["endpoint"], meta["key"], raw[head_len:])
+        except Exception as exc:  # the server answers by failurePolicy with this text
+            answer = {"error": f"{type(exc).__name__}: {exc}"}
+        _write_all(channel_out, encode_answer(answer))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
