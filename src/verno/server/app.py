@@ -18,7 +18,7 @@ from verno.core.request import Request
 from verno.server import reloading
 from verno.server.admission import BadReview, Review, build_request, parse_review, review_response
 from verno.server.decide import Decision, failed_decision, matching_policies
-from verno.server.evalpool import EvalPool, EvaluationFailed, EvaluationTimedOut
+from verno.server.evalpool import EvalPool, EvaluationFailed, EvaluationStale, EvaluationTimedOut
 from verno.server.evaluate import Evaluator
 from verno.server.policies import failure_policy
 from verno.server.metrics import CONTENT_TYPE, Metrics
@@ -293,10 +293,31 @@ class App:
         margin = min(0.25, self.settings.timeout * 0.05)
         remaining = self.settings.timeout - margin - (time.perf_counter() - started)
         try:
-            return await self.pool.evaluate(endpoint, key, body, remaining, client)
+            try:
+                return await self.pool.evaluate(endpoint, key, body, remaining, client,
+                                                self.evaluator.store.snapshot.digest)
+            except EvaluationStale as stale:
+                # the process saw a reload this process has not seen yet (or missed one): look at the files
+                # now, and evaluate once more only when both hold the same set; never with another set
+                check = getattr(self.evaluator.store, "check", None)
+                if check is None:
+                    raise
+                await asyncio.to_thread(check)
+                if self.evaluator.store.snapshot.digest != stale.digest:
+                    raise
+                policies = self._route_policies(key) or ()
+                if not policies:
+                    return Decision()
+                remaining = self.settings.timeout - margin - (time.perf_counter() - started)
+                return await self.pool.evaluate(endpoint, key, body, remaining, client,
+                                                self.evaluator.store.snapshot.digest)
         except EvaluationTimedOut as exc:
             reason = str(exc)
             self.metrics.not_evaluated.inc(endpoint, "timeout")
+        except EvaluationStale as exc:
+            log.error("evaluation process holds another policy set", extra={"uid": review.uid, "error": str(exc)})
+            reason = f"evaluation failed: {exc}; the policy files are being reloaded"
+            self.metrics.not_evaluated.inc(endpoint, "stale")
         except EvaluationFailed as exc:
             log.error("evaluation failed", extra={"uid": review.uid, "error": str(exc)})
             reason = f"evaluation failed: {exc}"

@@ -39,6 +39,14 @@ class EvaluationTimedOut(EvaluationFailed):
     pass
 
 
+class EvaluationStale(EvaluationFailed):
+    """The evaluation process holds another policy set than the server (the message is its digest)."""
+
+    def __init__(self, digest: str):
+        self.digest = digest
+        super().__init__(f"the evaluation process holds another policy set ({digest or 'none'}) than the server")
+
+
 class Worker:
     def __init__(self, proc: asyncio.subprocess.Process):
         self.proc = proc
@@ -228,15 +236,17 @@ class EvalPool:
         finally:
             self.replacing -= 1
 
-    async def evaluate(self, endpoint: str, key: str, body: bytes, timeout: float, client: str = "") -> Decision:
-        """The decision of an evaluation process within ``timeout`` seconds, else EvaluationFailed."""
+    async def evaluate(self, endpoint: str, key: str, body: bytes, timeout: float, client: str = "",
+                       digest: str = "") -> Decision:
+        """The decision of an evaluation process within ``timeout`` seconds, made with the policy set
+        ``digest`` names; else EvaluationStale (the process holds another set) or EvaluationFailed."""
         started = time.monotonic()
         worker: Worker | None = None
         try:
             async with asyncio.timeout(max(timeout, 0.001)):
                 worker = await self.idle.get(client)
                 assert worker.proc.stdin is not None
-                worker.proc.stdin.write(encode_request(endpoint, key, body))
+                worker.proc.stdin.write(encode_request(endpoint, key, body, digest))
                 await worker.proc.stdin.drain()
                 answer = await worker.read_answer()
         except TimeoutError:
@@ -262,6 +272,8 @@ class EvalPool:
             raise
         self.idle.done(client)
         self.idle.put(worker)
+        if "stale" in answer:
+            raise EvaluationStale(str(answer["stale"]))
         if "decision" not in answer:
             raise EvaluationFailed(answer.get("error") or "evaluation process gave no decision")
         doc = answer["decision"]

@@ -6,9 +6,15 @@ standard error once the channel is set up). The server stops the process when an
 deadline, so no evaluation outlives ``--timeout``, whatever the engine is doing (C code holding the GIL
 included); the server keeps its own event loop free of evaluation work.
 
-Frames: a request is ``>II`` (header length, body length), a JSON header ``{"endpoint", "key"}`` and the
-AdmissionReview body as received; an answer is ``>I`` (length) and a JSON object: ``{"decision": ...}``,
-``{"error": "what failed"}``, or (once, at start) ``{"ready": n}`` / ``{"error": ...}``.
+Frames: a request is ``>II`` (header length, body length), a JSON header ``{"endpoint", "key", "digest"}``
+and the AdmissionReview body as received; an answer is ``>I`` (length) and a JSON object:
+``{"decision": ...}``, ``{"stale": digest}``, ``{"error": "what failed"}``, or (once, at start)
+``{"ready": n}`` / ``{"error": ...}``.
+
+``digest`` names the policy set the server holds (``Snapshot.digest``). A process whose own set differs
+(it watches the files itself, and a reload may reach it earlier or later, or fail where the server's
+succeeded) looks at the files again; if the sets still differ it answers ``stale`` instead of deciding
+with another set than the server's.
 """
 from __future__ import annotations
 
@@ -25,8 +31,8 @@ REQUEST_HEAD = struct.Struct(">II")
 ANSWER_HEAD = struct.Struct(">I")
 
 
-def encode_request(endpoint: str, key: str, body: bytes) -> bytes:
-    head = json.dumps({"endpoint": endpoint, "key": key}).encode()
+def encode_request(endpoint: str, key: str, body: bytes, digest: str = "") -> bytes:
+    head = json.dumps({"endpoint": endpoint, "key": key, "digest": digest}).encode()
     return REQUEST_HEAD.pack(len(head), len(body)) + head + body
 
 
@@ -52,12 +58,19 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _answer(evaluator: Any, endpoint: str, key: str, body: bytes) -> dict[str, Any]:
+def _answer(evaluator: Any, endpoint: str, key: str, body: bytes, digest: str = "") -> dict[str, Any]:
     from verno.server.admission import build_request, parse_review
 
-    review = parse_review(body)
     store = evaluator.store
     snapshot = store.snapshot
+    if digest and snapshot.digest != digest:
+        check = getattr(store, "check", None)
+        if check is not None:
+            check()
+        snapshot = store.snapshot
+        if snapshot.digest != digest:
+            return {"stale": snapshot.digest}
+    review = parse_review(body)
     policies = snapshot.for_endpoint(key)
     request = build_request(review, store.namespace_labels(review.namespace))
     decision = evaluator.evaluate(endpoint, snapshot, policies, request)
@@ -120,7 +133,7 @@ def main() -> int:
             return 0
         meta = json.loads(raw[:head_len])
         try:
-            answer = _answer(evaluator, meta["endpoint"], meta["key"], raw[head_len:])
+            answer = _answer(evaluator, meta["endpoint"], meta["key"], raw[head_len:], meta.get("digest") or "")
         except Exception as exc:  # the server answers by failurePolicy with this text
             answer = {"error": f"{type(exc).__name__}: {exc}"}
         _write_all(channel_out, encode_answer(answer))

@@ -7,6 +7,7 @@ against a half-loaded set. A failed reload keeps the previous snapshot.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import threading
@@ -60,6 +61,8 @@ class Snapshot:
     #: id(policy model) -> rule name (as results carry it) -> rule model
     rules: dict[int, dict[str, Any]] = field(default_factory=dict)
     generation: int = 0
+    #: what the set holds (every policy and exception, as loaded): equal digests, equal sets, in any process
+    digest: str = ""
 
     @classmethod
     def build(cls, policies: Iterable[PreparedPolicy], exceptions: Iterable[Any], generation: int) -> "Snapshot":
@@ -78,7 +81,8 @@ class Snapshot:
             views[f"{endpoint}/fail"] = tuple(v for v in all_ if failure_policy(v.policy) == "Fail")
             views[f"{endpoint}/ignore"] = tuple(v for v in all_ if failure_policy(v.policy) == "Ignore")
         rules = {id(p.policy): {r.name: r.rule for r in p.rules} for p in active}
-        return cls(active, tuple(exceptions), views, rules, generation)
+        exceptions = tuple(exceptions)
+        return cls(active, exceptions, views, rules, generation, set_digest(policies, exceptions))
 
     def for_endpoint(self, route: str) -> tuple[PreparedPolicy, ...]:
         """Policies for a route key: ``mutate``, ``validate``, ``mutate/fail``, ``validate/ignore``, or
@@ -87,6 +91,18 @@ class Snapshot:
 
     def rule(self, policy: Any, name: str) -> Any:
         return self.rules.get(id(policy), {}).get(name)
+
+
+def set_digest(policies: Iterable[PreparedPolicy], exceptions: Iterable[Any]) -> str:
+    """A digest of a policy set's content, the same in every process that loaded the same set."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for item in [p.policy for p in policies] + list(exceptions):
+        h.update(json.dumps(item.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=True,
+                            default=str).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:32]
 
 
 class PolicyStore:
@@ -169,6 +185,7 @@ class FilePolicyStore(PolicyStore):
         self.reloads: dict[str, int] = {"success": 0, "failure": 0}
         #: monotonic time before which a failed, unchanged set is not tried again
         self._retry_at = 0.0
+        self._check_lock = threading.Lock()
         self._retry_interval = poll_interval
 
     def load(self) -> Snapshot:
@@ -194,6 +211,10 @@ class FilePolicyStore(PolicyStore):
     def check(self, *, force: bool = False) -> bool:
         """Reload when any file changed (added, removed, modified), when ``force``, or when the last load
         failed and its retry is due; True when a new set was installed."""
+        with self._check_lock:
+            return self._check(force)
+
+    def _check(self, force: bool) -> bool:
         try:
             seen = _fingerprint(self.paths)
         except Exception as exc:  # a path vanished or cannot be listed: keep serving the current set
