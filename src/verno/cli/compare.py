@@ -25,8 +25,11 @@ def fixup_generate_labels(obj: dict[str, Any]) -> dict[str, Any]:
     meta = out.get("metadata")
     if not isinstance(meta, dict):
         meta = out["metadata"] = {}
+    found = meta.get("labels") or {}
+    if not isinstance(found, dict):  # a mutation may write labels of another shape: compared as they are
+        return out
     labels = {MANAGED_BY[0]: MANAGED_BY[1]}
-    for key, value in (meta.get("labels") or {}).items():
+    for key, value in found.items():
         if not str(key).startswith(GENERATE_LABEL_PREFIX):
             labels[key] = value
     meta["labels"] = labels
