@@ -59,7 +59,7 @@ class EnvironmentSpec:
     typed: tuple[str, ...] = ("request", "namespaceObject")
 
 
-_K8S_LIBS = ("k8s.lists", "k8s.regex", "k8s.urls", "k8s.quantity", "k8s.ip", "k8s.cidr", "k8s.format",
+_K8S_LIBS = ("k8s.lists", "k8s.regex", "k8s.urls", "k8s.quantity", "k8s.compare", "k8s.ip", "k8s.cidr", "k8s.format",
              "k8s.semver")
 _KYVERNO_LIBS = ("kyverno.hash", "kyverno.math", "kyverno.json", "kyverno.yaml", "kyverno.time",
                  "kyverno.transform", "kyverno.image", "kyverno.x509", "kyverno.resource", "kyverno.http",

@@ -19,7 +19,7 @@ class CELError(VernoError):
     def __init__(self, expression: str, detail: str):
         self.expression = expression
         self.detail = detail
-        super().__init__(f"{self.what} {_quote(expression)!r}: {detail}")
+        super().__init__(f"{self.what} `{_quote(expression)}`: {detail}")
 
 
 class CELCompileError(CELError):

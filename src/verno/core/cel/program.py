@@ -35,6 +35,9 @@ _STATIC_BOUND = costs.Sizes(3 * 1024 * 1024, 3 * 1024 * 1024)  # the API server'
 def runtime_message(raw: str) -> str:
     """cel-go's wording for the C++ runtime's messages (``no such key: a``, ``no such overload`` ...)."""
     text = _TRAILER.sub("", _CODE.sub("", raw.strip()))
+    if "ERROR: <input>:" in text:  # checker errors: one line per error, without the source excerpt
+        lines = [line.strip() for line in text.splitlines() if line.strip().startswith("ERROR: <input>:")]
+        text = "; ".join(line[len("ERROR: <input>:"):].replace(" (in container '')", "") for line in lines)
     m = _NO_KEY.search(text)
     if m:
         return f"no such key: {m.group(1)}"
@@ -233,13 +236,13 @@ class Activation:
             raise self._error(program, str(exc)) from None
         from cel_expr_python import cel
 
-        if result.type() == cel.Type.ERROR:
-            raise self._error(program, str(result.value()))
         try:
+            if result.type() == cel.Type.ERROR:
+                raise self._error(program, str(result.value()))
             value = result.plain_value()
-        except TypeError:
-            raise CELEvaluationError(program.source, f"result of type {result.type().name()} has no "
-                                                     "JSON form (an optional? end with .orValue(...))") from None
+        except TypeError:  # the runtime has no Python form for an optional value (reported as ERROR)
+            raise CELEvaluationError(program.source, f"the result {result} has no JSON form (an optional "
+                                                     "value: end the expression with .orValue(...))") from None
         return bytes(value) if isinstance(value, bytearray) else value
 
     def _error(self, program: Program, raw: str) -> CELError:
