@@ -198,3 +198,36 @@ def test_any_text_compiles_or_fails_cleanly(text):
         program.evaluate(Activation({"object": POD}))
     except CELEvaluationError:
         pass
+
+
+def test_plugin_library_registration_and_duplicates():
+    import pluggy
+
+    from verno.core.cel import Library, LibraryRegistry
+    from verno.core.cel import hookspecs as cel_hookspecs
+    from verno.core.cel.environment import Environment, EnvironmentSpec
+    from verno.core.errors import PluginError
+    from verno.core.hookspecs import hookimpl
+
+    class Acme:
+        @hookimpl
+        def verno_register_cel_libraries(self, register):
+            lib = Library("acme.tenancy", plugin="acme")
+            lib.fn("tenantOf", ["string"], "string", lambda ns: ns.partition("-")[0])
+            lib.fn("shout", ["string"], "string", lambda s: s.upper() + "!", member=True)
+            lib.fn("fails", ["string"], "string", lambda s: 1 / 0)
+            register(lib)
+
+    manager = pluggy.PluginManager("verno")
+    manager.add_hookspecs(cel_hookspecs)
+    manager.register(Acme())
+    registry = cel_hookspecs.collect(manager.hook.verno_register_cel_libraries, LibraryRegistry())
+    env = Environment(EnvironmentSpec("Test", {"object": "dyn"}, ("acme.tenancy",)), registry)
+    activation = Activation({"object": {"ns": "team-a"}})
+    assert env.compile("tenantOf(object.ns)").evaluate(activation) == "team"
+    assert env.compile("'hi'.shout()").evaluate(activation) == "HI!"
+    with pytest.raises(CELEvaluationError, match=r"fails \(library acme.tenancy \(plugin acme\)\) raised "
+                                                 r"ZeroDivisionError"):
+        env.compile("fails('x')").evaluate(activation)
+    with pytest.raises(PluginError, match="registered by both acme and other"):
+        registry.register(Library("acme.tenancy", plugin="other"))
