@@ -179,7 +179,8 @@ def main() -> None:
     checks = len(CHECKS) * count
     base = bench_lambdas(requests(count))
     print(f"{count} Pods x {len(CHECKS)} checks; per-check time includes converting the Pod once per request")
-    print(f"{'runtime':28} {'compile 4':>10} {'per check':>11} {'vs lambda':>10}  semantics probe (of {len(PROBES)})")
+    print(f"{'runtime':28} {'compile 4':>10} {'per check':>11} {'vs lambda':>10}  "
+          f"semantics probe (of {len(PROBES)})")
     print(f"{'python lambda (baseline)':28} {'-':>10} {base / checks * 1e6:>9.2f}us {1.0:>9.1f}x")
     for name, bench in (("cel-expr-python", bench_cel_expr_python),
                         ("common-expression-language", bench_cel_rust),

@@ -9,8 +9,8 @@ being started.
 Units: one unit is about one elementary operation of the runtime (~60 ns measured on the project's 2-core
 machine); copying or scanning 16 bytes of a string counts one unit. The default budget, 10,000,000 units,
 is therefore about half a second; ``VERNO_CEL_COST_LIMIT`` sets another. A size ``G`` bounds every value
-read from the inputs: the longest list or map and, separately, the longest string anywhere in them. Comprehensions cost their range's
-size times their body; ``map``/``filter``/``transform*``/``sortBy`` also pay the runtime's quadratic
+read from the inputs: the longest list or map and, separately, the longest string anywhere in them.
+Comprehensions cost their range's size times their body; ``map``/``filter``/``transform*``/``sortBy`` also pay the runtime's quadratic
 accumulation (measured: ``map`` over 4,000 elements takes ~0.45 s). ``lists.range(n)`` needs a literal
 ``n`` or ``size(...)``: any other length cannot be bounded and the evaluation is refused.
 
@@ -159,14 +159,16 @@ def _call(node: Node, scope: dict[str, _Est], g: _Est) -> _Est:
         return _Est(2, 1, 1)
     if qualified == "lists.range":
         arg = args[0] if args else None
-        if arg is not None and arg.kind == "literal" and arg.literal_type == "int" and isinstance(arg.value, int):
+        if arg is not None and arg.kind == "literal" and arg.literal_type == "int" \
+                and isinstance(arg.value, int):
             n = max(arg.value, 0)
             return _Est(n + 1, n, 1)
         if arg is not None and arg.kind == "call" and arg.value == "size":
             measured = _est(arg.args[0] if arg.args else arg.target, scope, g)
             n = max(measured.n, measured.s)
             return _Est(measured.cost + n + 2, n, 1)
-        raise Unbounded("lists.range() with a length that is not a literal or size(): its cost cannot be bounded")
+        raise Unbounded("lists.range() with a length that is not a literal or size(): "
+                        "its cost cannot be bounded")
     parts = [_est(a, scope, g) for a in args]
     if node.target is not None and qualified is None:
         parts.insert(0, _est(node.target, scope, g))
@@ -188,7 +190,8 @@ def _call(node: Node, scope: dict[str, _Est], g: _Est) -> _Est:
     return _Est(cost, n, size)
 
 
-NAMESPACES = {"lists", "math", "strings", "sets", "base64", "regex", "optional", "cel", "ip", "format", "json",
+NAMESPACES = {"lists", "math", "strings", "sets", "base64", "regex", "optional", "cel", "ip", "format",
+              "json",
               "yaml", "hash", "time", "x509", "image", "user", "resource", "http", "globalContext", "random",
               "transform", "gzip", "jsonpatch", "generator"}
 

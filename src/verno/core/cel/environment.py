@@ -59,7 +59,8 @@ class EnvironmentSpec:
     typed: tuple[str, ...] = ("request", "namespaceObject")
 
 
-_K8S_LIBS = ("k8s.lists", "k8s.regex", "k8s.urls", "k8s.quantity", "k8s.compare", "k8s.ip", "k8s.cidr", "k8s.format",
+_K8S_LIBS = ("k8s.lists", "k8s.regex", "k8s.urls", "k8s.quantity", "k8s.compare", "k8s.ip", "k8s.cidr",
+             "k8s.format",
              "k8s.semver")
 _KYVERNO_LIBS = ("kyverno.hash", "kyverno.math", "kyverno.json", "kyverno.yaml", "kyverno.time",
                  "kyverno.transform", "kyverno.image", "kyverno.x509", "kyverno.resource", "kyverno.http",
@@ -91,7 +92,8 @@ KINDS: dict[str, EnvironmentSpec] = {
         "ValidatingAdmissionPolicy", {**_ADMISSION, "params": _DYN, "authorizer": _DYN},
         _K8S_LIBS + ("k8s.authz",), or_value_compat=False),
 }
-for _kind in ("ValidatingPolicy", "MutatingPolicy", "GeneratingPolicy", "DeletingPolicy", "ImageValidatingPolicy"):
+for _kind in ("ValidatingPolicy", "MutatingPolicy", "GeneratingPolicy", "DeletingPolicy",
+              "ImageValidatingPolicy"):
     KINDS["Namespaced" + _kind] = KINDS[_kind]
 
 
@@ -147,7 +149,8 @@ def rewrite_or_value(expression: str, tree: Node, optional_idents: set[str]) -> 
     is still evaluated, so its errors propagate). Rewritten in the source as ``(y == y ? (x) : (x))``."""
     edits: list[tuple[int, int, str]] = []
     for node in tree.walk():
-        if node.kind == "call" and node.value == "orValue" and node.target is not None and len(node.args) == 1 \
+        if node.kind == "call" and node.value == "orValue" and node.target is not None \
+                and len(node.args) == 1 \
                 and not _syntactically_optional(node.target, optional_idents):
             edits.append((node.start, node.end, node))  # type: ignore[arg-type]
     if not edits:

@@ -132,7 +132,9 @@ def _guarded(function: str, library: Library, impl: Callable[..., object]) -> Ca
             raise FunctionError(f"{function}: value nested too deeply") from None
         except Exception as exc:  # noqa: BLE001 - any failure of a function is that call's CEL error
             detail = " ".join(str(exc).split())
-            owner = f"library {library.name}" + (f" (plugin {library.plugin})" if library.plugin != "verno" else "")
+            owner = f"library {library.name}"
+            if library.plugin != "verno":
+                owner += f" (plugin {library.plugin})"
             raise FunctionError(f"{function} ({owner}) raised {type(exc).__name__}"
                                 + (f": {detail}" if detail else "")) from None
     return call
@@ -149,7 +151,8 @@ class LibraryRegistry:
     def register(self, library: Library) -> None:
         if library.name in self._libraries:
             other = self._libraries[library.name]
-            raise PluginError(f"CEL library {library.name!r} registered by both {other.plugin} and {library.plugin}")
+            raise PluginError(f"CEL library {library.name!r} registered by both {other.plugin} "
+                              f"and {library.plugin}")
         for function in library.functions:
             for overload in function.overloads:
                 owner = self._overloads.get(overload.id)
@@ -185,5 +188,6 @@ class LibraryRegistry:
                 decls = merged.setdefault(function.name, [])
                 for o in function.overloads:
                     decls.append(cel.Overload(o.id, cel_type(o.result), [cel_type(p) for p in o.params],
-                                              is_member=o.member, impl=_guarded(function.name, library, o.impl)))
+                                              is_member=o.member,
+                                              impl=_guarded(function.name, library, o.impl)))
         return cel.CelExtension("verno", [cel.FunctionDecl(fname, decls) for fname, decls in merged.items()])

@@ -63,10 +63,7 @@ def _referenced_variables(tree: Node) -> tuple[list[str], bool]:
         if parent is not None and parent.kind == "select" and parent.target is node:
             if parent.value not in names:
                 names.append(parent.value)
-        elif parent is not None and parent.kind == "index" and parent.target is node \
-                and parent.args[0].kind == "literal" and parent.args[0].literal_type == "string":
-            whole = True  # a literal index: resolved below from the source text
-        else:
+        else:  # variables['x'], variables as a whole: every variable may be read
             whole = True
     return names, whole
 
@@ -160,7 +157,8 @@ def compile_program(env, expression: str, expect: tuple[str, ...], variables: Va
         needs_check = costs.estimate(final_tree, _STATIC_BOUND) > costs.cost_limit()
     except costs.Unbounded as exc:
         unbounded = str(exc)
-    return Program(expression, text, compiled, runtime_env, output_name, used, final_tree, needs_check, unbounded)
+    return Program(expression, text, compiled, runtime_env, output_name, used, final_tree, needs_check,
+                   unbounded)
 
 
 class Activation:
@@ -242,7 +240,8 @@ class Activation:
             value = result.plain_value()
         except TypeError:  # the runtime has no Python form for an optional value (reported as ERROR)
             raise CELEvaluationError(program.source, f"the result {result} has no JSON form (an optional "
-                                                     "value: end the expression with .orValue(...))") from None
+                                                     "value: end the expression with .orValue(...))") \
+                from None
         return bytes(value) if isinstance(value, bytearray) else value
 
     def _error(self, program: Program, raw: str) -> CELError:

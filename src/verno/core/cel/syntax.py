@@ -127,7 +127,8 @@ class _Parser:
 
     def peek(self, text: str | None = None, kind: str | None = None) -> bool:
         tok = self.toks[self.i]
-        return (text is None or (tok.kind == "op" and tok.text == text)) and (kind is None or tok.kind == kind)
+        return (text is None or (tok.kind == "op" and tok.text == text)) \
+            and (kind is None or tok.kind == kind)
 
     def take(self) -> _Tok:
         tok = self.toks[self.i]
@@ -184,7 +185,8 @@ class _Parser:
             self.depth -= 1
             if tok.text == "-" and operand.kind == "literal" and operand.literal_type in ("int", "double") \
                     and isinstance(operand.value, (int, float)) and operand.start == tok.end:
-                return Node("literal", tok.start, operand.end, -operand.value, literal_type=operand.literal_type)
+                return Node("literal", tok.start, operand.end, -operand.value,
+                            literal_type=operand.literal_type)
             return Node("unary", tok.start, operand.end, tok.text, [operand])
         return self.member()
 
@@ -341,7 +343,8 @@ def _qualified(node: Node) -> str:
 def parse(src: str) -> Node:
     """Parse ``src``; raises :class:`SyntaxError_` naming the offset of the problem."""
     if len(src) > MAX_LENGTH:
-        raise SyntaxError_(f"expression code point size exceeds limit: size: {len(src)}, limit {MAX_LENGTH}", 0)
+        raise SyntaxError_(f"expression code point size exceeds limit: size: {len(src)}, "
+                           f"limit {MAX_LENGTH}", 0)
     parser = _Parser(src)
     try:
         node = parser.expr()

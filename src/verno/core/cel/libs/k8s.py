@@ -90,7 +90,8 @@ def _equal(a: object, b: object) -> bool:
         return type(a) is type(b) and a == b
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return a == b
-    if type(a) is not type(b) and not (isinstance(a, (bytes, bytearray)) and isinstance(b, (bytes, bytearray))):
+    both_bytes = isinstance(a, (bytes, bytearray)) and isinstance(b, (bytes, bytearray))
+    if type(a) is not type(b) and not both_bytes:
         return False
     if isinstance(a, list):
         return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))  # type: ignore[arg-type]
@@ -345,8 +346,8 @@ def net() -> Library:
     lib.fn("family", [D], "int", lambda v: _ip_value(v, "family").version, member=True)
     lib.fn("isUnspecified", [D], "bool", lambda v: _ip_value(v, "isUnspecified").is_unspecified, member=True)
     lib.fn("isLoopback", [D], "bool", lambda v: _ip_value(v, "isLoopback").is_loopback, member=True)
-    lib.fn("isLinkLocalMulticast", [D], "bool", lambda v: _link_local_multicast(_ip_value(v, "isLinkLocalMulticast")),
-           member=True)
+    lib.fn("isLinkLocalMulticast", [D], "bool",
+           lambda v: _link_local_multicast(_ip_value(v, "isLinkLocalMulticast")), member=True)
     lib.fn("isLinkLocalUnicast", [D], "bool", lambda v: _ip_value(v, "isLinkLocalUnicast").is_link_local,
            member=True)
     lib.fn("isGlobalUnicast", [D], "bool", lambda v: _is_global_unicast(_ip_value(v, "isGlobalUnicast")),
@@ -359,25 +360,28 @@ def net() -> Library:
     cidr.fn("containsCIDR", [D, D], "bool", _contains_cidr, member=True)
     cidr.fn("ip", [D], D, lambda v: wrap(IP, str(_cidr_value(v, "ip").ip)), member=True)
     cidr.fn("masked", [D], D, lambda v: wrap(CIDR, str(_cidr_value(v, "masked").network)), member=True)
-    cidr.fn("prefixLength", [D], "int", lambda v: _cidr_value(v, "prefixLength").network.prefixlen, member=True)
+    cidr.fn("prefixLength", [D], "int", lambda v: _cidr_value(v, "prefixLength").network.prefixlen,
+            member=True)
     return [lib, cidr]  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------------------------- semver
+_PRERELEASE_ID = r"(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-                     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+                     rf"(?:-({_PRERELEASE_ID}(?:\.{_PRERELEASE_ID})*))?"
                      r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$")
 
 
 def _normalize_semver(s: str) -> str:
+    """Kubernetes' normalization: drop a leading ``v``, add missing minor/patch, strip leading zeros."""
     s = s[1:] if s.startswith("v") else s
-    core, sep, rest = re.match(r"^([0-9.]*)(.*)$", s).groups()[0], "", ""  # type: ignore[union-attr]
+    core = re.match(r"^[0-9.]*", s).group(0)  # type: ignore[union-attr]
     rest = s[len(core):]
     parts = core.split(".") if core else []
     if 0 < len(parts) < 3:
         parts += ["0"] * (3 - len(parts))
-    parts = [p.lstrip("0") or "0" if p else p for p in parts]
-    return ".".join(parts) + sep + rest
+    parts = [(p.lstrip("0") or "0") if p else p for p in parts]
+    return ".".join(parts) + rest
 
 
 def _parse_semver(s: str, normalize: bool = False) -> str:
@@ -393,7 +397,8 @@ def _sv(v: object, function: str) -> str:
 
 def _semver_key(text: str):
     m = _SEMVER.match(text)
-    major, minor, patch, pre = int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4)  # type: ignore[union-attr]
+    assert m is not None
+    major, minor, patch, pre = int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4)
     return major, minor, patch, pre
 
 
@@ -442,20 +447,24 @@ def semver() -> Library:
 
 
 # ----------------------------------------------------------------------------------------------- urls
+def _url_error(s: str, reason: str) -> str:
+    return f"URL parse error during conversion from string: parse {s!r}: {reason}"
+
+
 def _parse_url(s: str) -> str:
     """Go's ``url.ParseRequestURI``: an absolute URI or an absolute path, no fragment."""
     if not s or any(ord(c) < 0x20 or ord(c) == 0x7F for c in s) or " " in urlsplit(s).netloc:
-        raise FunctionError(f"URL parse error during conversion from string: parse {s!r}: invalid URI for request")
+        raise FunctionError(_url_error(s, "invalid URI for request"))
     parts = urlsplit(s)
     if not parts.scheme and not s.startswith("/"):
-        raise FunctionError(f"URL parse error during conversion from string: parse {s!r}: invalid URI for request")
+        raise FunctionError(_url_error(s, "invalid URI for request"))
     if parts.scheme and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*$", parts.scheme):
         raise FunctionError(f"URL parse error during conversion from string: parse {s!r}: "
                             "first path segment in URL cannot contain colon")
     try:
         parts.port  # noqa: B018 - validates the port
     except ValueError:
-        raise FunctionError(f"URL parse error during conversion from string: parse {s!r}: invalid port") from None
+        raise FunctionError(_url_error(s, "invalid port")) from None
     return s
 
 
