@@ -1,0 +1,244 @@
+"""CEL environments: the declared variables and libraries of each policy kind, and compilation.
+
+An :class:`Environment` compiles an expression once (``compile`` is cached per expression text and
+declared variables) into a :class:`~verno.core.cel.program.Program`. The runtime is Google's CEL C++
+implementation (``cel-expr-python``; chosen by measurement, see ``docs/cel.md``) with the cel-go
+extensions Kyverno enables: bindings, encoders, lists, math, optional types, regex, sets, strings and
+(where the kind has them) two-variable comprehensions.
+
+What the C++ checker cannot express is checked on verno's own syntax tree (:mod:`verno.core.cel.syntax`):
+fields of the typed ``request`` and ``namespaceObject`` (a misspelt field is a compile error, as in
+Kubernetes), and Kyverno's ``orValue`` compatibility macro.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from verno.core.cel.errors import CELCompileError
+from verno.core.cel.library import LibraryRegistry, cel_type
+from verno.core.cel.syntax import Node, SyntaxError_, parse
+
+__all__ = ["KINDS", "Environment", "EnvironmentSpec", "environment_for"]
+
+BASE_EXTENSIONS = ("bindings", "encoders", "lists", "math", "optional", "regex", "sets", "strings")
+
+# Fields of the typed variables (k8s.io/apiserver admission/plugin/cel/compile.go; Kyverno adds
+# object/oldObject to request). None: any field below is allowed (dyn).
+REQUEST_FIELDS: Mapping[str, object] = {
+    "kind": {"group": None, "version": None, "kind": None},
+    "resource": {"group": None, "version": None, "resource": None},
+    "subResource": None,
+    "requestKind": {"group": None, "version": None, "kind": None},
+    "requestResource": {"group": None, "version": None, "resource": None},
+    "requestSubResource": None,
+    "name": None, "namespace": None, "operation": None,
+    "userInfo": {"username": None, "uid": None, "groups": None, "extra": None},
+    "dryRun": None, "options": None, "object": None, "oldObject": None,
+}
+NAMESPACE_FIELDS: Mapping[str, object] = {
+    "metadata": {k: None for k in ("name", "generateName", "namespace", "labels", "annotations", "UID",
+                                   "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp",
+                                   "generation", "resourceVersion", "finalizers")},
+    "spec": {"finalizers": None},
+    "status": {"conditions": None, "phase": None},
+}
+TYPED_FIELDS = {"request": REQUEST_FIELDS, "namespaceObject": NAMESPACE_FIELDS}
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """What one kind's expressions can see. ``variables`` maps a name to its CEL type name."""
+
+    name: str
+    variables: Mapping[str, str]
+    libraries: tuple[str, ...] = ()
+    two_variable_comprehensions: bool = True
+    or_value_compat: bool = True
+    typed: tuple[str, ...] = ("request", "namespaceObject")
+
+
+_K8S_LIBS = ("k8s.lists", "k8s.regex", "k8s.urls", "k8s.quantity", "k8s.compare", "k8s.ip", "k8s.cidr",
+             "k8s.format",
+             "k8s.semver")
+_KYVERNO_LIBS = ("kyverno.hash", "kyverno.math", "kyverno.json", "kyverno.yaml", "kyverno.time",
+                 "kyverno.transform", "kyverno.image", "kyverno.x509", "kyverno.resource", "kyverno.http",
+                 "kyverno.globalcontext")
+_DYN = "dyn"
+_ADMISSION = {"object": _DYN, "oldObject": _DYN, "request": "map(string, dyn)",
+              "namespaceObject": "map(string, dyn)"}
+
+KINDS: dict[str, EnvironmentSpec] = {
+    "ValidatingPolicy": EnvironmentSpec(
+        "ValidatingPolicy", {**_ADMISSION, "exceptions": "map(string, list(string))"},
+        _K8S_LIBS + _KYVERNO_LIBS + ("kyverno.user",)),
+    "MutatingPolicy": EnvironmentSpec(
+        "MutatingPolicy", {**_ADMISSION, "exceptions": "map(string, list(string))"},
+        _K8S_LIBS + _KYVERNO_LIBS + ("kyverno.user",)),
+    "GeneratingPolicy": EnvironmentSpec(
+        "GeneratingPolicy", {**_ADMISSION, "exceptions": "map(string, list(string))"},
+        _K8S_LIBS + _KYVERNO_LIBS, two_variable_comprehensions=False),
+    "DeletingPolicy": EnvironmentSpec(
+        "DeletingPolicy", {"object": _DYN, "namespaceObject": "map(string, dyn)"},
+        _K8S_LIBS + _KYVERNO_LIBS, two_variable_comprehensions=False),
+    "ImageValidatingPolicy": EnvironmentSpec(
+        "ImageValidatingPolicy", {**_ADMISSION, "images": "map(string, list(string))",
+                                  "attestations": "map(string, string)", "attestors": "map(string, dyn)"},
+        _K8S_LIBS + tuple(x for x in _KYVERNO_LIBS if x != "kyverno.x509") + ("kyverno.user",),
+        or_value_compat=False),
+    # Kubernetes' own ValidatingAdmissionPolicy: params and authorizer exist, Kyverno's libraries do not.
+    "ValidatingAdmissionPolicy": EnvironmentSpec(
+        "ValidatingAdmissionPolicy", {**_ADMISSION, "params": _DYN, "authorizer": _DYN},
+        _K8S_LIBS + ("k8s.authz",), or_value_compat=False),
+}
+for _kind in ("ValidatingPolicy", "MutatingPolicy", "GeneratingPolicy", "DeletingPolicy",
+              "ImageValidatingPolicy"):
+    KINDS["Namespaced" + _kind] = KINDS[_kind]
+
+
+def _check_typed_fields(tree: Node, expression: str, typed: Iterable[str]) -> None:
+    typed = set(typed)
+    for node in tree.walk():
+        if node.kind != "select":
+            continue
+        chain: list[str] = []
+        cursor = node
+        while cursor.kind == "select":
+            chain.append(cursor.value)
+            cursor = cursor.target
+        if cursor.kind != "ident" or cursor.value not in typed:
+            continue
+        fields: object = TYPED_FIELDS[cursor.value]
+        for name in reversed(chain):
+            if fields is None:
+                break
+            if name not in fields:  # type: ignore[operator]
+                raise CELCompileError(expression, f"undefined field '{name}'")
+            fields = fields[name]  # type: ignore[index]
+
+
+_OPTIONAL_CALLS = {"optional.of", "optional.none", "optional.ofNonZeroValue", "or", "first", "last",
+                   "regex.extract", "format.named", "validate"}
+
+
+def _syntactically_optional(node: Node, optional_idents: set[str]) -> bool:
+    while True:
+        if node.optional:
+            return True
+        if node.kind == "call":
+            qualified = f"{node.target.value}.{node.value}" if node.target is not None \
+                and node.target.kind == "ident" else node.value
+            if qualified in _OPTIONAL_CALLS or node.value in _OPTIONAL_CALLS:
+                return True
+            if node.target is None:
+                return False
+            node = node.target
+        elif node.kind in ("select", "index"):
+            node = node.target
+        elif node.kind == "ident":
+            return node.value in optional_idents
+        elif node.kind == "cond":
+            return any(_syntactically_optional(a, optional_idents) for a in node.args[1:])
+        else:
+            return False
+
+
+def rewrite_or_value(expression: str, tree: Node, optional_idents: set[str]) -> str:
+    """Kyverno's ``orValue`` compatibility macro: ``x.orValue(y)`` on a non-optional ``x`` is ``x`` (``y``
+    is still evaluated, so its errors propagate). Rewritten in the source as ``(y == y ? (x) : (x))``."""
+    edits: list[tuple[int, int, str]] = []
+    for node in tree.walk():
+        if node.kind == "call" and node.value == "orValue" and node.target is not None \
+                and len(node.args) == 1 \
+                and not _syntactically_optional(node.target, optional_idents):
+            edits.append((node.start, node.end, node))  # type: ignore[arg-type]
+    if not edits:
+        return expression
+    # Apply innermost first by rebuilding from the outermost: handle nested by recursion on the text.
+    outer = [e for e in edits if not any(o is not e and o[0] <= e[0] and e[1] <= o[1] for o in edits)]
+    out, pos = [], 0
+    for start, end, node in sorted(outer, key=lambda e: e[0]):
+        recv = node.target  # type: ignore[attr-defined]
+        arg = node.args[0]  # type: ignore[attr-defined]
+        recv_text = rewrite_or_value(expression[recv.start:recv.end], parse(expression[recv.start:recv.end]),
+                                     optional_idents)
+        arg_text = rewrite_or_value(expression[arg.start:arg.end], parse(expression[arg.start:arg.end]),
+                                    optional_idents)
+        out.append(expression[pos:start])
+        out.append(f"(({arg_text}) == ({arg_text}) ? ({recv_text}) : ({recv_text}))")
+        pos = end
+    out.append(expression[pos:])
+    return "".join(out)
+
+
+@dataclass
+class Environment:
+    """One kind's environment over a library registry."""
+
+    spec: EnvironmentSpec
+    registry: LibraryRegistry
+    _envs: dict = field(default_factory=dict, repr=False)
+    _cache: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def runtime_env(self, declared: tuple[tuple[str, str], ...] = ()):
+        """The runtime environment with ``declared`` extra variables (``variables.<name>`` and their type
+        names as the runtime reports them)."""
+        key = tuple((name, t.name()) for name, t in declared)
+        env = self._envs.get(key)
+        if env is not None:
+            return env
+        from cel_expr_python import cel
+
+        extensions = list(BASE_EXTENSIONS)
+        if self.spec.two_variable_comprehensions:
+            extensions.append("two-var-comprehensions")
+        config = cel.NewEnvConfigFromYaml(
+            f"name: {self.spec.name.lower()}\nextensions:\n" + "".join(f"- name: {e}\n" for e in extensions))
+        variables = {name: cel_type(sig) for name, sig in self.spec.variables.items()}
+        for name, runtime_type in declared:
+            variables[name] = runtime_type
+        libraries = [name for name in self.spec.libraries if name in self.registry]
+        env = cel.NewEnv(config=config, variables=variables,
+                         extensions=[self.registry.extension(libraries)] if libraries else [])
+        with self._lock:
+            self._envs.setdefault(key, env)
+        return self._envs[key]
+
+    def compile(self, expression: str, *, expect: tuple[str, ...] = (), variables=None):
+        """Compile ``expression`` (cached). ``expect`` lists acceptable output types (``bool``, ``string``,
+        ``null``); ``variables`` is a :class:`~verno.core.cel.program.VariableSet` whose earlier entries
+        the expression may reference."""
+        from verno.core.cel.program import compile_program
+
+        key = (expression, expect, id(variables) if variables is not None else None)
+        program = self._cache.get(key)
+        if program is None:
+            program = compile_program(self, expression, expect, variables)
+            with self._lock:
+                if len(self._cache) > 50_000:
+                    self._cache.clear()
+                self._cache[key] = program
+        return program
+
+    def parse(self, expression: str) -> Node:
+        if not isinstance(expression, str):
+            raise CELCompileError(str(expression), "expression must be a string")
+        try:
+            tree = parse(expression)
+        except SyntaxError_ as exc:
+            raise CELCompileError(expression, f"syntax error: {exc}") from None
+        _check_typed_fields(tree, expression, [t for t in self.spec.typed if t in self.spec.variables])
+        return tree
+
+
+def environment_for(kind: str, registry: LibraryRegistry | None = None) -> Environment:
+    """The environment of a policy kind (``ValidatingPolicy``, ``NamespacedMutatingPolicy`` ...)."""
+    from verno.core.cel.libs import default_registry
+
+    try:
+        spec = KINDS[kind]
+    except KeyError:
+        raise CELCompileError("", f"no CEL environment for kind {kind!r}") from None
+    return Environment(spec, registry if registry is not None else default_registry())

@@ -1,0 +1,256 @@
+"""Compiled expressions, policy variables and evaluation.
+
+* :class:`Program`: one expression compiled once (type-checked, output type checked, cost profiled).
+* :class:`VariableSet`: a policy's ``variables`` in order; each may reference only earlier ones and is
+  declared to later expressions as ``variables.<name>`` with the type inferred from its expression.
+* :class:`Activation`: the inputs of one evaluation (``object``, ``request`` ...). Variables are lazy and
+  memoized per activation: a variable is evaluated when an expression that references it is evaluated,
+  once; a variable that fails is left unbound, so it only fails the expressions that actually reach it
+  (``false && variables.broken`` is ``false``), with the variable's own error.
+
+A variable whose value is an optional (``object.?spec.replicas``) cannot be handed from one runtime
+evaluation to the next (the runtime has no Python form for it); such a variable is inlined into the
+expressions that reference it instead (same result, evaluated where used, not memoized).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from verno.core.cel import cost as costs
+from verno.core.cel.errors import CELCompileError, CELCostError, CELError, CELEvaluationError
+from verno.core.cel.syntax import Node, parse
+
+__all__ = ["Activation", "Program", "VariableSet", "compile_program"]
+
+COST_MESSAGE = "operation cancelled: actual cost limit exceeded"
+_CODE = re.compile(r"^[A-Z_]+: ")
+_TRAILER = re.compile(r" \[[A-Z_]+\]$")
+_NO_KEY = re.compile(r'Key not found in map : "?(.*?)"?$')
+_NO_VALUE = re.compile(r'No value with name "variables\.([^"]+)" found in Activation')
+_STATIC_BOUND = costs.Sizes(3 * 1024 * 1024, 3 * 1024 * 1024)  # the API server's largest request
+
+
+def runtime_message(raw: str) -> str:
+    """cel-go's wording for the C++ runtime's messages (``no such key: a``, ``no such overload`` ...)."""
+    text = _TRAILER.sub("", _CODE.sub("", raw.strip()))
+    if "ERROR: <input>:" in text:  # checker errors: one line per error, without the source excerpt
+        lines = [line.strip() for line in text.splitlines() if line.strip().startswith("ERROR: <input>:")]
+        text = "; ".join(line[len("ERROR: <input>:"):].replace(" (in container '')", "") for line in lines)
+    m = _NO_KEY.search(text)
+    if m:
+        return f"no such key: {m.group(1)}"
+    if text.startswith("No matching overloads found"):
+        return "no such overload"
+    if text in ("divide by zero", "modulus by zero"):
+        return "division by zero" if text.startswith("divide") else "modulus by zero"
+    return text
+
+
+def _referenced_variables(tree: Node) -> tuple[list[str], bool]:
+    """Names read as ``variables.<name>`` / ``variables['name']``, and whether ``variables`` is used whole."""
+    names: list[str] = []
+    whole = False
+    parents: dict[int, Node] = {}
+    for node in tree.walk():
+        for child in ([node.target] if node.target is not None else []) + node.args:
+            parents[id(child)] = node
+    for node in tree.walk():
+        if node.kind != "ident" or node.value != "variables":
+            continue
+        parent = parents.get(id(node))
+        if parent is not None and parent.kind == "select" and parent.target is node:
+            if parent.value not in names:
+                names.append(parent.value)
+        else:  # variables['x'], variables as a whole: every variable may be read
+            whole = True
+    return names, whole
+
+
+@dataclass
+class Program:
+    """A compiled expression. ``source`` is what the user wrote, ``text`` what the runtime compiled
+    (after inlining optional variables and the ``orValue`` rewrite)."""
+
+    source: str
+    text: str
+    compiled: object
+    runtime_env: object
+    output_type: str
+    variables: tuple[str, ...]
+    tree: Node
+    needs_size_check: bool
+    unbounded: str = ""
+
+    def evaluate(self, activation: Activation) -> object:
+        return activation.evaluate(self)
+
+
+@dataclass
+class VariableSet:
+    """A policy's variables, compiled in order."""
+
+    names: tuple[str, ...]
+    programs: dict[str, Program]
+    declared: tuple[tuple[str, object], ...]  # (``variables.<name>``, runtime type), non-optional ones
+    inlined: dict[str, str] = field(default_factory=dict)  # optional-valued variable => its source
+
+    @classmethod
+    def compile(cls, env, variables: Iterable[tuple[str, str]]) -> VariableSet:
+        result = cls((), {}, ())
+        for name, expression in variables:
+            if name in result.programs:
+                raise CELCompileError(expression, f"variable {name!r} is defined twice")
+            program = compile_program(env, expression, (), result)
+            programs = {**result.programs, name: program}
+            if program.output_type.startswith("optional_type"):
+                result = cls(result.names + (name,), programs, result.declared,
+                             {**result.inlined, name: program.text})
+            else:
+                declared = result.declared + ((f"variables.{name}", program.compiled.return_type()),)
+                result = cls(result.names + (name,), programs, declared, result.inlined)
+        return result
+
+
+def _inline(expression: str, tree: Node, inlined: Mapping[str, str]) -> str:
+    edits = []
+    for node in tree.walk():
+        if node.kind == "select" and node.value in inlined and node.target is not None \
+                and node.target.kind == "ident" and node.target.value == "variables":
+            edits.append((node.start, node.end, inlined[node.value]))
+    out, pos = [], 0
+    for start, end, text in sorted(edits):
+        out.append(expression[pos:start])
+        out.append(f"({text})")
+        pos = end
+    out.append(expression[pos:])
+    return "".join(out)
+
+
+def compile_program(env, expression: str, expect: tuple[str, ...], variables: VariableSet | None) -> Program:
+    from verno.core.cel.environment import rewrite_or_value
+
+    tree = env.parse(expression)
+    text = expression
+    if variables is not None and variables.inlined:
+        text = _inline(text, tree, variables.inlined)
+    if env.spec.or_value_compat and "orValue" in text:
+        text = rewrite_or_value(text, parse(text), set())
+    final_tree = parse(text) if text != expression else tree
+    names, whole = _referenced_variables(final_tree)
+    known = variables.names if variables is not None else ()
+    used = tuple(n for n in known if whole or n in names)
+    declared = variables.declared if variables is not None else ()
+    runtime_env = env.runtime_env(tuple((name, t) for name, t in declared)) if declared else env.runtime_env()
+    try:
+        compiled = runtime_env.compile(text)
+    except RuntimeError as exc:
+        raise CELCompileError(expression, runtime_message(str(exc))) from None
+    output = compiled.return_type().name()
+    output_name = output.lower() if "<" not in output else output
+    if expect and output_name not in expect:
+        raise CELCompileError(expression, f"output is expected to be of type {' or '.join(expect)}, "
+                                          f"got {output_name}")
+    needs_check, unbounded = False, ""
+    try:
+        needs_check = costs.estimate(final_tree, _STATIC_BOUND) > costs.cost_limit()
+    except costs.Unbounded as exc:
+        unbounded = str(exc)
+    return Program(expression, text, compiled, runtime_env, output_name, used, final_tree, needs_check,
+                   unbounded)
+
+
+class Activation:
+    """The inputs of one evaluation and its memoized variables.
+
+    ``inputs`` maps declared variable names (``object``, ``request`` ...) to plain JSON-like values;
+    an undeclared name is ignored by the runtime. ``variables`` (optional) is the policy's VariableSet;
+    without it, ``variables.<name>`` reads fail at runtime (Kyverno's match conditions). ``sizes`` may
+    give bounds on the inputs' sizes (else they are measured when an expression needs them).
+    """
+
+    def __init__(self, inputs: Mapping[str, object], variables: VariableSet | None = None, *,
+                 sizes: costs.Sizes | None = None, cost_limit: int | None = None):
+        self.inputs = dict(inputs)
+        self.variables = variables
+        self.values: dict[str, object] = {}
+        self.errors: dict[str, CELError] = {}
+        self._sizes = sizes
+        self._limit = cost_limit if cost_limit is not None else costs.cost_limit()
+        self._activations: dict[tuple, object] = {}
+
+    def sizes(self) -> costs.Sizes:
+        if self._sizes is None:
+            self._sizes = costs.input_size(*self.inputs.values(), *self.values.values())
+        return self._sizes
+
+    def variable(self, name: str) -> object:
+        """The value of ``variables.<name>`` (evaluated on first use); raises its error."""
+        self._ensure(name)
+        if name in self.errors:
+            raise self.errors[name]
+        return self.values[name]
+
+    def _ensure(self, name: str) -> None:
+        if self.variables is None or name in self.values or name in self.errors \
+                or name in self.variables.inlined or name not in self.variables.programs:
+            return
+        try:
+            self.values[name] = self.evaluate(self.variables.programs[name])
+            if self._sizes is not None:  # a new value may be larger than what was measured
+                self._sizes = None
+        except CELError as exc:
+            self.errors[name] = exc
+
+    def evaluate(self, program: Program) -> object:
+        for name in program.variables:
+            self._ensure(name)
+        if program.unbounded:
+            raise CELCostError(program.source, f"{COST_MESSAGE}: {program.unbounded}")
+        if program.needs_size_check:
+            try:
+                estimate = costs.estimate(program.tree, self.sizes())
+            except costs.Unbounded as exc:  # pragma: no cover - caught at compile time
+                raise CELCostError(program.source, f"{COST_MESSAGE}: {exc}") from None
+            if estimate > self._limit:
+                raise CELCostError(program.source, f"{COST_MESSAGE} (estimated cost {estimate}, "
+                                                   f"limit {self._limit})")
+        bound = tuple(n for n in program.variables if n in self.values)
+        key = (id(program.runtime_env), bound)
+        activation = self._activations.get(key)
+        if activation is None:
+            data = dict(self.inputs)
+            for name in bound:
+                data[f"variables.{name}"] = self.values[name]
+            try:
+                activation = program.runtime_env.Activation(data)
+            except (RuntimeError, TypeError, ValueError) as exc:
+                raise CELEvaluationError(program.source, f"input cannot be converted: {exc}") from None
+            self._activations[key] = activation
+        try:
+            result = program.compiled.eval(activation)
+        except RuntimeError as exc:
+            raise self._error(program, str(exc)) from None
+        from cel_expr_python import cel
+
+        try:
+            if result.type() == cel.Type.ERROR:
+                raise self._error(program, str(result.value()))
+            value = result.plain_value()
+        except TypeError:  # the runtime has no Python form for an optional value (reported as ERROR)
+            raise CELEvaluationError(program.source, f"the result {result} has no JSON form (an optional "
+                                                     "value: end the expression with .orValue(...))") \
+                from None
+        return bytes(value) if isinstance(value, bytearray) else value
+
+    def _error(self, program: Program, raw: str) -> CELError:
+        m = _NO_VALUE.search(raw)
+        if m:
+            name = m.group(1)
+            if name in self.errors:
+                return CELEvaluationError(program.source, self.errors[name].detail)
+            return CELEvaluationError(program.source, f"no such attribute: variables.{name}")
+        if "Iteration budget exceeded" in raw:
+            return CELCostError(program.source, COST_MESSAGE)
+        return CELEvaluationError(program.source, runtime_message(raw))
