@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from verno.core.cel import cost as costs
 from verno.core.cel.errors import CELCompileError, CELCostError, CELError, CELEvaluationError
+from verno.core.cel.orvalue import rewrite_or_value
 from verno.core.cel.syntax import Node, parse
 
 __all__ = ["Activation", "Program", "VariableSet", "compile_program"]
@@ -129,7 +130,6 @@ def _inline(expression: str, tree: Node, inlined: Mapping[str, str]) -> str:
 
 
 def compile_program(env, expression: str, expect: tuple[str, ...], variables: VariableSet | None) -> Program:
-    from verno.core.cel.environment import rewrite_or_value
 
     tree = env.parse(expression)
     text = expression
