@@ -150,7 +150,7 @@ class _Parser:
     def call_method(self, target: Node, name: str) -> Node:
         args = self.args()
         if name in MACROS:
-            if len(args) != (2 if name != "map" else 2) or args[0].kind != "var":
+            if len(args) != 2 or args[0].kind != "var":
                 raise CELError(f"ERROR: <input>: {name}() takes a variable name and an expression")
             return Node("macro", (name, target, args[0].args[0], args[1]))
         if name not in METHODS:
@@ -304,10 +304,10 @@ def _binary(op: str, left: Node, right: Node, env: dict[str, Any]) -> Any:
         decisive = op == "||"
         try:
             lv = _bool(evaluate(left, env))
-        except CELError as exc:
+        except CELError:
             if _bool(evaluate(right, env)) == decisive:
                 return decisive
-            raise exc
+            raise
         if lv == decisive:
             return decisive
         return _bool(evaluate(right, env))

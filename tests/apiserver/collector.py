@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from .resources import CRD, NAMESPACES
-from .store import GroupResource, Store, blocked
+from .store import GroupResource, Store
 
 CRD_CLEANUP = "customresourcecleanup.apiextensions.k8s.io"
 
@@ -114,9 +114,6 @@ class Collector:
             else:
                 new["metadata"].pop("finalizers", None)
             if new != obj:
-                store.replace_locked(gr, new)
-                changed = True
-            elif not blocked(obj):
                 store.replace_locked(gr, new)
                 changed = True
         return changed
