@@ -15,7 +15,8 @@ STRING_META = ("name", "generateName", "namespace")
 MAP_META = ("labels", "annotations")
 
 
-def _type(value: Any) -> str:
+def type_name(value: Any) -> str:
+    """How a message names a JSON value's type ("a list", "a mapping", ...)."""
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, (int, float)):
@@ -24,6 +25,10 @@ def _type(value: Any) -> str:
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return "a string"
     return type(value).__name__
 
 
@@ -32,7 +37,7 @@ def object_problem(obj: dict[str, Any], *, kind_required: bool = True) -> tuple[
     for key in ("apiVersion", "kind"):
         value = obj.get(key)
         if value is not None and not isinstance(value, str):
-            return key, f"must be a string, got {_type(value)}"
+            return key, f"must be a string, got {type_name(value)}"
     if kind_required and not obj.get("kind"):
         return "kind", "a resource needs a kind"
     meta = obj.get("metadata")
@@ -43,15 +48,15 @@ def object_problem(obj: dict[str, Any], *, kind_required: bool = True) -> tuple[
     for key in STRING_META:
         value = meta.get(key)
         if value is not None and not isinstance(value, str):
-            return f"metadata.{key}", f"must be a string, got {_type(value)}"
+            return f"metadata.{key}", f"must be a string, got {type_name(value)}"
     for key in MAP_META:
         value = meta.get(key)
         if value is None:
             continue
         if not isinstance(value, dict):
-            return f"metadata.{key}", f"must be a mapping of strings, got {_type(value)}"
+            return f"metadata.{key}", f"must be a mapping of strings, got {type_name(value)}"
         for k, v in value.items():
             if v is not None and not isinstance(v, str):
                 hint = " (quote it)" if isinstance(v, (bool, int, float)) else ""
-                return f"metadata.{key}.{k}", f"must be a string, got {_type(v)}{hint}"
+                return f"metadata.{key}.{k}", f"must be a string, got {type_name(v)}{hint}"
     return None

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from verno.core.objectshape import object_problem
+from verno.core.objectshape import object_problem, type_name
 from verno.core.request import Request
 from verno.core.yamlio import MAX_DEPTH
 
@@ -86,45 +86,31 @@ def load_body(body: bytes) -> Any:
     return doc
 
 
-def _type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    if value is None:
-        return "null"
-    return "a string"
-
-
 def _problem(req: dict[str, Any]) -> str | None:
     """The first field of the request whose type the API server would never send, or None."""
     for name in ("kind", "resource", "userInfo", "requestKind", "requestResource"):
         value = req.get(name)
         if value is not None and not isinstance(value, dict):
-            return f"request.{name} must be an object, got {_type(value)}"
+            return f"request.{name} must be an object, got {type_name(value)}"
     for name in ("kind", "requestKind"):
         for key in ("group", "version", "kind"):
             value = (req.get(name) or {}).get(key)
             if value is not None and not isinstance(value, str):
-                return f"request.{name}.{key} must be a string, got {_type(value)}"
+                return f"request.{name}.{key} must be a string, got {type_name(value)}"
     for name in ("resource", "requestResource"):
         for key in ("group", "version", "resource"):
             value = (req.get(name) or {}).get(key)
             if value is not None and not isinstance(value, str):
-                return f"request.{name}.{key} must be a string, got {_type(value)}"
+                return f"request.{name}.{key} must be a string, got {type_name(value)}"
     for key in ("namespace", "name", "subResource", "requestSubResource"):
         if req.get(key) is not None and not isinstance(req.get(key), str):
-            return f"request.{key} must be a string, got {_type(req.get(key))}"
+            return f"request.{key} must be a string, got {type_name(req.get(key))}"
     if req.get("dryRun") is not None and not isinstance(req.get("dryRun"), bool):
-        return f"request.dryRun must be a boolean, got {_type(req.get('dryRun'))}"
+        return f"request.dryRun must be a boolean, got {type_name(req.get('dryRun'))}"
     user = req.get("userInfo") or {}
     for key in ("username", "uid"):
         if user.get(key) is not None and not isinstance(user.get(key), str):
-            return f"request.userInfo.{key} must be a string, got {_type(user.get(key))}"
+            return f"request.userInfo.{key} must be a string, got {type_name(user.get(key))}"
     groups = user.get("groups")
     if groups is not None and (not isinstance(groups, list) or not all(isinstance(g, str) for g in groups)):
         return "request.userInfo.groups must be a list of strings"
@@ -138,7 +124,7 @@ def _problem(req: dict[str, Any]) -> str | None:
         if value is None:
             continue
         if not isinstance(value, dict):
-            return f"request.{name} must be an object, got {_type(value)}"
+            return f"request.{name} must be an object, got {type_name(value)}"
         found = object_problem(value, kind_required=False)
         if found is not None:
             where, message = found
