@@ -14,13 +14,12 @@ integer) sets another limit.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from verno.core.errors import JMESPathError
 
-__all__ = ["DEFAULT_MAX_FUNCTION_RESULT", "ENV", "capped", "check_result", "max_function_result", "too_large"]
+__all__ = ["DEFAULT_MAX_FUNCTION_RESULT", "ENV", "check_result", "max_function_result", "too_large"]
 
 ENV = "VERNO_MAX_FUNCTION_RESULT"
 DEFAULT_MAX_FUNCTION_RESULT = 3 * 1024 * 1024
@@ -58,12 +57,3 @@ def check_result(function: str, value: Any) -> Any:
             unit = "characters" if isinstance(value, str) else "entries"
             raise too_large(function, f"the result is too large: {size} {unit}")
     return value
-
-
-def capped(function: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-    """A ``jmespath`` function-table entry (called with the Functions instance first), result checked."""
-    def call(functions: Any, *args: Any) -> Any:
-        return check_result(function, fn(functions, *args))
-
-    call.__name__ = getattr(fn, "__name__", f"_func_{function}")
-    return call

@@ -75,42 +75,36 @@ def _describe_types(entry: dict[str, Any]) -> str:
 #: the plugin that registers Kyverno's own functions; their argument errors read as Kyverno's do
 BUILTIN_FUNCTIONS_PLUGIN = "jmespath-functions"
 
+#: Python errors a function raises for arguments it cannot use (a function error, not a plugin bug)
+_ARGUMENT_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, ArithmeticError)
 
-def _wrap(name: str, fn: Callable[..., Any], plugin: str) -> Callable[..., Any]:
-    builtin = plugin == BUILTIN_FUNCTIONS_PLUGIN
 
-    def call(_self: Any, *args: Any) -> Any:
+def _wrap(name: str, fn: Callable[..., Any], plugin: str, *, standard: bool = False) -> Callable[..., Any]:
+    """One function-table entry: ``fn`` called (with the Functions instance for a standard function), its
+    result held to the size limit, and whatever it raises made a JMESPath error of that function. Argument
+    errors of the built-in and standard functions read as Kyverno's; anything else names the plugin."""
+    ours = standard or plugin == BUILTIN_FUNCTIONS_PLUGIN
+
+    def call(functions: Any, *args: Any) -> Any:
         try:
-            return fn(*args)
-        except VernoError:
+            result = fn(functions, *args) if standard else fn(*args)
+        except (VernoError, jp_exceptions.JMESPathError):
             raise
-        except jp_exceptions.JMESPathError:
-            raise
-        except (ValueError, TypeError, KeyError, IndexError, OverflowError, ArithmeticError) as exc:
-            if builtin:
+        except Exception as exc:
+            if ours and isinstance(exc, _ARGUMENT_ERRORS):
                 raise JMESPathError(f"JMESPath function '{name}': {exc}") from exc
             raise JMESPathError(str(PluginFailure(plugin, f"JMESPath function '{name}'", exc))) from exc
-        except Exception as exc:  # anything else a function raises: the rule errors, naming the plugin
-            raise JMESPathError(str(PluginFailure(plugin, f"JMESPath function '{name}'", exc))) from exc
+        return limits.check_result(name, result)
 
     call.__name__ = f"_func_{name}"
     return call
 
 
-def _wrap_standard(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-    """A standard function whose argument checks missed a type (``merge`` of a list, ``contains`` of null in
-    a string): the error is a JMESPath error of that function, never a Python one."""
-
-    def call(self: Any, *args: Any) -> Any:
-        try:
-            return fn(self, *args)
-        except (ValueError, TypeError, KeyError, IndexError, OverflowError, ArithmeticError) as exc:
-            if name == "contains" and isinstance(args[0], str):
-                return False  # Go's contains: a string never contains a non-string
-            raise JMESPathError(f"JMESPath function '{name}': {exc}") from exc
-
-    call.__name__ = f"_func_{name}"
-    return call
+def _go_contains(_functions: Any, subject: Any, search: Any) -> bool:
+    """Go's ``contains``: a list holds an equal element; a string holds a string (and never a non-string)."""
+    if isinstance(subject, str):
+        return isinstance(search, str) and search in subject
+    return search in subject
 
 
 class _Expression(_BaseExpression):
@@ -133,8 +127,10 @@ class _Interpreter(KyvernoInterpreter):
 
 def build_functions(registry: Registry | None) -> jp_functions.Functions:
     """A ``Functions`` instance with the standard table plus everything in ``registry``."""
-    table = {name: {**spec, "function": _wrap_standard(name, spec["function"])}
-             for name, spec in jp_functions.Functions.FUNCTION_TABLE.items()}
+    standard = dict(jp_functions.Functions.FUNCTION_TABLE)
+    standard["contains"] = {**standard["contains"], "function": _go_contains}
+    table = {name: {**spec, "function": _wrap(name, spec["function"], "jmespath", standard=True)}
+             for name, spec in standard.items()}
     infos: dict[str, FunctionInfo] = {}
     for name, spec in table.items():
         sig = spec["signature"]
@@ -150,10 +146,6 @@ def build_functions(registry: Registry | None) -> jp_functions.Functions:
             entry.name, tuple(_describe_types(e) for e in sig),
             str(entry.options.get("returns", "any")), str(entry.options.get("description", "")),
             entry.plugin)
-
-    # every result, standard or registered, is held to the one size limit (verno.core.limits)
-    table = {name: {**spec, "function": limits.capped(name, spec["function"])}
-             for name, spec in table.items()}
 
     class VernoFunctions(jp_functions.Functions):
         INFOS = infos
