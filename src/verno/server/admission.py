@@ -8,7 +8,7 @@ from typing import Any
 
 from verno.core.objectshape import object_problem, type_name
 from verno.core.request import Request
-from verno.core.yamlio import MAX_DEPTH
+from verno.core.yamlio import MAX_DEPTH, json_too_deep
 
 API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
@@ -55,35 +55,21 @@ class Review:
         return self.kind.get("kind") or self.subject.get("kind") or ""
 
 
-def _depth_over(doc: Any, limit: int) -> bool:
-    """Whether containers nest more than ``limit`` deep in ``doc`` (iterative: no recursion)."""
-    todo = [(doc, 1)]
-    while todo:
-        value, depth = todo.pop()
-        if depth > limit:
-            return True
-        if isinstance(value, dict):
-            todo.extend((v, depth + 1) for v in value.values() if isinstance(v, (dict, list)))
-        elif isinstance(value, list):
-            todo.extend((v, depth + 1) for v in value if isinstance(v, (dict, list)))
-    return False
-
-
 def load_body(body: bytes) -> Any:
     """The JSON document of a request body, nested at most MAX_DEPTH deep (as ``verno apply`` reads files).
 
-    The parser's own recursion bound stops a document nested past the interpreter's recursion limit
-    before it is built; the depth is then checked (only when the body has enough brackets to exceed it).
+    The depth is checked on the text before anything is built, with the CLI's own check (only when the
+    body has enough brackets to exceed it).
     """
+    too_deep = f"body is not an AdmissionReview: JSON nested more than {MAX_DEPTH} levels deep"
+    if body.count(b"[") + body.count(b"{") > MAX_DEPTH and json_too_deep(body.decode("utf-8", "replace")):
+        raise BadReview(too_deep)
     try:
-        doc = json.loads(body)
+        return json.loads(body)
     except RecursionError:
-        raise BadReview(f"body is not an AdmissionReview: JSON nested more than {MAX_DEPTH} levels deep") from None
+        raise BadReview(too_deep) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadReview(f"body is not JSON: {exc}") from None
-    if body.count(b"[") + body.count(b"{") > MAX_DEPTH and _depth_over(doc, MAX_DEPTH):
-        raise BadReview(f"body is not an AdmissionReview: JSON nested more than {MAX_DEPTH} levels deep")
-    return doc
 
 
 def _problem(req: dict[str, Any]) -> str | None:
