@@ -278,6 +278,29 @@ class App:
                                 + (f" (policies {', '.join(sorted(fail))} have failurePolicy Fail)" if fail else ""))
         return decision
 
+    async def _evaluate(self, endpoint: str, key: str, body: bytes, started: float, client: str) -> Decision:
+        """The decision of an evaluation process holding the same policy set as this process.
+
+        A process that saw a reload this one has not seen yet (or missed one) answers stale: the files are
+        looked at once more, and the request evaluated again only when both now hold the same set, never
+        with another set. Answered a little before the deadline, so the answer fits in it.
+        """
+        assert self.pool is not None and self.evaluator is not None
+        store = self.evaluator.store
+        deadline = started + self.settings.timeout - min(0.25, self.settings.timeout * 0.05)
+        for attempt in (1, 2):
+            try:
+                return await self.pool.evaluate(endpoint, key, body, deadline - time.perf_counter(), client,
+                                                store.snapshot.digest)
+            except EvaluationStale as stale:
+                check = getattr(store, "check", None)
+                if attempt == 2 or check is None:
+                    raise
+                await asyncio.to_thread(check)
+                if store.snapshot.digest != stale.digest:
+                    raise
+        raise AssertionError("unreachable")
+
     async def _decide(self, endpoint: str, key: str, review: Review, body: bytes, started: float,
                       client: str = "") -> Decision:
         if self._excluded(review):
@@ -289,28 +312,8 @@ class App:
         if not policies:
             return Decision()
         assert self.pool is not None and self.evaluator is not None
-        # answer a little before the deadline, so the answer (and the caller's own overhead) fits in it
-        margin = min(0.25, self.settings.timeout * 0.05)
-        remaining = self.settings.timeout - margin - (time.perf_counter() - started)
         try:
-            try:
-                return await self.pool.evaluate(endpoint, key, body, remaining, client,
-                                                self.evaluator.store.snapshot.digest)
-            except EvaluationStale as stale:
-                # the process saw a reload this process has not seen yet (or missed one): look at the files
-                # now, and evaluate once more only when both hold the same set; never with another set
-                check = getattr(self.evaluator.store, "check", None)
-                if check is None:
-                    raise
-                await asyncio.to_thread(check)
-                if self.evaluator.store.snapshot.digest != stale.digest:
-                    raise
-                policies = self._route_policies(key) or ()
-                if not policies:
-                    return Decision()
-                remaining = self.settings.timeout - margin - (time.perf_counter() - started)
-                return await self.pool.evaluate(endpoint, key, body, remaining, client,
-                                                self.evaluator.store.snapshot.digest)
+            return await self._evaluate(endpoint, key, body, started, client)
         except EvaluationTimedOut as exc:
             reason = str(exc)
             self.metrics.not_evaluated.inc(endpoint, "timeout")
