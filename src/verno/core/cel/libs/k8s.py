@@ -11,11 +11,10 @@ import re
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qs, quote, urlsplit
 
-import re2
 
 from verno.core.cel.library import INT64_MAX, INT64_MIN, FunctionError, Library
 from verno.core.cel.opaque import is_opaque, type_of, unwrap, wrap
-from verno.core.jmespath.functions.regex import go_syntax_error
+from verno.core.goregex import GoRegexError, compile_go
 from verno.core.quantity import parse_quantity
 
 __all__ = ["libraries"]
@@ -120,26 +119,12 @@ def lists() -> Library:
 
 
 # ---------------------------------------------------------------------------------------------- regex
-_REGEX_CACHE: dict[str, object] = {}
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False
-
-
 def compile_regex(pattern: str):
     """RE2 (Go's regexp semantics, linear time), cached; a syntax error is worded as Go words it."""
-    compiled = _REGEX_CACHE.get(pattern)
-    if compiled is None:
-        try:
-            compiled = re2.compile(pattern, _RE2_OPTIONS)
-        except re2.error as exc:
-            reason = exc.args[0] if exc.args else exc
-            if isinstance(reason, bytes):
-                reason = reason.decode("utf-8", "replace")
-            raise FunctionError(go_syntax_error(str(reason), pattern)) from None
-        if len(_REGEX_CACHE) > 1000:
-            _REGEX_CACHE.clear()
-        _REGEX_CACHE[pattern] = compiled
-    return compiled
+    try:
+        return compile_go(pattern)
+    except GoRegexError as exc:
+        raise FunctionError(str(exc)) from None
 
 
 def _find(s: str, pattern: str) -> str:

@@ -1,58 +1,24 @@
 """Regex and match functions, with Go's RE2 semantics (K: pkg/engine/jmespath/functions.go)."""
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-import re2
 
-from verno.core import limits, wildcard
+from verno.core import goregex, limits, wildcard
 from verno.core.jmespath.functions._go import arg_type_error, fn_error, iface_to_string
 from verno.core.jmespath.functions._spec import SN, O, S, Spec
 
-_OPTIONS = re2.Options()
-_OPTIONS.log_errors = False
-
-
-@lru_cache(maxsize=1024)
 def _compile_cached(pattern: str) -> Any:
     # a bytes pattern: matched against UTF-8 bytes by byte offset (see _replace_all), runes as in Go
-    return re2.compile(_utf8(pattern), _OPTIONS)
-
-
-# RE2's error codes in the words of Go's regexp/syntax (the same parser rules, other names)
-_GO_ERROR_CODES = {
-    "invalid repetition size": "invalid repeat count",
-    "bad repetition operator": "invalid nested repetition operator",
-    "invalid perl operator": "invalid or unsupported Perl syntax",
-    "missing )": "missing closing )",
-    "missing ]": "missing closing ]",
-    "no argument for repetition operator": "missing argument to repetition operator",
-    "invalid named capture group": "invalid named capture",
-}
-
-
-def go_syntax_error(reason: str, pattern: str) -> str:
-    """RE2's ``code: expression`` as Go words it: ``error parsing regexp: code: `expr```."""
-    if reason.startswith("pattern too large"):
-        return f"error parsing regexp: expression too large: `{pattern}`"
-    if reason == "trailing \\":
-        return "error parsing regexp: trailing backslash at end of expression: ``"
-    code, sep, expr = reason.partition(": ")
-    if not sep:
-        return f"error parsing regexp: {reason}"
-    return f"error parsing regexp: {_GO_ERROR_CODES.get(code, code)}: `{expr}`"
+    return goregex.compile_go(_utf8(pattern))
 
 
 def compile_go(function: str, pattern: str) -> Any:
     """The compiled pattern (cached), or a function error worded as Go's ``regexp.Compile`` words it."""
     try:
         return _compile_cached(pattern)
-    except re2.error as exc:
-        reason = exc.args[0] if exc.args else exc
-        if isinstance(reason, bytes):
-            reason = reason.decode("utf-8", "replace")
-        raise fn_error(function, go_syntax_error(str(reason), pattern)) from None
+    except goregex.GoRegexError as exc:
+        raise fn_error(function, str(exc)) from None
 
 
 _compile = compile_go
