@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 from verno.core.cel.library import INT64_MAX, INT64_MIN, FunctionError, Library
 from verno.core.cel.opaque import is_opaque, type_of, unwrap, wrap
 from verno.core.goregex import GoRegexError, compile_go
+from verno.core.operators.semver import Version, compare_semver, parse_semver
 from verno.core.quantity import parse_quantity
 
 __all__ = ["libraries"]
@@ -351,12 +352,6 @@ def net() -> Library:
 
 
 # --------------------------------------------------------------------------------------------- semver
-_PRERELEASE_ID = r"(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
-_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-                     rf"(?:-({_PRERELEASE_ID}(?:\.{_PRERELEASE_ID})*))?"
-                     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$")
-
-
 def _normalize_semver(s: str) -> str:
     """Kubernetes' normalization: drop a leading ``v``, add missing minor/patch, strip leading zeros."""
     s = s[1:] if s.startswith("v") else s
@@ -370,9 +365,12 @@ def _normalize_semver(s: str) -> str:
 
 
 def _parse_semver(s: str, normalize: bool = False) -> str:
+    """``s`` (normalized first when asked) when blang/semver's ``Parse`` accepts it, as Kubernetes checks."""
     text = _normalize_semver(s) if normalize else s
-    if not _SEMVER.match(text):
-        raise FunctionError(f"could not parse {s!r} as semver")
+    try:
+        parse_semver(text)
+    except ValueError:
+        raise FunctionError(f"could not parse {s!r} as semver") from None
     return text
 
 
@@ -380,35 +378,12 @@ def _sv(v: object, function: str) -> str:
     return unwrap(v, SEMVER, function)  # type: ignore[return-value]
 
 
-def _semver_key(text: str):
-    m = _SEMVER.match(text)
-    assert m is not None
-    major, minor, patch, pre = int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4)
-    return major, minor, patch, pre
+def _semver_key(text: str) -> Version:
+    return parse_semver(text)
 
 
 def _semver_cmp(a: str, b: str) -> int:
-    ka, kb = _semver_key(a), _semver_key(b)
-    if ka[:3] != kb[:3]:
-        return (ka[:3] > kb[:3]) - (ka[:3] < kb[:3])
-    pa, pb = ka[3], kb[3]
-    if pa == pb:
-        return 0
-    if pa is None:
-        return 1
-    if pb is None:
-        return -1
-    for x, y in zip(pa.split("."), pb.split(".")):
-        if x == y:
-            continue
-        xn, yn = x.isdigit(), y.isdigit()
-        if xn and yn:
-            return (int(x) > int(y)) - (int(x) < int(y))
-        if xn != yn:
-            return -1 if xn else 1
-        return (x > y) - (x < y)
-    la, lb = len(pa.split(".")), len(pb.split("."))
-    return (la > lb) - (la < lb)
+    return compare_semver(parse_semver(a), parse_semver(b))
 
 
 def _is_semver(s: str, normalize: bool = False) -> bool:
