@@ -149,6 +149,7 @@ def _unwrap(types: list[Any]) -> list[Any]:
 
 
 def _is_branch_label(part: str) -> bool:
+    """Whether a part of a pydantic error location names a union branch rather than a field."""
     return part.startswith(("function-", "list[", "union[", "tagged-union[")) or part in (
         "AnyAllConditions", "list[Condition]")
 
@@ -158,9 +159,7 @@ def field_path(loc: Iterable[Any]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif str(part).startswith(("function-", "list[", "union[", "tagged-union[")) or part in (
-            "AnyAllConditions", "list[Condition]",
-        ):
+        elif _is_branch_label(str(part)):
             continue  # pydantic's names for union branches, not fields
         else:
             out += ("." if out else "") + str(part)
