@@ -9,7 +9,8 @@ from verno.core.errors import PluginError, PluginFailure, VernoError
 from verno.core.hookspecs import RULE_HOOKS
 from verno.core.jmespath import JMESPath
 from verno.core.pipeline import run_rule
-from verno.core.plugins import build_plugin_manager, call_registry_hook, handlers_of
+from verno.core.plugins import build_plugin_manager, call_registry_hook, handlers_of, plugin_name
+from verno.core.policykinds import STAGES, KindInputs, KindPolicy, PolicyKindRegistry
 from verno.core.prepare import PreparedPolicy, PreparedRule, prepare_policy
 from verno.core.registry import CommandRegistry, Registry
 from verno.core.request import Request
@@ -48,6 +49,9 @@ class Engine:
         call_registry_hook(self.pm, "verno_register_context_loaders", self.loaders)
         call_registry_hook(self.pm, "verno_register_predicate_checkers", self.predicate_checkers)
         call_registry_hook(self.pm, "verno_register_output_formats", self.output_formats)
+        self.policy_kinds = PolicyKindRegistry()
+        for impl in self.pm.hook.verno_register_policy_kinds.get_hookimpls():
+            impl.function(self.policy_kinds.registrar(plugin_name(self.pm, impl.plugin)))
         self.jmespath = JMESPath(self.functions)
         self._rule_handlers: dict[str, Any] = {}
         self._handler_owners: dict[str, str] = {}
@@ -117,6 +121,7 @@ class Engine:
                 "context_loaders": self.loaders.by_plugin(name),
                 "predicate_checkers": self.predicate_checkers.by_plugin(name),
                 "output_formats": self.output_formats.by_plugin(name),
+                "policy_kinds": self.policy_kinds.by_plugin(name),
             })
         return out
 
@@ -191,6 +196,45 @@ class Engine:
             if r.patched_resource is None:
                 r.patched_resource = request.resource or subject
         return responses
+
+    def evaluate_kinds(self, policies: Iterable[KindPolicy], request: Request, inputs: KindInputs, *,
+                       payload: bool = False) -> list[PolicyResponse]:
+        """Evaluate one resource against policies of plugin-registered kinds, stage by stage in Kyverno's order.
+
+        A response carrying a ``patched_resource`` that differs from the resource (a mutating kind) hands
+        the patched object to every later policy. A policy that does not apply gives no response. A policy
+        whose ``evaluate`` raises anything but a :class:`VernoError` is a :class:`PluginFailure` naming the
+        plugin that registered its kind.
+        """
+        if inputs.engine is None:
+            inputs.engine = self
+        by_stage: dict[str, list[KindPolicy]] = {}
+        for policy in policies:
+            by_stage.setdefault(self._stage_of(policy), []).append(policy)
+        out: list[PolicyResponse] = []
+        for stage in STAGES:
+            for policy in by_stage.get(stage, ()):
+                try:
+                    response = policy.evaluate(request, inputs, payload=payload)
+                except VernoError:
+                    raise
+                except Exception as exc:
+                    entry = self.policy_kinds.kinds.get(f"{policy.api_version.split('/')[0]}/{policy.kind}")
+                    raise PluginFailure(entry.plugin if entry else "unknown", f"{policy.kind} evaluation",
+                                        exc) from exc
+                if response is None:
+                    continue
+                out.append(response)
+                patched = response.patched_resource
+                if patched is not None and patched is not request.resource and patched != request.resource:
+                    request = request.with_resource(patched)
+        return out
+
+    def _stage_of(self, policy: KindPolicy) -> str:
+        kind = self.policy_kinds.kind_of(policy.api_version.split("/")[0], policy.kind)
+        if kind is None:
+            raise PluginError(f"policy {policy.key}: no plugin runs {policy.kind} ({policy.api_version})")
+        return kind.stage
 
     def _plan(self, policies: list[PreparedPolicy], kind: str | None, phases: Iterable[str]) -> list[_Step]:
         """The (phase, policy, rules) steps for a resource of ``kind`` (None: a subresource or a request kind

@@ -95,6 +95,18 @@ def verno_register_output_formats(register: Callable[..., None]) -> None:
     """
 
 
+@hookspec
+def verno_register_policy_kinds(register: Callable[..., None]) -> None:
+    """Register policy kinds other than ``kyverno.io/v1`` ClusterPolicy/Policy (CEL kinds, admission policies).
+
+    :param register: ``register(kind)`` with a :class:`verno.core.policykinds.PolicyKind`: the API group and
+        ``Kind`` names it loads, the stage it runs at for each resource (:data:`verno.core.policykinds.STAGES`),
+        its document loader (returning a :class:`verno.core.policykinds.KindPolicy`, which evaluates itself)
+        and the companion documents (bindings, exceptions) it reads. A kind registered by two plugins is a
+        start-up error naming both.
+    """
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Rule kinds: called per matching rule, firstresult
 # ---------------------------------------------------------------------------------------------------------

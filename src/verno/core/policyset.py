@@ -8,6 +8,7 @@ from verno.core.errors import LoadError, VernoError
 from verno.core.loading import Document, iter_path_documents, kind_of, validate_model
 from verno.core.models.exception import PolicyException
 from verno.core.models.policy import Policy
+from verno.core.policykinds import KindPolicy, kind_key
 from verno.core.prepare import PreparedPolicy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,14 +36,28 @@ NOT_YET_SUPPORTED = {
 class PolicySet:
     policies: list[PreparedPolicy] = field(default_factory=list)
     exceptions: list[PolicyException] = field(default_factory=list)
+    #: policies of plugin-registered kinds (CEL policies, admission policies), in load order
+    kind_policies: list[KindPolicy] = field(default_factory=list)
+    #: companion documents of those kinds (bindings, CEL exceptions) by ``group/Kind``
+    companions: dict[str, list[dict]] = field(default_factory=dict)
 
     @property
     def rule_count(self) -> int:
         return sum(len(p.rules) for p in self.policies)
 
+    @property
+    def policy_count(self) -> int:
+        return len(self.policies) + len(self.kind_policies)
+
     def find(self, key: str) -> PreparedPolicy | None:
         for p in self.policies:
             if p.policy.key == key or p.name == key:
+                return p
+        return None
+
+    def find_kind_policy(self, key: str) -> KindPolicy | None:
+        for p in self.kind_policies:
+            if p.key == key or p.name == key:
                 return p
         return None
 
@@ -61,10 +76,14 @@ def load_policy_set(engine: Engine, policy_paths: Iterable[str], exception_paths
         _add(engine, out, doc, exceptions=exceptions_in_policies, policies=True)
     for doc in iter_path_documents(exception_paths):
         _add(engine, out, doc, exceptions=True, policies=False)
-    if policy_paths and not out.policies and not allow_empty:
-        raise LoadError(", ".join(policy_paths), "no policies found: expected kyverno.io ClusterPolicy or "
-                                                 "Policy documents")
+    if policy_paths and not out.policies and not out.kind_policies and not allow_empty:
+        raise LoadError(", ".join(policy_paths), f"no policies found: expected {_policy_kinds_text(engine)} "
+                                                 "documents")
     return out
+
+
+def _policy_kinds_text(engine: Engine) -> str:
+    return ", ".join(["kyverno.io ClusterPolicy", "Policy"] + sorted(engine.policy_kinds.names()))
 
 
 def _add(engine: Engine, out: PolicySet, doc: Document, *, exceptions: bool, policies: bool) -> None:
@@ -84,6 +103,18 @@ def _add(engine: Engine, out: PolicySet, doc: Document, *, exceptions: bool, pol
     if exceptions and kind == "PolicyException" and group == "kyverno.io":
         out.exceptions.append(validate_model(PolicyException, doc))
         return
+    if isinstance(doc.data, dict) and engine.policy_kinds.is_companion(group, kind):
+        out.companions.setdefault(kind_key(group, kind), []).append(doc.data)
+        return
+    policy_kind = engine.policy_kinds.kind_of(group, kind) if policies else None
+    if policy_kind is not None:
+        try:
+            out.kind_policies.append(policy_kind.load(doc, engine))
+        except LoadError:
+            raise
+        except VernoError as exc:
+            raise LoadError(doc.source, str(exc), document=doc.index) from None
+        return
     if not isinstance(doc.data, dict) or not kind:
         raise LoadError(doc.source, "not a Kubernetes object (no kind)", document=doc.index)
     raise LoadError(doc.source, _not_loadable(api_version, kind, group, policies=policies, exceptions=exceptions),
@@ -94,7 +125,8 @@ def _not_loadable(api_version: str, kind: str, group: str, *, policies: bool, ex
     """Why a document cannot be read where it was given, and what to do instead."""
     what = f"{kind} ({api_version})"
     if kind in NOT_YET_SUPPORTED.get(group, ()):
-        return f"{what} is not supported yet: verno runs kyverno.io ClusterPolicy, Policy and PolicyException"
+        return f"{what} is not supported yet: verno runs kyverno.io ClusterPolicy, Policy and PolicyException" \
+               " and the kinds of its installed plugins (verno plugins)"
     if group == "kyverno.io" and kind in KYVERNO_POLICY_KINDS:
         return f"{what} is a policy, found among PolicyExceptions: give policy files as policies"
     if group == "kyverno.io" and kind == "PolicyException":

@@ -108,7 +108,8 @@ def _tokens(src: str) -> list[_Tok]:
             out.append(_Tok("bytes" if is_bytes else "string", text, pos, end))
             pos = end
             continue
-        if kind == "ident" and m.group() in _RESERVED and m.group() != "in":
+        selected = bool(out) and out[-1].text in (".", "?.", ".?")  # a field name may be a reserved word
+        if kind == "ident" and m.group() in _RESERVED and m.group() != "in" and not selected:
             raise SyntaxError_(f"reserved identifier {m.group()!r}", pos)
         if kind == "ident" and m.group() == "in":
             kind = "op"
