@@ -26,6 +26,7 @@ class LabelPolicy:
     api_version: str = "acme.example/v1"
     namespace: str = ""
     source: str = ""
+    document: dict = field(default_factory=dict)
     annotations: dict = field(default_factory=dict)
     report_source: str = "AcmeRequireLabel"
     failure_policy: str = "Fail"

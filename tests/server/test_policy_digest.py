@@ -55,7 +55,7 @@ def test_a_process_that_catches_up_on_looking_again_decides(tmp_path):
     store.namespace_labels = lambda ns: None
     decided = []
 
-    def evaluate(endpoint, snapshot, policies, request):
+    def evaluate(endpoint, snapshot, policies, request, kinds=()):
         decided.append(snapshot.digest)
         from verno.server.decide import Decision
         return Decision()

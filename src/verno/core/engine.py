@@ -210,7 +210,7 @@ class Engine:
             inputs.engine = self
         by_stage: dict[str, list[KindPolicy]] = {}
         for policy in policies:
-            by_stage.setdefault(self._stage_of(policy), []).append(policy)
+            by_stage.setdefault(self.stage_of(policy), []).append(policy)
         out: list[PolicyResponse] = []
         for stage in STAGES:
             for policy in by_stage.get(stage, ()):
@@ -230,7 +230,8 @@ class Engine:
                     request = request.with_resource(patched)
         return out
 
-    def _stage_of(self, policy: KindPolicy) -> str:
+    def stage_of(self, policy: KindPolicy) -> str:
+        """The stage (:data:`~verno.core.policykinds.STAGES`) at which a kind policy runs."""
         kind = self.policy_kinds.kind_of(policy.api_version.split("/")[0], policy.kind)
         if kind is None:
             raise PluginError(f"policy {policy.key}: no plugin runs {policy.kind} ({policy.api_version})")

@@ -46,8 +46,9 @@ class KindPolicy(Protocol):
     name: str
     #: the namespace of a namespaced kind, ``""`` for a cluster-wide one
     namespace: str
-    #: the file it came from
+    #: the file it came from, and the document as read (what the webhook's policy-set digest covers)
     source: str
+    document: Mapping[str, Any]
     #: ``metadata.annotations`` (reports read ``policies.kyverno.io/scored``, category and severity)
     annotations: Mapping[str, str]
     #: the report ``source`` of its results (``KyvernoValidatingPolicy``, ``ValidatingAdmissionPolicy``)

@@ -256,6 +256,13 @@ class App:
             return None
         return evaluator.store.snapshot.for_endpoint(key)
 
+    def _route_kinds(self, key: str) -> tuple[Any, ...]:
+        """The route's policies of other kinds (ValidatingPolicy, VAP ...)."""
+        evaluator = self.evaluator
+        if evaluator is None or not evaluator.store.ready:
+            return ()
+        return evaluator.store.snapshot.kinds_for(key)
+
     def _by_failure_policy(self, key: str, reason: str, *, code: int = 500) -> Decision:
         """No evaluation: every policy of the route answers by its failurePolicy; before any policy set
         was loaded, the route's own (``/…/ignore`` allows, every other route denies)."""
@@ -265,7 +272,7 @@ class App:
                 return Decision(warnings=[f"verno has not loaded policies yet; allowed by failurePolicy Ignore: "
                                           f"{reason}"])
             return Decision(False, f"verno has not loaded policies yet (failurePolicy Fail): {reason}", 503)
-        decision = failed_decision(list(policies), Request({}), reason)
+        decision = failed_decision(list(policies), Request({}), reason, self._route_kinds(key))
         if not decision.allowed:
             decision.code = code
         return decision
@@ -274,6 +281,7 @@ class App:
         decision = self._by_failure_policy(key, f"the AdmissionReview cannot be read: {problem}", code=400)
         if not decision.allowed:
             fail = [p.policy.key for p in self._route_policies(key) or () if failure_policy(p.policy) == "Fail"]
+            fail += [k.key for k in self._route_kinds(key) if k.failure_policy != "Ignore"]
             decision.message = (f"verno could not read the AdmissionReview: {problem}"
                                 + (f" (policies {', '.join(sorted(fail))} have failurePolicy Fail)" if fail else ""))
         return decision
@@ -309,7 +317,8 @@ class App:
         if policies is None:
             self.metrics.not_evaluated.inc(endpoint, "not-ready")
             return self._by_failure_policy(key, "no policy set was loaded successfully yet")
-        if not policies:
+        kinds = self._route_kinds(key)
+        if not policies and not kinds:
             return Decision()
         assert self.pool is not None and self.evaluator is not None
         try:
@@ -330,7 +339,7 @@ class App:
             concerned = matching_policies(policies, request)
         except Exception:
             concerned = list(policies)
-        return failed_decision(concerned, request, reason)
+        return failed_decision(concerned, request, reason, kinds)
 
 
 def _answer(api_version: str, uid: str, decision: Decision) -> dict[str, Any]:

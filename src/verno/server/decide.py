@@ -8,6 +8,7 @@ from typing import Any
 from verno.core.engine import Engine
 from verno.core.failure_action import failure_action
 from verno.core.patch import make_patch
+from verno.core.policykinds import KindPolicy
 from verno.core.prepare import PreparedPolicy
 from verno.core.request import Request
 from verno.core.results import PolicyResponse, Status
@@ -42,12 +43,34 @@ def _errors(response: PolicyResponse, rule: Any, blocked: dict[str, dict[str, st
                                          f"Ignore: {rule.message}"))
 
 
+def _kind_verdicts(response: PolicyResponse, denials: list[str], warnings: list[str]) -> None:
+    """A policy of another kind (ValidatingPolicy, VAP): its ``fail`` and ``error`` results deny under
+    ``Deny`` and warn under ``Warn`` (Kyverno: ``Policy <name> failed: <msg>`` / ``error: <msg>``); ``Audit``
+    only reports. failurePolicy does not soften a validation's runtime error."""
+    policy = response.policy
+    for rule in response.rules:
+        if rule.status not in (Status.FAIL, Status.ERROR):
+            continue
+        how = "failed" if rule.status == Status.FAIL else "error"
+        text = f"Policy {policy.name} {how}: {rule.message}"
+        actions = policy.validation_actions
+        if "Deny" in actions:
+            denials.append(text)
+        if "Warn" in actions:
+            warnings.append(text)
+
+
 def validate_decision(snapshot: Snapshot, request: Request, responses: list[PolicyResponse]) -> Decision:
-    """Enforce failures (and errors under failurePolicy Fail) block; Audit failures warn on emitWarning."""
+    """Enforce failures (and errors under failurePolicy Fail) block; Audit failures warn on emitWarning.
+    Policies of other kinds decide by their validationActions."""
     blocked: dict[str, dict[str, str]] = {}
     warnings: list[str] = []
+    denials: list[str] = []
     for response in responses:
         policy = response.policy
+        if isinstance(policy, KindPolicy):
+            _kind_verdicts(response, denials, warnings)
+            continue
         for rule in response.rules:
             if rule.status in (Status.PASS, Status.SKIP):
                 continue
@@ -63,10 +86,11 @@ def validate_decision(snapshot: Snapshot, request: Request, responses: list[Poli
             elif policy.spec.emit_warning:
                 warnings.append(messages.warning(policy.name, rule.name, rule.message))
     decision = Decision(warnings=warnings, results=_results(responses))
-    if blocked:
+    if blocked or denials:
         subject = request.resource or request.old_resource or {}
         decision.allowed, decision.code = False, 400
-        decision.message = messages.blocked_message(subject, blocked)
+        parts = ([messages.blocked_message(subject, blocked)] if blocked else []) + denials
+        decision.message = "; ".join(parts)
     return decision
 
 
@@ -142,10 +166,18 @@ def matching_policies(policies: Iterable[PreparedPolicy], request: Request) -> l
     return out
 
 
-def failed_decision(policies: list[PreparedPolicy], request: Request, reason: str) -> Decision:
-    """No engine answer (timeout or internal error): Fail policies deny, Ignore policies warn."""
+def failed_decision(policies: list[PreparedPolicy], request: Request, reason: str,
+                    kinds: Iterable[Any] = ()) -> Decision:
+    """No engine answer (timeout or internal error): Fail policies deny, Ignore policies warn.
+
+    ``kinds`` are the route's policies of other kinds: each is concerned (their constraints are evaluated
+    only with the policy), so each answers by its own failurePolicy.
+    """
+    kinds = list(kinds)
     fail = [p.policy.key for p in policies if failure_policy(p.policy) == "Fail"]
     ignore = [p.policy.key for p in policies if failure_policy(p.policy) == "Ignore"]
+    fail += [k.key for k in kinds if k.failure_policy != "Ignore"]
+    ignore += [k.key for k in kinds if k.failure_policy == "Ignore"]
     decision = Decision()
     if ignore:
         decision.warnings.append(messages.not_evaluated_warning(ignore, reason))

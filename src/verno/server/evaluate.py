@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from verno.core.engine import Engine
+from verno.core.policykinds import KindInputs
 from verno.core.prepare import PreparedPolicy
 from verno.core.request import Request
 from verno.core.sources import Sources
@@ -26,15 +27,30 @@ class Evaluator:
     _validate_sources: Sources | None = None
 
     def evaluate(self, endpoint: str, snapshot: Snapshot, policies: tuple[PreparedPolicy, ...],
-                 request: Request) -> Decision:
-        """Runs in a worker thread."""
+                 request: Request, kinds: tuple[Any, ...] = ()) -> Decision:
+        """Runs in an evaluation process: the route's ClusterPolicies, then its policies of other kinds."""
         phases = ENDPOINT_PHASES[endpoint]
         sources = self.sources if endpoint == "mutate" else self.validate_sources
         responses = self.engine.evaluate(list(policies), request, sources=sources,
-                                         exceptions=snapshot.exceptions, phases=phases)
+                                         exceptions=snapshot.exceptions, phases=phases) if policies else []
+        if kinds:
+            patched = next((r.patched_resource for r in reversed(responses) if r.patched_resource is not None
+                            and r.patched_resource is not request.resource), None)
+            subject = request.with_resource(patched) if patched is not None else request
+            responses += self.engine.evaluate_kinds(kinds, subject, self.kind_inputs(snapshot, request, sources))
         if endpoint == "mutate":
             return mutate_decision(self.engine, snapshot, request, responses)
         return validate_decision(snapshot, request, responses)
+
+    def kind_inputs(self, snapshot: Snapshot, request: Request, sources: Sources) -> KindInputs:
+        """What policies of other kinds read: the set's companions and the request namespace's labels."""
+        namespaces: dict[str, dict[str, Any]] = {}
+        if request.namespace:
+            labels = self.store.namespace_labels(request.namespace)
+            if labels is not None:
+                namespaces[request.namespace] = {"apiVersion": "v1", "kind": "Namespace",
+                                                 "metadata": {"name": request.namespace, "labels": dict(labels)}}
+        return KindInputs(sources, snapshot.companions, namespaces=namespaces, engine=self.engine)
 
     @property
     def validate_sources(self) -> Sources:
@@ -47,7 +63,7 @@ class Evaluator:
 
 def _track(store: PolicyStore, metrics: Metrics) -> None:
     def on_swap(snap: Snapshot) -> None:
-        metrics.policies.set(value=len(snap.policies))
+        metrics.policies.set(value=snap.policy_count)
         metrics.generation.set(value=snap.generation)
         metrics.reloads.inc("success")
 

@@ -73,7 +73,7 @@ def _answer(evaluator: Any, endpoint: str, key: str, body: bytes, digest: str = 
     review = parse_review(body)
     policies = snapshot.for_endpoint(key)
     request = build_request(review, store.namespace_labels(review.namespace))
-    decision = evaluator.evaluate(endpoint, snapshot, policies, request)
+    decision = evaluator.evaluate(endpoint, snapshot, policies, request, snapshot.kinds_for(key))
     # the fields as they are (dataclasses.asdict would deep-copy every patch and result)
     doc = {f.name: getattr(decision, f.name) for f in dataclasses.fields(decision)}
     return {"decision": doc, "generation": snapshot.generation}
@@ -122,7 +122,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     gc.freeze()
-    _write_all(channel_out, encode_answer({"ready": len(evaluator.store.snapshot.policies)}))
+    _write_all(channel_out, encode_answer({"ready": evaluator.store.snapshot.policy_count}))
     while True:
         head = _read_exactly(channel_in, REQUEST_HEAD.size)
         if head is None:

@@ -27,6 +27,12 @@ log = logging.getLogger("verno.server.policies")
 #: verdicts recorded in the ``kyverno.io/verify-images`` annotation, ``required`` and ``verifyDigest``)
 ENDPOINT_PHASES = {"mutate": ("mutate", "verifyImages"), "validate": ("verifyImages", "validate")}
 
+#: the stages of plugin-registered policy kinds each endpoint evaluates (``core/policykinds.py``)
+ENDPOINT_STAGES = {
+    "mutate": ("mutating-admission-policy", "mutating-policy"),
+    "validate": ("validating-admission-policy", "validating-policy"),
+}
+
 
 def failure_policy(policy: Any) -> str:
     """``Fail`` or ``Ignore``: webhookConfiguration.failurePolicy, else spec.failurePolicy, else Fail."""
@@ -63,9 +69,23 @@ class Snapshot:
     generation: int = 0
     #: what the set holds (every policy and exception, as loaded): equal digests, equal sets, in any process
     digest: str = ""
+    #: policies of plugin-registered kinds that run at admission, and their companions (bindings, exceptions)
+    kind_policies: tuple[Any, ...] = ()
+    kinds_by_endpoint: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    companions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, policies: Iterable[PreparedPolicy], exceptions: Iterable[Any], generation: int) -> "Snapshot":
+    def build(cls, policies: Iterable[PreparedPolicy], exceptions: Iterable[Any], generation: int,
+              kind_policies: Iterable[Any] = (), companions: dict[str, list[dict[str, Any]]] | None = None,
+              stage_of: Callable[[Any], str] | None = None) -> "Snapshot":
+        kind_policies = tuple(kind_policies)
+        active_kinds = tuple(k for k in kind_policies if k.admission)
+        kinds_by_endpoint: dict[str, tuple[Any, ...]] = {}
+        for endpoint, stages in ENDPOINT_STAGES.items():
+            served = tuple(k for k in active_kinds if stage_of is not None and stage_of(k) in stages)
+            kinds_by_endpoint[endpoint] = served
+            kinds_by_endpoint[f"{endpoint}/fail"] = tuple(k for k in served if k.failure_policy != "Ignore")
+            kinds_by_endpoint[f"{endpoint}/ignore"] = tuple(k for k in served if k.failure_policy == "Ignore")
         active = tuple(p for p in policies if p.policy.spec.admission)
         views: dict[str, tuple[PreparedPolicy, ...]] = {}
         for endpoint, phases in ENDPOINT_PHASES.items():
@@ -82,25 +102,40 @@ class Snapshot:
             views[f"{endpoint}/ignore"] = tuple(v for v in all_ if failure_policy(v.policy) == "Ignore")
         rules = {id(p.policy): {r.name: r.rule for r in p.rules} for p in active}
         exceptions = tuple(exceptions)
-        return cls(active, exceptions, views, rules, generation, set_digest(policies, exceptions))
+        companions = dict(companions or {})
+        return cls(active, exceptions, views, rules, generation,
+                   set_digest(policies, exceptions, kind_policies, companions), active_kinds, kinds_by_endpoint,
+                   companions)
 
     def for_endpoint(self, route: str) -> tuple[PreparedPolicy, ...]:
         """Policies for a route key: ``mutate``, ``validate``, ``mutate/fail``, ``validate/ignore``, or
         ``validate/finegrained/<policy key>`` (that policy alone, whatever its failurePolicy)."""
         return self.by_endpoint.get(route, ())
 
+    def kinds_for(self, route: str) -> tuple[Any, ...]:
+        """Policies of plugin-registered kinds for a route key (none on fine-grained routes)."""
+        return self.kinds_by_endpoint.get(route, ())
+
+    @property
+    def policy_count(self) -> int:
+        return len(self.policies) + len(self.kind_policies)
+
     def rule(self, policy: Any, name: str) -> Any:
         return self.rules.get(id(policy), {}).get(name)
 
 
-def set_digest(policies: Iterable[PreparedPolicy], exceptions: Iterable[Any]) -> str:
+def set_digest(policies: Iterable[PreparedPolicy], exceptions: Iterable[Any], kind_policies: Iterable[Any] = (),
+               companions: dict[str, list[dict[str, Any]]] | None = None) -> str:
     """A digest of a policy set's content, the same in every process that loaded the same set."""
     import hashlib
 
     h = hashlib.sha256()
-    for item in [p.policy for p in policies] + list(exceptions):
-        h.update(json.dumps(item.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=True,
-                            default=str).encode())
+    docs: list[Any] = [item.model_dump(mode="json", by_alias=True, exclude_none=True)
+                       for item in [p.policy for p in policies] + list(exceptions)]
+    docs += [k.document for k in kind_policies]
+    docs += [doc for key in sorted(companions or {}) for doc in (companions or {})[key]]
+    for doc in docs:
+        h.update(json.dumps(doc, sort_keys=True, default=str).encode())
         h.update(b"\0")
     return h.hexdigest()[:32]
 
@@ -128,11 +163,13 @@ class PolicyStore:
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)
 
-    def install(self, policies: Iterable[PreparedPolicy], exceptions: Iterable[Any]) -> Snapshot:
+    def install(self, policies: Iterable[PreparedPolicy], exceptions: Iterable[Any], kind_policies: Iterable[Any] = (),
+                companions: dict[str, list[dict[str, Any]]] | None = None) -> Snapshot:
         """Build a snapshot from fully prepared policies and make it current (one reference swap)."""
         with self._lock:
             self._generation += 1
-            snap = Snapshot.build(policies, exceptions, self._generation)
+            snap = Snapshot.build(policies, exceptions, self._generation, kind_policies, companions,
+                                  self.engine.stage_of)
             self._snapshot = snap
         self._ready.set()
         for hook in self.on_swap:
@@ -197,13 +234,14 @@ class FilePolicyStore(PolicyStore):
         if _fingerprint(self.paths) != seen:
             raise FilesChanged("policy files changed while they were loaded; loading again")
         previous = self.snapshot
-        snap = self.install(policy_set.policies, policy_set.exceptions)
+        snap = self.install(policy_set.policies, policy_set.exceptions, policy_set.kind_policies,
+                            policy_set.companions)
         self._seen = seen
         self._retry_interval = self.poll_interval
-        if not snap.policies and previous.policies:
+        if not snap.policy_count and previous.policy_count:
             log.warning("the policy files now hold no policy: every request is allowed",
-                        extra={"paths": self.paths, "previous_policies": len(previous.policies)})
-        log.info("policies loaded", extra={"policies": len(snap.policies), "exceptions": len(snap.exceptions),
+                        extra={"paths": self.paths, "previous_policies": previous.policy_count})
+        log.info("policies loaded", extra={"policies": snap.policy_count, "exceptions": len(snap.exceptions),
                                            "files": len(seen), "generation": snap.generation,
                                            "seconds": round(time.perf_counter() - started, 4)})
         return snap
@@ -244,7 +282,7 @@ class FilePolicyStore(PolicyStore):
         self._retry_interval = min(MAX_RETRY_INTERVAL, self._retry_interval * 2)
         log.error("policy load failed; keeping the last good policies",
                   extra={"error": str(exc), "generation": self.snapshot.generation,
-                         "policies": len(self.snapshot.policies)})
+                         "policies": self.snapshot.policy_count})
         for hook in self.on_failure:
             hook(str(exc))
 
