@@ -106,6 +106,8 @@ class PolicyKind:
     :param companions: ``group/Kind`` of the other documents it reads (``admissionregistration.k8s.io/
         ValidatingAdmissionPolicyBinding``); they may be given with policies or with exceptions and reach
         :attr:`KindInputs.companions`. Several kinds may share a companion (CEL PolicyExceptions).
+    :param cluster_version: the API version the webhook lists and watches its documents (and companions) at
+        in cluster mode
     """
 
     group: str
@@ -113,6 +115,7 @@ class PolicyKind:
     stage: str
     load: Loader
     companions: frozenset[str] = frozenset()
+    cluster_version: str = "v1"
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:

@@ -1,5 +1,9 @@
-"""Cluster mode: ClusterPolicy, Policy, PolicyException and Namespace objects watched through the
-official ``kubernetes`` client (the only module importing it), and a cluster client for context loaders.
+"""Cluster mode: ClusterPolicy, Policy, PolicyException and Namespace objects, and the documents of every
+plugin-registered policy kind with its companions (ValidatingPolicy, VAP and bindings ...), watched through
+the official ``kubernetes`` client (the only module importing it), and a cluster client for context loaders.
+
+A kind whose resource the cluster does not serve (its CRD is not installed) counts as listed and empty, and
+is listed again every minute, so installing the CRD later is picked up.
 
 Each kind is listed, then watched from the list's resourceVersion; a broken watch (410 Gone, a network
 error) relists after a short pause. Every change builds a complete new snapshot (policies prepared
@@ -21,6 +25,8 @@ from kubernetes.client.rest import ApiException
 
 from verno.core.engine import Engine
 from verno.core.errors import ContextLoadError
+from verno.core.errors import VernoError
+from verno.core.loaders.offline_cluster import guess_resource
 from verno.core.loading import Document, validate_model
 from verno.core.models.exception import PolicyException
 from verno.core.models.policy import Policy
@@ -37,6 +43,8 @@ class Watched:
     group: str
     version: str
     plural: str
+    #: ``group/Kind`` of a plugin-registered policy kind or companion ("" for the built-in collections)
+    kind_key: str = ""
 
 
 POLICY_KINDS = (
@@ -45,6 +53,22 @@ POLICY_KINDS = (
     Watched("policyexceptions", "kyverno.io", "v2", "policyexceptions"),
 )
 NAMESPACES = Watched("namespaces", "", "v1", "namespaces")
+
+#: seconds between two lists of a resource the cluster does not serve
+UNSERVED_RETRY_SECONDS = 60.0
+
+
+def kind_collections(engine: Engine) -> tuple[Watched, ...]:
+    """The collections of every policy kind and companion the engine's plugins registered."""
+    out: dict[str, Watched] = {}
+    for entry in engine.policy_kinds.kinds:
+        kind = entry.value
+        keys = [entry.name] + sorted(kind.companions)
+        for key in keys:
+            group, _, name = key.partition("/")
+            plural = guess_resource(name)
+            out.setdefault(key, Watched(f"{group}/{plural}", group, kind.cluster_version, plural, key))
+    return tuple(out[k] for k in sorted(out))
 
 
 def api_client(settings: Settings) -> k8s.ApiClient:
@@ -122,7 +146,10 @@ class ClusterPolicyStore(PolicyStore):
 
     def __init__(self, engine: Engine):
         super().__init__(engine)
-        self.objects: dict[str, dict[str, dict[str, Any]]] = {w.name: {} for w in POLICY_KINDS}
+        self.kind_collections = kind_collections(engine)
+        self.objects: dict[str, dict[str, dict[str, Any]]] = {w.name: {} for w in (*POLICY_KINDS,
+                                                                                     *self.kind_collections)}
+        self._kind_loaded: dict[tuple[str, str, str], Any] = {}
         self.labels: dict[str, dict[str, str]] = {}
         self._listed: set[str] = set()
         self._prepared: dict[tuple[str, str, str], PreparedPolicy | None] = {}
@@ -161,7 +188,7 @@ class ClusterPolicyStore(PolicyStore):
         self.rebuild()
 
     def rebuild(self) -> None:
-        if not all(w.name in self._listed for w in (*POLICY_KINDS, NAMESPACES)):
+        if not all(w.name in self._listed for w in (*POLICY_KINDS, *self.kind_collections, NAMESPACES)):
             return
         with self._build_lock:
             policies: list[PreparedPolicy] = []
@@ -172,8 +199,9 @@ class ClusterPolicyStore(PolicyStore):
                         policies.append(prepared)
             exceptions = [e for e in (self._exception(k, o) for k, o in
                                       sorted(self.objects["policyexceptions"].items())) if e is not None]
-            snap = self.install(policies, exceptions)
-        log.info("policies loaded", extra={"policies": len(snap.policies), "exceptions": len(snap.exceptions),
+            kind_policies, companions = self._kind_documents()
+            snap = self.install(policies, exceptions, kind_policies, companions)
+        log.info("policies loaded", extra={"policies": snap.policy_count, "exceptions": len(snap.exceptions),
                                            "generation": snap.generation})
 
     def _prepare(self, kind: str, key: str, obj: dict[str, Any]) -> PreparedPolicy | None:
@@ -190,6 +218,37 @@ class ClusterPolicyStore(PolicyStore):
             self._prepared = {k: v for k, v in self._prepared.items() if k[:2] != (kind, key)}
             self._prepared[cache_key] = prepared
         return self._prepared[cache_key]
+
+    def _kind_documents(self) -> tuple[list[Any], dict[str, list[dict[str, Any]]]]:
+        """Policies of plugin-registered kinds (each loaded once per resourceVersion) and companions."""
+        policies: list[Any] = []
+        companions: dict[str, list[dict[str, Any]]] = {}
+        for what in self.kind_collections:
+            group, _, kind = what.kind_key.partition("/")
+            policy_kind = self.engine.policy_kinds.kind_of(group, kind)
+            for key, obj in sorted(self.objects[what.name].items()):
+                obj = {**_clean(obj), "apiVersion": obj.get("apiVersion") or f"{group}/{what.version}",
+                       "kind": obj.get("kind") or kind}
+                if policy_kind is None:
+                    companions.setdefault(what.kind_key, []).append(obj)
+                    continue
+                loaded = self._load_kind(what, key, obj, policy_kind)
+                if loaded is not None:
+                    policies.append(loaded)
+        return policies, companions
+
+    def _load_kind(self, what: Watched, key: str, obj: dict[str, Any], policy_kind: Any) -> Any:
+        rv = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+        cache_key = (what.name, key, rv)
+        if cache_key not in self._kind_loaded:
+            try:
+                loaded = policy_kind.load(Document(f"{what.name}/{key}", 0, obj), self.engine)
+            except VernoError as exc:
+                log.error("policy not loaded", extra={"policy": key, "kind": what.kind_key, "error": str(exc)})
+                loaded = None
+            self._kind_loaded = {k: v for k, v in self._kind_loaded.items() if k[:2] != (what.name, key)}
+            self._kind_loaded[cache_key] = loaded
+        return self._kind_loaded[cache_key]
 
     def _exception(self, key: str, obj: dict[str, Any]) -> PolicyException | None:
         rv = str((obj.get("metadata") or {}).get("resourceVersion") or "")
@@ -254,6 +313,16 @@ class Watcher:
                             continue
                         rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
                         self.store.event(self.what.name, str(kind), obj)
+            except ApiException as exc:
+                if self.stop_event.is_set():
+                    return
+                if exc.status == 404 and self.what.kind_key:  # the cluster does not serve it (no CRD)
+                    log.warning("resource not served; treated as empty", extra={"collection": self.what.name})
+                    self.store.replace(self.what.name, [])
+                    self.stop_event.wait(UNSERVED_RETRY_SECONDS)
+                    continue
+                log.warning("watch interrupted; relisting", extra={"collection": self.what.name, "error": str(exc)})
+                self.stop_event.wait(self.retry_seconds)
             except Exception as exc:  # relist after a pause (410 Gone, connection loss, server errors)
                 if self.stop_event.is_set():
                     return
@@ -270,7 +339,8 @@ def start_cluster_store(engine: Engine, settings: Settings) -> tuple[ClusterPoli
     api = api_client(settings)
     store = ClusterPolicyStore(engine)
     stop_event = threading.Event()
-    watchers = [Watcher(store, api, what, stop_event) for what in (*POLICY_KINDS, NAMESPACES)]
+    watchers = [Watcher(store, api, what, stop_event) for what in (*POLICY_KINDS, *store.kind_collections,
+                                                                   NAMESPACES)]
     for w in watchers:
         threading.Thread(target=w.run, name=f"verno-watch-{w.what.name}", daemon=True).start()
 
