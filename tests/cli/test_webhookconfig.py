@@ -358,3 +358,37 @@ def test_schema_check_is_not_vacuous(run, ca_file, tmp_path):
     doc["webhooks"][0]["caBundle"] = "misplaced"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def test_policies_of_other_kinds_get_webhooks_from_their_match_constraints():
+    from dataclasses import dataclass, field
+
+    from verno.cli.webhookconfig import Service, webhook_configurations
+
+    @dataclass
+    class Vpol:
+        name: str
+        document: dict
+        failure_policy: str = "Fail"
+        namespace: str = ""
+        admission: bool = True
+        stage: str = "validating-policy"
+
+    pods = Vpol("pods", {"spec": {"matchConstraints": {"resourceRules": [
+        {"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods", "pods/ephemeralcontainers"],
+         "operations": ["CREATE", "UPDATE"]}]}, "webhookConfiguration": {"timeoutSeconds": 25}}})
+    lenient = Vpol("deploys", {"spec": {"matchConstraints": {"resourceRules": [
+        {"apiGroups": ["apps"], "apiVersions": ["v1"], "resources": ["deployments"], "operations": ["*"]}]}}},
+        failure_policy="Ignore")
+    off = Vpol("off", {"spec": {}}, admission=False)
+    svc = Service("verno", "verno", 443, "Q0E=", ())
+    docs = webhook_configurations([], svc, [pods, lenient, off], lambda p: p.stage)
+    assert [d["kind"] for d in docs] == ["ValidatingWebhookConfiguration"]
+    hooks = docs[0]["webhooks"]
+    assert [h["clientConfig"]["service"]["path"] for h in hooks] == ["/validate/fail", "/validate/ignore"]
+    fail, ignore = hooks
+    assert fail["timeoutSeconds"] == 25
+    assert {r["resources"][0] for r in fail["rules"]} >= {"pods"} and \
+        any("pods/ephemeralcontainers" in r["resources"] for r in fail["rules"])
+    assert all(set(r["operations"]) <= {"CREATE", "UPDATE"} for r in fail["rules"])
+    assert set().union(*(r["operations"] for r in ignore["rules"])) == {"CREATE", "UPDATE", "DELETE", "CONNECT"}

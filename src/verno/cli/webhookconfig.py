@@ -83,6 +83,60 @@ def is_validating(rule: PreparedRule) -> bool:
         rule.kind == "mutate" and rule.rule.mutate is not None and bool(rule.rule.mutate.targets))
 
 
+def kind_policy_entries(policy: Any, default_ops: frozenset[str]) -> set[Entry]:
+    """What a policy of another kind (ValidatingPolicy, VAP ...) selects: its ``matchConstraints``
+    resource rules (Kubernetes' MatchResources), operations ``*`` expanded; none selects every resource."""
+    spec = (policy.document.get("spec") or {}) if isinstance(policy.document, dict) else {}
+    constraints = spec.get("matchConstraints") or {}
+    rules = constraints.get("resourceRules") or [{"apiGroups": ["*"], "apiVersions": ["*"], "resources": ["*"]}]
+    scope_default = "Namespaced" if policy.namespace else "*"
+    out: set[Entry] = set()
+    for rule in rules:
+        ops = [str(o) for o in rule.get("operations") or default_ops]
+        ops = sorted(default_ops | {"CONNECT"}) if "*" in ops else ops
+        for group in rule.get("apiGroups") or ["*"]:
+            for version in rule.get("apiVersions") or ["*"]:
+                for resource in rule.get("resources") or ["*"]:
+                    res, _, sub = str(resource).partition("/")
+                    for op in ops:
+                        out.add(Entry(str(group), str(version), res, sub, str(rule.get("scope") or scope_default),
+                                      op))
+    return out
+
+
+def build_kind_webhooks(kinds: Iterable[Any], stage_of: Any, *, mutating: bool) -> list[Webhook]:
+    """Webhooks for policies of other kinds, merged by failure policy like ClusterPolicies' shared ones."""
+    from verno.core.policykinds import STAGES
+
+    wanted = STAGES[:2] if mutating else STAGES[2:4]
+    default_ops = MUTATE_DEFAULT_OPS if mutating else VALIDATE_DEFAULT_OPS
+    shared: dict[str, Webhook] = {}
+    for policy in kinds:
+        if not policy.admission or stage_of(policy) not in wanted:
+            continue
+        fp = "Ignore" if policy.failure_policy == "Ignore" else "Fail"
+        wh = shared.setdefault(fp, Webhook(fp))
+        spec = policy.document.get("spec") or {}
+        timeout = (spec.get("webhookConfiguration") or {}).get("timeoutSeconds") or DEFAULT_TIMEOUT
+        wh.timeout = max(wh.timeout, min(max(int(timeout), 1), 30))
+        wh.entries |= kind_policy_entries(policy, default_ops)
+    return [shared[fp] for fp in ("Fail", "Ignore") if fp in shared]
+
+
+def merge_webhooks(first: list[Webhook], more: list[Webhook]) -> list[Webhook]:
+    """Shared webhooks of the same failure policy become one (the API server calls the same path)."""
+    out = list(first)
+    for wh in more:
+        same = next((w for w in out if not w.policy and w.failure_policy == wh.failure_policy), None)
+        if same is None:
+            out.append(wh)
+        else:
+            same.entries |= wh.entries
+            same.timeout = max(same.timeout, wh.timeout)
+    shared = [w for w in out if not w.policy]
+    return sorted(shared, key=lambda w: w.failure_policy) + [w for w in out if w.policy]
+
+
 def build_webhooks(policies: Iterable[PreparedPolicy], *, mutating: bool) -> list[Webhook]:
     """The webhooks of one configuration, in a stable order (shared ones first, Fail before Ignore)."""
     wanted = is_mutating if mutating else is_validating
@@ -158,16 +212,22 @@ def catch_all_webhook(*, mutating: bool) -> Webhook:
     return Webhook("Ignore", timeout=DEFAULT_TIMEOUT, entries={Entry("*", "*", "*", "", "*", op) for op in ops})
 
 
-def webhook_configurations(policies: list[PreparedPolicy] | None, service: Service) -> list[dict[str, Any]]:
+def webhook_configurations(policies: list[PreparedPolicy] | None, service: Service, kinds: Iterable[Any] = (),
+                           stage_of: Any = None) -> list[dict[str, Any]]:
     """The MutatingWebhookConfiguration (if any rule mutates) and ValidatingWebhookConfiguration (if any
-    rule validates) for the policies; with ``policies=None``, catch-all webhooks of both kinds."""
+    rule validates) for the policies and the policies of other kinds (``kinds``, staged by ``stage_of``);
+    with ``policies=None``, catch-all webhooks of both kinds."""
     docs = []
+    kinds = list(kinds)
     for mutating, kind, word in ((True, "MutatingWebhookConfiguration", "mutating"),
                                  (False, "ValidatingWebhookConfiguration", "validating")):
         if policies is None:
             hooks = [catch_all_webhook(mutating=mutating)]
         else:
             hooks = build_webhooks(policies, mutating=mutating)
+            if kinds:
+                hooks = [w for w in merge_webhooks(hooks, build_kind_webhooks(kinds, stage_of, mutating=mutating))
+                         if w.entries]
         if not hooks:
             continue
         docs.append({
@@ -217,9 +277,10 @@ def webhook_config_command(service: str, namespace: str, ca_bundle: str, policie
 
     bundle = read_ca_bundle(ca_bundle)
     engine = Engine()
-    prepared = load_policy_set(engine, policies).policies if policies else None
+    loaded = load_policy_set(engine, policies) if policies else None
     svc = Service(service, namespace, port, bundle, tuple(exclude))
-    docs = webhook_configurations(prepared, svc)
+    docs = webhook_configurations(loaded.policies if loaded else None, svc,
+                                  loaded.kind_policies if loaded else (), engine.stage_of)
     if not docs:
         click.echo("no policy needs an admission webhook: nothing to print", err=True)
         return
