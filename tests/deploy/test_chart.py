@@ -34,6 +34,7 @@ def test_default_render_is_valid_kubernetes(render, validate):
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == sorted([
         "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition",
+        "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition",
         "ServiceAccount", "Secret", "Service", "Deployment", "PodDisruptionBudget",
         "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRole",
         "ClusterRoleBinding", "ClusterRoleBinding",
@@ -210,7 +211,10 @@ def test_rbac(render):
     readable = {(g, r) for rule in admission if "watch" in rule["verbs"] and "list" in rule["verbs"]
                 for g in rule["apiGroups"] for r in rule["resources"]}
     assert {("kyverno.io", "clusterpolicies"), ("kyverno.io", "policies"), ("kyverno.io", "policyexceptions"),
-            ("", "namespaces")} <= readable
+            ("", "namespaces"), ("policies.kyverno.io", "validatingpolicies"),
+            ("policies.kyverno.io", "namespacedvalidatingpolicies"), ("policies.kyverno.io", "policyexceptions"),
+            ("admissionregistration.k8s.io", "validatingadmissionpolicies"),
+            ("admissionregistration.k8s.io", "validatingadmissionpolicybindings")} <= readable
     assert bindings["verno:admission"]["roleRef"]["name"] == "verno:admission"
     assert bindings["verno:admission"]["subjects"] == [subject]
 

@@ -16,15 +16,17 @@ CRDS = ROOT / "deploy" / "helm" / "verno" / "crds"
 CORPORA = [ROOT / "examples", ROOT / "tests" / "data", ROOT.parent / "shared" / "conformance" / "kyverno-cli"]
 
 
-def _crds() -> dict[str, dict[str, Any]]:
+def _crds(group: str) -> dict[str, dict[str, Any]]:
     out = {}
     for path in sorted(CRDS.glob("*.yaml")):
         doc = yaml.safe_load(path.read_text())
-        out[doc["spec"]["names"]["kind"]] = doc
+        if doc["spec"]["group"] == group:
+            out[doc["spec"]["names"]["kind"]] = doc
     return out
 
 
-CRD_BY_KIND = _crds()
+CRD_BY_KIND = _crds("kyverno.io")
+CEL_CRD_BY_KIND = _crds("policies.kyverno.io")
 
 
 def _schema(kind: str, version: str) -> dict[str, Any] | None:
@@ -56,11 +58,13 @@ def test_the_three_kinds(validate):
         assert storage == (["v2"] if kind == "PolicyException" else ["v1"])
 
 
-@pytest.mark.parametrize("kind", sorted(CRD_BY_KIND))
-def test_schemas_are_structural(kind):
+@pytest.mark.parametrize("crd", [*CRD_BY_KIND.values(), *CEL_CRD_BY_KIND.values()],
+                         ids=lambda d: d["metadata"]["name"])
+def test_schemas_are_structural(crd):
     """Kubernetes requires a type on every node unless it preserves unknown fields, and no
     preserve-unknown-fields node may also be given a non-object type."""
-    for version in CRD_BY_KIND[kind]["spec"]["versions"]:
+    kind = crd["spec"]["names"]["kind"]
+    for version in crd["spec"]["versions"]:
         root = version["schema"]["openAPIV3Schema"]
         assert root["type"] == "object"
         for path, node in _walk(root, version["name"]):
@@ -135,3 +139,58 @@ def test_malformed_exception_is_rejected():
            "spec": {"exceptions": [{"policyName": "p"}], "match": {}}}
     with pytest.raises(jsonschema.ValidationError, match="'ruleNames' is a required property"):
         jsonschema.validate(doc, _schema("PolicyException", "v2"))
+
+
+def test_the_cel_kinds(validate):
+    assert set(CEL_CRD_BY_KIND) == {"ValidatingPolicy", "NamespacedValidatingPolicy", "PolicyException"}
+    validate(list(CEL_CRD_BY_KIND.values()))
+    scopes = {k: d["spec"]["scope"] for k, d in CEL_CRD_BY_KIND.items()}
+    assert scopes == {"ValidatingPolicy": "Cluster", "NamespacedValidatingPolicy": "Namespaced",
+                      "PolicyException": "Namespaced"}
+    for doc in CEL_CRD_BY_KIND.values():
+        assert [v["name"] for v in doc["spec"]["versions"] if v["served"]] == ["v1", "v1beta1", "v1alpha1"]
+        assert [v["name"] for v in doc["spec"]["versions"] if v["storage"]] == ["v1"]
+
+
+def _cel_schema(kind: str, version: str) -> dict[str, Any] | None:
+    for v in CEL_CRD_BY_KIND[kind]["spec"]["versions"]:
+        if v["name"] == version and v["served"]:
+            return v["schema"]["openAPIV3Schema"]
+    return None
+
+
+def test_real_cel_policies_and_exceptions_are_accepted():
+    checked: dict[str, int] = {}
+    rejected = []
+    for corpus in CORPORA:
+        for path in sorted(corpus.rglob("*.y*ml")) if corpus.is_dir() else ():
+            try:
+                docs = list(yaml.safe_load_all(path.read_text()))
+            except (yaml.YAMLError, UnicodeDecodeError):
+                continue
+            for doc in docs:
+                if not (isinstance(doc, dict) and doc.get("kind") in CEL_CRD_BY_KIND
+                        and str(doc.get("apiVersion", "")).startswith("policies.kyverno.io/")):
+                    continue
+                schema = _cel_schema(doc["kind"], doc["apiVersion"].split("/", 1)[1])
+                try:
+                    jsonschema.validate(doc, schema)
+                except jsonschema.ValidationError as exc:
+                    rejected.append(f"{path}: {exc.message} at {list(exc.absolute_path)}")
+                checked[doc["kind"]] = checked.get(doc["kind"], 0) + 1
+    assert not rejected, "\n".join(rejected[:20])
+    if (ROOT.parent / "shared").is_dir():
+        assert checked.get("ValidatingPolicy", 0) >= 20, checked
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"validationActions": ["Block"]}, "'Block' is not one of"),
+    ({"validations": [{"message": "m"}]}, "'expression' is a required property"),
+    ({"webhookConfiguration": {"timeoutSeconds": 0}}, "less than the minimum"),
+    ({"failurePolicy": "Allow"}, "'Allow' is not one of"),
+])
+def test_malformed_validating_policies_are_rejected(spec, message):
+    doc = {"apiVersion": "policies.kyverno.io/v1", "kind": "ValidatingPolicy", "metadata": {"name": "p"},
+           "spec": spec}
+    with pytest.raises(jsonschema.ValidationError, match=message):
+        jsonschema.validate(doc, _cel_schema("ValidatingPolicy", "v1"))
