@@ -14,7 +14,8 @@
 
 Every function exists in PascalCase and camelCase (``resource.get``), as in Kyverno's libraries from 1.18.
 In Kyverno these are members of handle variables (``resource``, ``http`` ...); here they are qualified
-global functions, which read the same in an expression.
+global functions, which read the same in an expression. ``resource.Get`` is declared ``dyn`` (Kyverno:
+``map(string, dyn)``) because the runtime cannot return ``null`` for a map-typed function.
 """
 from __future__ import annotations
 
@@ -88,8 +89,8 @@ def resource_library() -> Library:
           oid="list_resources_gvr_string")
     _both(lib, "resource.List", [D, S, LABELS], OBJECT,
           lambda g, ns, labels: _list(*_gvr(g, "resource.List"), ns, labels), oid="list_resources_gvr_string_map")
-    _both(lib, "resource.Get", [S, S, S, S], OBJECT, _get, oid="resource_get_string_string_string_string")
-    _both(lib, "resource.Get", [D, S, S], OBJECT, lambda g, ns, name: _get(*_gvr(g, "resource.Get"), ns, name),
+    _both(lib, "resource.Get", [S, S, S, S], D, _get, oid="resource_get_string_string_string_string")
+    _both(lib, "resource.Get", [D, S, S], D, lambda g, ns, name: _get(*_gvr(g, "resource.Get"), ns, name),
           oid="resource_get_gvr_string_string")
     _both(lib, "resource.Post", [S, S, S, OBJECT], OBJECT, _post, oid="resource_post_string_string_string_map")
     _both(lib, "resource.Post", [S, S, OBJECT], OBJECT, lambda a, r, data: _post(a, r, "", data),
@@ -113,8 +114,8 @@ def namespaced_resource_library() -> Library:
           oid="ns.list_resources_gvr")
     _both(lib, "resource.List", [D, LABELS], OBJECT, lambda g, labels: ns_list(*_gvr(g, "resource.List"), labels),
           oid="ns.list_resources_gvr_map")
-    _both(lib, "resource.Get", [S, S, S], OBJECT, ns_get, oid="ns.resource_get_string_string_string")
-    _both(lib, "resource.Get", [D, S], OBJECT, lambda g, name: ns_get(*_gvr(g, "resource.Get"), name),
+    _both(lib, "resource.Get", [S, S, S], D, ns_get, oid="ns.resource_get_string_string_string")
+    _both(lib, "resource.Get", [D, S], D, lambda g, name: ns_get(*_gvr(g, "resource.Get"), name),
           oid="ns.resource_get_gvr_string")
     _both(lib, "resource.Post", [S, S, OBJECT], OBJECT,
           lambda a, r, data: _post(a, r, _namespace("resource.Post"), data), oid="ns.resource_post_string_string_map")
