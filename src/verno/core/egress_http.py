@@ -303,3 +303,23 @@ def _decode(raw: bytes, encoding: str, max_bytes: int, url: httpx.URL) -> bytes:
     if len(out) > max_bytes or d.unconsumed_tail:
         raise TooLarge(f"the answer from {url.host} is larger than {max_bytes} bytes")
     return out
+
+
+def opted_in(egress, url: str) -> bool:
+    """Whether an ``--allow-egress`` entry names the URL's host, or covers every address it resolves to."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return False
+    if not parsed.host:
+        return False
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    if egress.names(parsed.host, port):
+        return True
+    if not egress.networks:
+        return False
+    try:
+        egress.resolve(parsed.host, port, public=False)
+    except (EgressDenied, OSError, UnicodeError):
+        return False
+    return True

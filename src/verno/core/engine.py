@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from verno.core.cel.environment import Environment, environment_for
+from verno.core.cel.library import LibraryRegistry
 from verno.core.context import Context
 from verno.core.errors import PluginError, PluginFailure, VernoError
 from verno.core.hookspecs import RULE_HOOKS
@@ -44,6 +46,7 @@ class Engine:
         self.loaders: Registry = Registry("context loader")
         self.predicate_checkers: Registry = Registry("attestation predicate checker")
         self.output_formats: CommandRegistry = CommandRegistry("output format")
+        self.cel_libraries = LibraryRegistry()
         call_registry_hook(self.pm, "verno_register_operators", self.operators)
         call_registry_hook(self.pm, "verno_register_jmespath_functions", self.functions)
         call_registry_hook(self.pm, "verno_register_context_loaders", self.loaders)
@@ -52,10 +55,12 @@ class Engine:
         self.policy_kinds = PolicyKindRegistry()
         for impl in self.pm.hook.verno_register_policy_kinds.get_hookimpls():
             impl.function(self.policy_kinds.registrar(plugin_name(self.pm, impl.plugin)))
+        call_registry_hook(self.pm, "verno_register_cel_libraries", self.cel_libraries)
         self.jmespath = JMESPath(self.functions)
         self._rule_handlers: dict[str, Any] = {}
         self._handler_owners: dict[str, str] = {}
         self._plans: dict[tuple[Any, ...], list[_Step]] = {}
+        self._cel_environments: dict[str, Environment] = {}
 
     # -- plugins ---------------------------------------------------------------------------------------
     def handlers(self, kind: str) -> list[str]:
@@ -122,8 +127,20 @@ class Engine:
                 "predicate_checkers": self.predicate_checkers.by_plugin(name),
                 "output_formats": self.output_formats.by_plugin(name),
                 "policy_kinds": self.policy_kinds.by_plugin(name),
+                "cel_libraries": self.cel_libraries.by_plugin(name),
             })
         return out
+
+    # -- CEL -------------------------------------------------------------------------------------------
+    def cel_environment(self, kind: str) -> Environment:
+        """The CEL environment of a policy kind (``ValidatingPolicy``, ``NamespacedValidatingPolicy``,
+        ``ValidatingAdmissionPolicy`` ...) over the libraries the plugins registered; one per kind, so
+        its compile cache is shared by every policy of that kind. A library the kind lists that no plugin
+        registered is left out (its functions are then unknown to the checker)."""
+        env = self._cel_environments.get(kind)
+        if env is None:
+            env = self._cel_environments.setdefault(kind, environment_for(kind, self.cel_libraries))
+        return env
 
     # -- policies --------------------------------------------------------------------------------------
     def prepare(self, policy: Any, source: str = "") -> PreparedPolicy:

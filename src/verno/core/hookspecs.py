@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
+    from verno.core.cel.library import Library
     from verno.core.pipeline import RuleContext
     from verno.core.request import Request
     from verno.core.results import PolicyResponse, RuleResponse
@@ -104,6 +105,21 @@ def verno_register_policy_kinds(register: Callable[..., None]) -> None:
         its document loader (returning a :class:`verno.core.policykinds.KindPolicy`, which evaluates itself)
         and the companion documents (bindings, exceptions) it reads. A kind registered by two plugins is a
         start-up error naming both.
+    """
+
+
+@hookspec
+def verno_register_cel_libraries(register: Callable[[Library], None]) -> None:
+    """Register CEL function libraries for the CEL policy kinds.
+
+    :param register: ``register(library)`` with a :class:`verno.core.cel.Library` (a name such as
+        ``acme.tenancy`` and its functions: ``library.fn(name, param_types, result_type, impl,
+        member=False)``, CEL type names like ``string``, ``list(string)``, ``map(string, dyn)``, ``dyn``).
+        An implementation raises :class:`verno.core.cel.FunctionError` for a CEL error. A kind's
+        environment loads the libraries its :class:`verno.core.cel.EnvironmentSpec` lists
+        (``Engine.cel_environment(kind)``); registering a library name or an overload id that another
+        plugin registered is a start-up error naming both. The built-in libraries (Kubernetes' and
+        Kyverno's) come from the ``verno.core.cel.libs`` plugin.
     """
 
 

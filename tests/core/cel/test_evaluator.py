@@ -200,29 +200,26 @@ def test_any_text_compiles_or_fails_cleanly(text):
         pass
 
 
-def test_plugin_library_registration_and_duplicates():
-    import pluggy
-
-    from verno.core.cel import Library, LibraryRegistry
-    from verno.core.cel import hookspecs as cel_hookspecs
+def test_plugin_library_registration_through_the_engine_and_duplicates():
+    from verno.core.cel import Library
     from verno.core.cel.environment import Environment, EnvironmentSpec
+    from verno.core.engine import Engine
     from verno.core.errors import PluginError
     from verno.core.hookspecs import hookimpl
 
     class Acme:
         @hookimpl
         def verno_register_cel_libraries(self, register):
-            lib = Library("acme.tenancy", plugin="acme")
+            lib = Library("acme.tenancy")
             lib.fn("tenantOf", ["string"], "string", lambda ns: ns.partition("-")[0])
             lib.fn("shout", ["string"], "string", lambda s: s.upper() + "!", member=True)
             lib.fn("fails", ["string"], "string", lambda s: 1 / 0)
             register(lib)
 
-    manager = pluggy.PluginManager("verno")
-    manager.add_hookspecs(cel_hookspecs)
-    manager.register(Acme())
-    registry = cel_hookspecs.collect(manager.hook.verno_register_cel_libraries, LibraryRegistry())
-    env = Environment(EnvironmentSpec("Test", {"object": "dyn"}, ("acme.tenancy",)), registry)
+    engine = Engine([("acme", Acme())], load_entrypoints=False)
+    assert engine.cel_libraries.by_plugin("acme") == ["acme.tenancy"]
+    assert next(p for p in engine.plugin_summary() if p["name"] == "acme")["cel_libraries"] == ["acme.tenancy"]
+    env = Environment(EnvironmentSpec("Test", {"object": "dyn"}, ("acme.tenancy",)), engine.cel_libraries)
     activation = Activation({"object": {"ns": "team-a"}})
     assert env.compile("tenantOf(object.ns)").evaluate(activation) == "team"
     assert env.compile("'hi'.shout()").evaluate(activation) == "HI!"
@@ -230,4 +227,53 @@ def test_plugin_library_registration_and_duplicates():
                                                  r"ZeroDivisionError"):
         env.compile("fails('x')").evaluate(activation)
     with pytest.raises(PluginError, match="registered by both acme and other"):
-        registry.register(Library("acme.tenancy", plugin="other"))
+        engine.cel_libraries.register(Library("acme.tenancy", plugin="other"))
+
+    class Twin:
+        @hookimpl
+        def verno_register_cel_libraries(self, register):
+            register(Library("acme.tenancy"))
+
+    with pytest.raises(PluginError, match="registered by both acme and twin"):
+        Engine([("acme", Acme()), ("twin", Twin())], load_entrypoints=False)
+
+
+def test_engine_environments_carry_the_built_in_libraries_and_plugin_ones():
+    from verno.core.cel import Library
+    from verno.core.cel import libs as builtin
+    from verno.core.engine import Engine
+    from verno.core.hookspecs import hookimpl
+
+    engine = Engine([("cel-libraries", builtin)], load_entrypoints=False)
+    env = engine.cel_environment("ValidatingPolicy")
+    assert env is engine.cel_environment("ValidatingPolicy")
+    assert env.registry is engine.cel_libraries
+    assert engine.cel_libraries.by_plugin("cel-libraries") == []  # built-in libraries say "verno"
+    assert env.compile("sha1('abc') + '/' + parseImageReference('nginx').repository()").evaluate(
+        Activation({})) == "a9993e364706816aba3e25717850c26c9cd0d89d/library/nginx"
+    # without the built-in plugin the kind's Kyverno functions are unknown
+    bare = Engine(load_entrypoints=False)
+    with pytest.raises(CELCompileError):
+        bare.cel_environment("ValidatingPolicy").compile("sha1('abc') == ''")
+
+    class Extra:
+        @hookimpl
+        def verno_register_cel_libraries(self, register):
+            lib = Library("kyverno.user")  # a kind lists it: a plugin may provide it instead
+            lib.fn("parseServiceAccount", ["string"], "map(string, string)", lambda u: {"Name": u})
+            register(lib)
+
+    engine = Engine([("extra", Extra())], load_entrypoints=False)
+    assert engine.cel_environment("ValidatingPolicy").compile("parseServiceAccount('x').Name").evaluate(
+        Activation({})) == "x"
+
+
+def test_the_built_in_cel_libraries_are_an_entry_point_plugin():
+    import tomllib
+    from pathlib import Path
+
+    from verno.core.cel import libs
+
+    project = tomllib.loads((Path(__file__).parents[3] / "pyproject.toml").read_text())
+    assert project["project"]["entry-points"]["verno"]["cel-libraries"] == libs.__name__
+    assert callable(libs.verno_register_cel_libraries)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from verno.core.cel.errors import CELCompileError
 from verno.core.cel.library import LibraryRegistry, cel_type
@@ -63,9 +63,11 @@ class EnvironmentSpec:
 _K8S_LIBS = ("k8s.lists", "k8s.regex", "k8s.urls", "k8s.quantity", "k8s.compare", "k8s.ip", "k8s.cidr",
              "k8s.format",
              "k8s.semver")
+# Kyverno's libraries in every kind (x509 not in ImageValidatingPolicy, user only in vpol/mpol/ivpol;
+# K: each kind's compiler.go). Namespaced kinds get the namespaced resource library (no namespace argument).
 _KYVERNO_LIBS = ("kyverno.hash", "kyverno.math", "kyverno.json", "kyverno.yaml", "kyverno.time",
-                 "kyverno.transform", "kyverno.image", "kyverno.x509", "kyverno.resource", "kyverno.http",
-                 "kyverno.globalcontext")
+                 "kyverno.random", "kyverno.transform", "kyverno.gzip", "kyverno.image", "kyverno.x509",
+                 "kyverno.resource", "kyverno.http", "kyverno.globalcontext", "kyverno.imagedata")
 _DYN = "dyn"
 _ADMISSION = {"object": _DYN, "oldObject": _DYN, "request": "map(string, dyn)",
               "namespaceObject": "map(string, dyn)"}
@@ -95,7 +97,11 @@ KINDS: dict[str, EnvironmentSpec] = {
 }
 for _kind in ("ValidatingPolicy", "MutatingPolicy", "GeneratingPolicy", "DeletingPolicy",
               "ImageValidatingPolicy"):
-    KINDS["Namespaced" + _kind] = KINDS[_kind]
+    _spec = KINDS[_kind]
+    KINDS["Namespaced" + _kind] = replace(
+        _spec, name="Namespaced" + _kind,
+        libraries=tuple("kyverno.resource.namespaced" if lib == "kyverno.resource" else lib
+                        for lib in _spec.libraries))
 
 
 def _check_typed_fields(tree: Node, expression: str, typed: Iterable[str]) -> None:

@@ -49,11 +49,13 @@ class Function:
 
 @dataclass
 class Library:
-    """A named group of functions. ``plugin`` names who registered it (for error messages)."""
+    """A named group of functions. ``plugin`` names who registered it (for error messages); left empty,
+    the engine fills in the name of the plugin whose hook registered it (built-in libraries say
+    ``verno``)."""
 
     name: str
     functions: list[Function] = field(default_factory=list)
-    plugin: str = "verno"
+    plugin: str = ""
 
     def add(self, name: str, *overloads: Overload) -> Library:
         self.functions.append(Function(name, tuple(overloads)))
@@ -113,12 +115,19 @@ def _check_result(value: object, name: str) -> object:
         if not INT64_MIN <= value <= INT64_MAX:
             raise FunctionError(f"{name}: integer overflow")
         return value
-    if isinstance(value, (str, float, bytes, bytearray, datetime.datetime, datetime.timedelta)):
+    if isinstance(value, bytes):  # the runtime reads bytes as a C string (cut at the first NUL), not a bytearray
+        return bytearray(value)
+    if isinstance(value, str):
+        if "\x00" in value:  # the runtime would cut the string there: an error, never a shorter string
+            raise FunctionError(f"{name}: the result holds a NUL character, which verno's CEL runtime cannot "
+                                "return from a function")
+        return value
+    if isinstance(value, (float, bytearray, datetime.datetime, datetime.timedelta)):
         return value
     if isinstance(value, (list, tuple)):
         return [_check_result(v, name) for v in value]
     if isinstance(value, dict):
-        return {k: _check_result(v, name) for k, v in value.items()}
+        return {_check_result(k, name): _check_result(v, name) for k, v in value.items()}
     raise FunctionError(f"{name}: returned a {type(value).__name__}, which is not a CEL value")
 
 
@@ -133,7 +142,7 @@ def _guarded(function: str, library: Library, impl: Callable[..., object]) -> Ca
         except Exception as exc:  # noqa: BLE001 - any failure of a function is that call's CEL error
             detail = " ".join(str(exc).split())
             owner = f"library {library.name}"
-            if library.plugin != "verno":
+            if library.plugin not in ("", "verno"):
                 owner += f" (plugin {library.plugin})"
             raise FunctionError(f"{function} ({owner}) raised {type(exc).__name__}"
                                 + (f": {detail}" if detail else "")) from None
@@ -164,6 +173,20 @@ class LibraryRegistry:
                 self._overloads[overload.id] = library.name
         self._libraries[library.name] = library
 
+    def registrar(self, plugin: str) -> Callable[[Library], None]:
+        """The ``register`` callable handed to one plugin's ``verno_register_cel_libraries`` hook: a library
+        that names no plugin is recorded as that plugin's."""
+
+        def register(library: Library) -> None:
+            if not isinstance(library, Library):
+                raise PluginError(f"plugin {plugin} registered a {type(library).__name__} as a CEL library; "
+                                  "register verno.core.cel.Library objects")
+            if not library.plugin:
+                library.plugin = plugin
+            self.register(library)
+
+        return register
+
     def __contains__(self, name: str) -> bool:
         return name in self._libraries
 
@@ -175,6 +198,9 @@ class LibraryRegistry:
 
     def names(self) -> list[str]:
         return list(self._libraries)
+
+    def by_plugin(self, plugin: str) -> list[str]:
+        return [name for name, library in self._libraries.items() if library.plugin == plugin]
 
     def extension(self, names: Iterable[str]):
         """One runtime extension declaring every function of the named libraries (overloads of one

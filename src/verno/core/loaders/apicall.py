@@ -95,7 +95,9 @@ def _fetch(rc, method: str, url_path: str, url: str, call: dict[str, Any]) -> An
         if not url:
             raise ContextLoadError("apiCall needs a urlPath or a service.url")
         egress = getattr(rc.sources, "egress", None)
-        if egress and _opted_in(egress, url):
+        from verno.core.egress_http import opted_in
+
+        if egress and opted_in(egress, url):
             if _policy_namespace(rc):
                 raise ContextLoadError(f"service {url} is not called for a namespaced Policy: only a ClusterPolicy "
                                        "may call services")
@@ -121,30 +123,6 @@ def _host_of(url: str) -> str:
         return httpx.URL(url).host
     except (httpx.InvalidURL, TypeError):
         return ""
-
-
-def _opted_in(egress, url: str) -> bool:
-    """Whether an ``--allow-egress`` entry names the URL's host, or covers every address it resolves to."""
-    import httpx
-
-    from verno.core.egress import EgressDenied
-
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError):
-        return False
-    if not parsed.host:
-        return False
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    if egress.names(parsed.host, port):
-        return True
-    if not egress.networks:
-        return False
-    try:
-        egress.resolve(parsed.host, port, public=False)
-    except (EgressDenied, OSError, UnicodeError):
-        return False
-    return True
 
 
 def call_service(egress, method: str, url: str, call: dict[str, Any], *, timeout: float = 10.0) -> Any:

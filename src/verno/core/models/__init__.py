@@ -1,4 +1,4 @@
-"""Typed models of what users write: policies, exceptions, Test, Values and UserInfo files.
+"""Typed models of what users write: policies, exceptions, Test, Values, UserInfo and Context files.
 
 Resources being evaluated stay plain dicts (speed); these models only describe configuration.
 Each model is imported from its own module when first used (building pydantic models takes time that
@@ -18,6 +18,7 @@ _WHERE = {
     "TestResult": "testfile",
     "ValuesFile": "values",
     "UserInfoFile": "userinfo",
+    "ContextFile": "contextfile",
 }
 
 __all__ = list(_WHERE)

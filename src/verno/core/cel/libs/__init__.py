@@ -1,18 +1,38 @@
-"""The built-in CEL libraries (Kubernetes' and Kyverno's) and the default registry holding them."""
+"""The built-in CEL libraries (Kubernetes' and Kyverno's), and the plugin that registers them.
+
+This module is the built-in plugin (entry point ``cel-libraries``) implementing
+``verno_register_cel_libraries``; :func:`default_registry` holds the same libraries for callers that build
+an environment without an engine.
+"""
 from __future__ import annotations
 
 from functools import lru_cache
 
-from verno.core.cel.library import LibraryRegistry
+from verno.core.cel.library import Library, LibraryRegistry
+from verno.core.hookspecs import hookimpl
 
-__all__ = ["builtin_libraries", "default_registry"]
+__all__ = ["builtin_libraries", "default_registry", "verno_register_cel_libraries"]
 
 
-def builtin_libraries():
-    """Every built-in library, in registration order."""
-    from verno.core.cel.libs import k8s
+def builtin_libraries() -> list[Library]:
+    """Every built-in library, in registration order (each a fresh object)."""
+    from verno.core.cel.libs import (k8s, kyverno_data, kyverno_encoding, kyverno_image, kyverno_math,
+                                     kyverno_random, kyverno_time, kyverno_transform, kyverno_user,
+                                     kyverno_x509)
 
-    return [*k8s.libraries()]
+    libraries: list[Library] = [*k8s.libraries()]
+    for module in (kyverno_encoding, kyverno_math, kyverno_time, kyverno_random, kyverno_transform,
+                   kyverno_user, kyverno_x509, kyverno_image, kyverno_data):
+        libraries.extend(module.libraries())
+    for library in libraries:
+        library.plugin = "verno"
+    return libraries
+
+
+@hookimpl
+def verno_register_cel_libraries(register) -> None:
+    for library in builtin_libraries():
+        register(library)
 
 
 @lru_cache(maxsize=1)

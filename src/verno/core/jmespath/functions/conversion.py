@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from verno.core import yamlio
-from verno.core.errors import LoadError
+from verno.core.errors import JMESPathError, LoadError
 from verno.core.jmespath.functions._go import fn_error
 from verno.core.jmespath.functions._spec import S, Spec
 
@@ -77,9 +77,12 @@ def parse_yaml(s: str) -> Any:
 
 
 def x509_decode(pem: str) -> dict[str, Any]:
-    from verno.core.jmespath.functions.x509 import decode_pem  # cryptography loads on first use
+    from verno.core.x509cert import CertificateError, decode_pem  # cryptography loads on first use
 
-    return decode_pem(pem)
+    try:
+        return decode_pem(pem)
+    except CertificateError as exc:
+        raise JMESPathError(str(exc)) from None
 
 
 # -- image references (github.com/distribution/reference grammar) --------------------------------------

@@ -8,7 +8,7 @@ import socket
 from urllib.parse import urlsplit
 
 from verno.core.jmespath.functions._go import fn_error
-from verno.core.jmespath.functions._regen import generate
+from verno.core.regen import generate
 from verno.core.jmespath.functions._spec import S, Spec
 from verno.core.jmespath.functions.regex import compile_go
 

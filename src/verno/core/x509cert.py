@@ -1,4 +1,9 @@
-"""``x509_decode``: a PEM certificate or CSR as Go's ``encoding/json`` renders ``x509.Certificate``."""
+"""PEM certificates and CSRs as Go's ``encoding/json`` renders them: the JMESPath ``x509_decode`` shape
+(``x509.Certificate`` / ``x509.CertificateRequest``) and CEL's ``x509.decode`` shape (Kyverno's
+``CertificateOutput``: no parsed ``Subject``, RFC 3339 times, more name-constraint fields).
+
+Errors are :class:`CertificateError` with Go's wording; callers turn them into their language's error.
+"""
 from __future__ import annotations
 
 import base64
@@ -10,7 +15,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 
-from verno.core.errors import JMESPathError
+
+class CertificateError(ValueError):
+    """The PEM text is not an RSA certificate or certificate request Go would decode."""
+
 
 # crypto/x509 SignatureAlgorithm values
 _SIGNATURE_ALGORITHMS = {
@@ -70,7 +78,7 @@ def _time(value: datetime) -> str:
 
 def _public_key(key: Any) -> dict[str, Any]:
     if not isinstance(key, rsa.RSAPublicKey):
-        raise JMESPathError("certificate should use rsa algorithm")
+        raise CertificateError("certificate should use rsa algorithm")
     numbers = key.public_numbers()
     return {"N": str(numbers.n), "E": numbers.e}
 
@@ -188,23 +196,138 @@ def _request(csr: x509.CertificateSigningRequest) -> dict[str, Any]:
 
 
 def decode_pem(pem: str) -> dict[str, Any]:
-    """Decode the first PEM block: a CERTIFICATE or a CERTIFICATE REQUEST (RSA keys only, as Kyverno)."""
+    """Decode the first PEM block: a CERTIFICATE or a CERTIFICATE REQUEST (RSA keys only, as Kyverno),
+    in the shape of JMESPath's ``x509_decode``."""
+    return _decode(pem, _certificate)
+
+
+def decode_pem_cel(pem: str) -> dict[str, Any]:
+    """Decode the first PEM block in the shape of CEL's ``x509.decode`` (Kyverno's ``CertificateOutput``
+    for a certificate, ``x509.CertificateRequest`` for a CSR). Numbers are floats: Kyverno hands the
+    map over through a JSON round trip into ``map[string]any``."""
+    return _floats(_decode(pem, _cel_certificate))
+
+
+def _decode(pem: str, certificate: Any) -> dict[str, Any]:
     data = pem.encode()
     begin = data.find(b"-----BEGIN ")
     if begin < 0:
-        raise JMESPathError("failed to decode PEM block")
+        raise CertificateError("failed to decode PEM block")
     kind = data[begin + 11:data.find(b"-----", begin + 11)].decode(errors="replace")
     try:
         if kind == "CERTIFICATE":
             cert = x509.load_pem_x509_certificate(data[begin:])
             if not isinstance(cert.public_key(), rsa.RSAPublicKey):
-                raise JMESPathError("certificate should use rsa algorithm")
-            return _certificate(cert)
+                raise CertificateError("certificate should use rsa algorithm")
+            return certificate(cert)
         if kind == "CERTIFICATE REQUEST":
             csr = x509.load_pem_x509_csr(data[begin:])
             if not isinstance(csr.public_key(), rsa.RSAPublicKey):
-                raise JMESPathError("certificate should use rsa algorithm")
+                raise CertificateError("certificate should use rsa algorithm")
             return _request(csr)
     except ValueError as exc:
-        raise JMESPathError(f"x509: {exc}") from None
-    raise JMESPathError("PEM block neither contains a CERTIFICATE or CERTIFICATE REQUEST")
+        raise CertificateError(f"x509: {exc}") from None
+    raise CertificateError("PEM block neither contains a CERTIFICATE or CERTIFICATE REQUEST")
+
+
+def _go_int64(value: int) -> int:
+    """Go's ``big.Int.Int64()``: the low 64 bits of the magnitude as an int64, negated for a negative."""
+    low = abs(value) & 0xFFFFFFFFFFFFFFFF
+    low = low - (1 << 64) if low >= 1 << 63 else low
+    return -low if value < 0 else low
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _access_urls(extensions: x509.Extensions, method: Any) -> list[str] | None:
+    aia = _ext(extensions, ExtensionOID.AUTHORITY_INFORMATION_ACCESS)
+    if aia is None:
+        return None
+    return _strings([d.access_location.value for d in aia if d.access_method == method
+                     and isinstance(d.access_location, x509.UniformResourceIdentifier)])
+
+
+def _ip_net(network: Any) -> dict[str, Any]:
+    """Go's ``net.IPNet`` in JSON: the address as text, the mask as base64 bytes (16 bytes for IPv4, as
+    the x509 parser stores it)."""
+    mask = network.netmask.packed
+    return {"IP": str(network.network_address), "Mask": base64.b64encode(mask).decode()}
+
+
+def _constraints(extensions: x509.Extensions) -> dict[str, Any]:
+    nc = _ext(extensions, ExtensionOID.NAME_CONSTRAINTS)
+    permitted = list(nc.permitted_subtrees or []) if nc is not None else []
+    excluded = list(nc.excluded_subtrees or []) if nc is not None else []
+
+    def values(trees: list[Any], kind: Any) -> list[Any] | None:
+        return _strings([t.value for t in trees if isinstance(t, kind) and not isinstance(t, x509.IPAddress)])
+
+    def ranges(trees: list[Any]) -> list[dict[str, Any]] | None:
+        return [_ip_net(t.value) for t in trees if isinstance(t, x509.IPAddress)] or None
+
+    critical = False
+    if nc is not None:
+        critical = extensions.get_extension_for_oid(ExtensionOID.NAME_CONSTRAINTS).critical
+    return {
+        "PermittedDNSDomainsCritical": critical,
+        "PermittedDNSDomains": values(permitted, x509.DNSName),
+        "ExcludedDNSDomains": values(excluded, x509.DNSName),
+        "PermittedIPRanges": ranges(permitted),
+        "ExcludedIPRanges": ranges(excluded),
+        "PermittedEmailAddresses": values(permitted, x509.RFC822Name),
+        "ExcludedEmailAddresses": values(excluded, x509.RFC822Name),
+        "PermittedURIDomains": values(permitted, x509.UniformResourceIdentifier),
+        "ExcludedURIDomains": values(excluded, x509.UniformResourceIdentifier),
+    }
+
+
+def _cel_certificate(cert: x509.Certificate) -> dict[str, Any]:
+    """Kyverno's ``CertificateOutput`` (pkg/cel/libs/x509): Go field names, ``[]byte`` as base64."""
+    from cryptography.x509.oid import AuthorityInformationAccessOID
+
+    full = _certificate(cert)
+    exts = cert.extensions
+    policies = _ext(exts, ExtensionOID.CERTIFICATE_POLICIES)
+    out: dict[str, Any] = {name: full[name] or "" for name in (
+        "Raw", "RawTBSCertificate", "RawSubjectPublicKeyInfo", "RawSubject", "RawIssuer", "Signature")}
+    out.update({
+        "PublicKeyAlgorithm": full["PublicKeyAlgorithm"],
+        "PublicKey": full["PublicKey"],
+        "SerialNumber": _go_int64(cert.serial_number),
+        "Issuer": full["Issuer"],
+        "NotBefore": _rfc3339(cert.not_valid_before_utc),
+        "NotAfter": _rfc3339(cert.not_valid_after_utc),
+        "KeyUsage": full["KeyUsage"],
+        "Extensions": full["Extensions"],
+        "ExtraExtensions": None,
+        "ExtKeyUsage": full["ExtKeyUsage"],
+        "BasicConstraintsValid": full["BasicConstraintsValid"],
+        "IsCA": full["IsCA"],
+        "MaxPathLen": full["MaxPathLen"],
+        "MaxPathLenZero": full["MaxPathLenZero"],
+        "AuthorityKeyId": full["AuthorityKeyId"],
+        "OCSPServer": _access_urls(exts, AuthorityInformationAccessOID.OCSP),
+        "IssuingCertificateURL": _access_urls(exts, AuthorityInformationAccessOID.CA_ISSUERS),
+        "DNSNames": full["DNSNames"],
+        "EmailAddresses": full["EmailAddresses"],
+        "IPAddresses": full["IPAddresses"],
+    })
+    out.update(_constraints(exts))
+    out["CRLDistributionPoints"] = full["CRLDistributionPoints"]
+    out["PolicyIdentifiers"] = [_oid(p.policy_identifier.dotted_string) for p in policies] or None \
+        if policies is not None else None
+    return out
+
+
+def _floats(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, list):
+        return [_floats(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _floats(v) for k, v in value.items()}
+    return value
