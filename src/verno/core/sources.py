@@ -61,6 +61,9 @@ class Sources:
     #: webhook checks what that webhook recorded and reaches no registry (verifyImages: the verdicts of the
     #: ``kyverno.io/verify-images`` annotation, with ``verifyDigest`` and ``required``)
     webhook: str = ""
+    #: what the CEL data libraries (``resource``, ``http``, ``globalContext``, ``image.GetMetadata``) read
+    #: (:class:`verno.core.cel.datasources.CelData`): a Test's context offline, the cluster in the webhook
+    cel_data: Any = None
 
     def rule_values(self, policy: str, rule: str) -> tuple[dict[str, Any], dict[str, list[Any]]]:
         """Values and foreachValues a Values file gives one rule."""

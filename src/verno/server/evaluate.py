@@ -83,9 +83,13 @@ def registries(settings: Settings) -> Registries:
 
 
 def _sources(settings: Settings, pool: Registries, **extra: Any) -> Sources:
+    from verno.core.cel.cluster_data import ClusterCelData
+
+    cel_data = ClusterCelData(extra.get("cluster"), egress=settings.egress, egress_timeout=settings.registry_timeout,
+                              registry_client=pool)
     return Sources(webhook="mutate", registry_access=True, registry_client=pool,
                    allow_insecure_registry=settings.allow_insecure_registry, egress=settings.egress,
-                   egress_timeout=settings.registry_timeout, **extra)
+                   egress_timeout=settings.registry_timeout, cel_data=cel_data, **extra)
 
 
 def _stopping(*steps: Callable[[], None]) -> Callable[[], None]:

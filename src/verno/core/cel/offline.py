@@ -101,7 +101,7 @@ class OfflineCelData:
 
     def __init__(self, *, resources: Iterable[Mapping[str, Any]] = (), images: Iterable[Mapping[str, Any]] = (),
                  http_mocks: Mapping[str, Any] | None = None, global_context: Mapping[str, Any] | None = None,
-                 egress: EgressPolicy = STRICT, egress_timeout: float = 10.0):
+                 egress: EgressPolicy = STRICT, egress_timeout: float = 10.0, offline: bool = True):
         #: (group, version, resource) -> namespace -> name -> object
         self._resources: dict[tuple[str, str, str], dict[str, dict[str, dict[str, Any]]]] = {}
         for obj in resources:
@@ -116,6 +116,8 @@ class OfflineCelData:
         self._egress = egress
         self._timeout = egress_timeout
         self._clients: dict[str, Any] = {}
+        #: whether a refused URL should be mocked in a Test (offline) or allowed with --allow-egress (serve)
+        self._offline = offline
 
     @classmethod
     def from_context(cls, context: ContextFile | None, **kwargs: Any) -> OfflineCelData:
@@ -178,9 +180,9 @@ class OfflineCelData:
         except (httpx.InvalidURL, TypeError):
             raise FunctionError(f"{function}: {url!r} is not a valid URL") from None
         if not self._egress or not egress_http.opted_in(self._egress, url):
+            mock = f"mock it in the Test's apiCallResponses (url: {url}, method: {method}) or " if self._offline else ""
             raise FunctionError(f"{function} {url}: verno reaches a URL only when --allow-egress names its host; "
-                                f"mock it in the Test's apiCallResponses (url: {url}, method: {method}) or allow "
-                                f"it with --allow-egress {host or 'HOST'}")
+                                f"{mock}allow it with --allow-egress {host or 'HOST'}")
         send = {str(k): str(v) for k, v in headers.items()}
         content = None
         if method == "POST":

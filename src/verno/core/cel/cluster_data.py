@@ -1,0 +1,97 @@
+"""The CEL data of a running cluster: ``resource`` functions read through the cluster client the webhook
+holds, ``http`` goes through the egress fence, ``image.GetMetadata`` through the registry client.
+
+Without a cluster (``verno serve`` on policy files) the ``resource`` functions fail with a message saying
+how to give one; there are no global context entries in a cluster verno serves (``globalContext.Get`` is
+``null``, as Kyverno answers for an unknown entry).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from verno.core.cel.library import FunctionError
+from verno.core.cel.offline import OfflineCelData
+from verno.core.egress import STRICT, EgressPolicy
+from verno.core.errors import ContextLoadError
+from verno.core.loaders.offline_cluster import guess_resource
+
+__all__ = ["ClusterCelData", "resource_path"]
+
+
+def resource_path(api_version: str, resource: str, namespace: str, name: str = "") -> str:
+    """The API path of a collection or an object (``v1`` is the core group)."""
+    base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+    if namespace:
+        base += f"/namespaces/{quote(namespace, safe='')}"
+    base += f"/{quote(resource, safe='')}"
+    if name:
+        base += f"/{quote(name, safe='')}"
+    return base
+
+
+class ClusterCelData:
+    """:class:`~verno.core.cel.datasources.CelData` over a :class:`~verno.core.sources.ClusterClient`."""
+
+    def __init__(self, cluster: Any = None, *, egress: EgressPolicy = STRICT, egress_timeout: float = 10.0,
+                 registry_client: Any = None):
+        self._cluster = cluster
+        self._http = OfflineCelData(egress=egress, egress_timeout=egress_timeout, offline=False)
+        self._registry = registry_client
+
+    def _client(self, function: str) -> Any:
+        if self._cluster is None:
+            raise FunctionError(f"{function}: no cluster is available: run verno serve with --kubeconfig or "
+                                "--in-cluster to read cluster objects")
+        return self._cluster
+
+    def _call(self, function: str, method: str, path: str, body: Any = None) -> Any:
+        client = self._client(function)
+        try:
+            return client.raw_get(path) if method == "GET" else client.raw_post(path, body)
+        except ContextLoadError as exc:
+            if method == "GET" and "HTTP 404" in str(exc):
+                return None
+            if "HTTP 403" in str(exc):
+                raise FunctionError(f"{function}: permission denied: {exc}") from None
+            raise FunctionError(f"{function}: {exc}") from None
+
+    def resource_get(self, api_version: str, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._call("resource.Get", "GET", resource_path(api_version, resource, namespace, name))
+
+    def resource_list(self, api_version: str, resource: str, namespace: str,
+                      labels: Mapping[str, str] | None) -> dict[str, Any]:
+        path = resource_path(api_version, resource, namespace)
+        if labels:
+            path += "?" + urlencode({"labelSelector": ",".join(f"{k}={v}" for k, v in sorted(labels.items()))})
+        found = self._call("resource.List", "GET", path)
+        if found is None:
+            raise FunctionError(f"resource.List: {resource} ({api_version}) is not served by the cluster")
+        return found
+
+    def resource_post(self, api_version: str, resource: str, namespace: str,
+                      data: Mapping[str, Any]) -> dict[str, Any]:
+        return self._call("resource.Post", "POST", resource_path(api_version, resource, namespace), dict(data))
+
+    def to_gvr(self, api_version: str, kind: str) -> tuple[str, str, str]:
+        group, _, version = api_version.rpartition("/")
+        return group, version, guess_resource(kind)
+
+    def http_get(self, url: str, headers: Mapping[str, str], ca_bundle: str) -> Any:
+        return self._http.http_get(url, headers, ca_bundle)
+
+    def http_post(self, url: str, body: Any, headers: Mapping[str, str], ca_bundle: str) -> Any:
+        return self._http.http_post(url, body, headers, ca_bundle)
+
+    def global_context(self, name: str, projection: str) -> Any:
+        return None
+
+    def image_metadata(self, image: str) -> dict[str, Any]:
+        if self._registry is None:
+            raise FunctionError(f"image.GetMetadata({image}): no registry access (verno apply/test --registry)")
+        try:
+            data = self._registry.image_data(image, None)
+        except Exception as exc:  # registry errors become the call's CEL error
+            raise FunctionError(f"image.GetMetadata({image}): {exc}") from None
+        return dict(data)
