@@ -126,6 +126,16 @@ class Engine:
 
         prepared = prepare_policy(policy, source)
         check_policy(prepared, self)
+        impls = [(i.function, i.plugin_name) for i in reversed(self.pm.hook.verno_prepare_rule.get_hookimpls())]
+        for rule in prepared.rules if impls else ():
+            for function, plugin in impls:
+                try:
+                    function(policy=policy, rule=rule)
+                except VernoError:
+                    raise
+                except Exception as exc:
+                    raise PluginFailure(plugin, f"rule preparation (policy {prepared.name}, rule {rule.name})",
+                                        exc) from exc
         return prepared
 
     # -- admission -------------------------------------------------------------------------------------

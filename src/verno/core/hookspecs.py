@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any, Callable
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
+    from verno.core.models.policy import Policy
     from verno.core.pipeline import RuleContext
+    from verno.core.prepare import PreparedRule
     from verno.core.request import Request
     from verno.core.results import PolicyResponse, RuleResponse
 
@@ -92,6 +94,25 @@ def verno_register_output_formats(register: Callable[..., None]) -> None:
         ``"apply"``. For ``test``, ``formatter(rows, summary) -> str`` receives the result rows
         (:class:`verno.cli.testing.TestRow`) and the summary counts; for ``apply``,
         ``formatter(report) -> str`` receives the PolicyReport as a dict.
+    """
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Policy load: called once per rule when a policy is prepared
+# ---------------------------------------------------------------------------------------------------------
+
+
+@hookspec
+def verno_prepare_rule(policy: Policy, rule: PreparedRule) -> None:
+    """Compile what a rule needs once, when its policy is loaded (``Engine.prepare``), never per resource.
+
+    Every implementation is called for every rule (autogen rules included). One that owns the rule's kind
+    stores what it compiled in ``rule.compiled`` under a key of its own and raises a
+    :class:`~verno.core.errors.VernoError` naming the policy, the rule and the field for a rule that cannot
+    be compiled: the policy is then not loaded. Any other exception is a failure of the plugin.
+
+    :param policy: the policy as written.
+    :param rule: the prepared rule (``rule.rule`` is the typed rule, ``rule.name`` its result name).
     """
 
 
