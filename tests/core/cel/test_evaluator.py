@@ -231,3 +231,11 @@ def test_plugin_library_registration_and_duplicates():
         env.compile("fails('x')").evaluate(activation)
     with pytest.raises(PluginError, match="registered by both acme and other"):
         registry.register(Library("acme.tenancy", plugin="other"))
+
+
+def test_reserved_words_are_fields_after_a_dot_not_identifiers(env):
+    pod = {"metadata": {"name": "p", "namespace": "team"}}
+    assert run(env, "object.metadata.namespace == 'team'", {"object": pod}) is True
+    assert run(env, "object.metadata.?namespace.orValue('') == 'team'", {"object": pod}) is True
+    with pytest.raises(CELCompileError, match="reserved identifier 'namespace'"):
+        env.compile("namespace == 'team'")
