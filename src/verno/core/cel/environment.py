@@ -103,10 +103,11 @@ KINDS: dict[str, EnvironmentSpec] = {
         _K8S_LIBS + ("k8s.authz",), or_value_compat=False),
     # kyverno.io/v1 ClusterPolicy and Policy ``validate.cel`` and ``celPreconditions``: compiled by Kubernetes'
     # ValidatingAdmissionPolicy compiler on its base environment (no Kyverno library). ``params`` is declared
-    # only when the rule sets paramKind and paramRef (``with_params``); message expressions see no
-    # ``authorizer`` (``without``).
+    # only when the rule sets paramKind and paramRef (a ``variant``); message expressions see no
+    # ``authorizer``. ``namespaceObject`` is null for a cluster-scoped object (its fields are still checked).
     "ClusterPolicy": EnvironmentSpec(
-        "ClusterPolicy", {**_ADMISSION, "authorizer": _DYN}, _K8S_LIBS + ("k8s.authz",), or_value_compat=False),
+        "ClusterPolicy", {**_ADMISSION, "namespaceObject": _DYN, "authorizer": _DYN}, _K8S_LIBS + ("k8s.authz",),
+        or_value_compat=False),
 }
 for _kind in ("ValidatingPolicy", "MutatingPolicy", "GeneratingPolicy", "DeletingPolicy",
               "ImageValidatingPolicy"):
