@@ -215,7 +215,8 @@ class SuiteRunner:
         params = []
         if t.param_resources:
             self.echo("  Loading parameter resources ...")
-            params = [with_default_namespace(d.data) for d in iter_resources([self._p(r) for r in t.param_resources])]
+            params = [with_default_namespace(d.data)
+                      for d in iter_resources([self._p(r) for r in t.param_resources])]
         # as Kyverno's CLI: with clusterResources, configMap and apiCall entries read a cluster made of them,
         # the resources under test and the target resources
         offline = OfflineCluster([with_default_namespace(r) for r in resources] + targets + described.objects,

@@ -126,7 +126,8 @@ class Engine:
 
         prepared = prepare_policy(policy, source)
         check_policy(prepared, self)
-        impls = [(i.function, i.plugin_name) for i in reversed(self.pm.hook.verno_prepare_rule.get_hookimpls())]
+        hook = self.pm.hook.verno_prepare_rule
+        impls = [(i.function, i.plugin_name) for i in reversed(hook.get_hookimpls())]
         for rule in prepared.rules if impls else ():
             for function, plugin in impls:
                 try:
@@ -134,8 +135,8 @@ class Engine:
                 except VernoError:
                     raise
                 except Exception as exc:
-                    raise PluginFailure(plugin, f"rule preparation (policy {prepared.name}, rule {rule.name})",
-                                        exc) from exc
+                    what = f"rule preparation (policy {prepared.name}, rule {rule.name})"
+                    raise PluginFailure(plugin, what, exc) from exc
         return prepared
 
     # -- admission -------------------------------------------------------------------------------------

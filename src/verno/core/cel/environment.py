@@ -65,7 +65,8 @@ class EnvironmentSpec:
         dropped = set(drop)
         variables = {k: v for k, v in self.variables.items() if k not in dropped}
         variables.update(add or {})
-        suffix = "".join(f"_with_{k}" for k in sorted(add or {})) + "".join(f"_without_{k}" for k in sorted(dropped))
+        suffix = "".join(f"_with_{k}" for k in sorted(add or {}))
+        suffix += "".join(f"_without_{k}" for k in sorted(dropped))
         return dataclasses.replace(self, name=self.name + suffix, variables=variables)
 
 
@@ -101,13 +102,14 @@ KINDS: dict[str, EnvironmentSpec] = {
     "ValidatingAdmissionPolicy": EnvironmentSpec(
         "ValidatingAdmissionPolicy", {**_ADMISSION, "params": _DYN, "authorizer": _DYN},
         _K8S_LIBS + ("k8s.authz",), or_value_compat=False),
-    # kyverno.io/v1 ClusterPolicy and Policy ``validate.cel`` and ``celPreconditions``: compiled by Kubernetes'
-    # ValidatingAdmissionPolicy compiler on its base environment (no Kyverno library). ``params`` is declared
-    # only when the rule sets paramKind and paramRef (a ``variant``); message expressions see no
-    # ``authorizer``. ``namespaceObject`` is null for a cluster-scoped object (its fields are still checked).
+    # kyverno.io/v1 ClusterPolicy and Policy ``validate.cel`` and ``celPreconditions``: compiled by
+    # Kubernetes' ValidatingAdmissionPolicy compiler on its base environment (no Kyverno library).
+    # ``params`` is declared only when the rule sets paramKind and paramRef (a ``variant``); message
+    # expressions see no ``authorizer``. ``namespaceObject`` is null for a cluster-scoped object (its
+    # fields are still checked).
     "ClusterPolicy": EnvironmentSpec(
-        "ClusterPolicy", {**_ADMISSION, "namespaceObject": _DYN, "authorizer": _DYN}, _K8S_LIBS + ("k8s.authz",),
-        or_value_compat=False),
+        "ClusterPolicy", {**_ADMISSION, "namespaceObject": _DYN, "authorizer": _DYN},
+        _K8S_LIBS + ("k8s.authz",), or_value_compat=False),
 }
 for _kind in ("ValidatingPolicy", "MutatingPolicy", "GeneratingPolicy", "DeletingPolicy",
               "ImageValidatingPolicy"):

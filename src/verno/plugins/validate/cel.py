@@ -127,7 +127,8 @@ def compile_rule(policy_name: str, rule: Any, rule_name: str) -> CompiledCEL | N
         checks.append(Check(program, item.message or validation.message, message_program))
     annotations = tuple(
         (a.key, compiled(f"validate.cel.auditAnnotations[{i}].valueExpression",
-                         lambda: env.compile(a.value_expression, expect=("string", "null"), variables=variables)))
+                         lambda: env.compile(a.value_expression, expect=("string", "null"),
+                                             variables=variables)))
         for i, a in enumerate(cel.audit_annotations))
     programs = [*variables.programs.values(), *preconditions, *(c.program for c in checks),
                 *(c.message_program for c in checks if c.message_program), *(p for _, p in annotations)]
@@ -174,7 +175,8 @@ def validate_cel(rc: Any) -> RuleResponse:
         all_params = [None]
     properties: dict[str, str] = {}
     for params in all_params:
-        activation = Activation({**inputs, "params": params} if cel.has_params else inputs, compiled.variables)
+        bound = {**inputs, "params": params} if cel.has_params else inputs
+        activation = Activation(bound, compiled.variables)
         met, failure = _preconditions(compiled, activation)
         if not met:
             return rc.response(Status.SKIP, SKIPPED)
