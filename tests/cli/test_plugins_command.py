@@ -17,7 +17,7 @@ def test_text_listing(run):
     assert "  JMESPath functions (51): " in out
     assert ("  output formats (6): test:json, test:yaml, test:markdown, test:junit, apply:yaml, apply:json"
             in out)
-    assert "  hooks: verno_validate_rule" in out
+    assert "  hooks: verno_prepare_rule, verno_validate_rule" in out
 
 
 def test_json_listing(run):

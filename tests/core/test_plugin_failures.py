@@ -134,3 +134,23 @@ def test_only_rule_handler_that_raises_is_named():
     for name in ("good", "other"):
         assert out[name] == (Status.ERROR, "plugin acme-only: validate rule handler raised AttributeError: "
                                            "no such thing")
+
+
+def test_rule_preparation_that_raises_names_the_plugin_policy_and_rule():
+    from verno.core.errors import PluginFailure, VernoError
+
+    class Preparing:
+        @hookimpl
+        def verno_prepare_rule(self, policy, rule):
+            if rule.name == "victim":
+                raise KeyError("compiled")
+            rule.compiled["acme"] = rule.name
+
+    engine = Engine([("acme-prepare", Preparing())])
+    prepared = engine.prepare(_policy(GOOD))
+    assert prepared.rules[0].compiled["acme"] == "good"
+    with pytest.raises(PluginFailure) as info:
+        engine.prepare(_policy(("victim", GOOD[1])))
+    assert str(info.value) == ("plugin acme-prepare: rule preparation (policy p, rule victim) raised KeyError: "
+                               "'compiled'")
+    assert isinstance(info.value, VernoError)

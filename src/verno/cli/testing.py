@@ -20,7 +20,6 @@ from verno.core.wildcard import match as wildcard
 
 #: Test fields that later features serve; a Test using them fails clearly until then.
 UNSUPPORTED_FIELDS = {
-    "paramResources": "param_resources",
     "context": "context",
     "jsonPayloads": "json_payloads",
     "httpPayloads": "http_payloads",
@@ -156,6 +155,7 @@ class SuiteRunner:
         fields: list[tuple[str, list[str]]] = [
             ("policies", t.policies), ("resources", t.resources), ("exceptions", t.exceptions),
             ("clusterResources", t.cluster_resources), ("targetResources", t.target_resources),
+            ("paramResources", t.param_resources),
             ("variables", [t.variables] if t.variables else []), ("userinfo", [t.userinfo] if t.userinfo else []),
         ]
         for name, paths in fields:
@@ -212,13 +212,19 @@ class SuiteRunner:
             self.echo("  Loading target resources ...")
             targets = [d.data for d in iter_resources([self._p(r) for r in t.target_resources])]
         cluster = described.objects + targets
+        params = []
+        if t.param_resources:
+            self.echo("  Loading parameter resources ...")
+            params = [with_default_namespace(d.data)
+                      for d in iter_resources([self._p(r) for r in t.param_resources])]
         # as Kyverno's CLI: with clusterResources, configMap and apiCall entries read a cluster made of them,
         # the resources under test and the target resources
         offline = OfflineCluster([with_default_namespace(r) for r in resources] + targets + described.objects,
                                  described.crds) if t.cluster_resources else None
         session = Session.build(values, userinfo, api_call_responses=self._mocks(),
                                 global_context=self._global_context(), cluster_resources=cluster,
-                                offline_cluster=offline, clone_sources=self._clone_sources(), **self.sources)
+                                offline_cluster=offline, clone_sources=self._clone_sources(), params=params,
+                                **self.sources)
         n_pol = len(policy_set.policies)
         self.echo(f"  Applying {n_pol} polic{'y' if n_pol == 1 else 'ies'} to {len(resources)} "
                   f"resource{'' if len(resources) == 1 else 's'} ...")

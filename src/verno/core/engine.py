@@ -148,6 +148,17 @@ class Engine:
 
         prepared = prepare_policy(policy, source)
         check_policy(prepared, self)
+        hook = self.pm.hook.verno_prepare_rule
+        impls = [(i.function, i.plugin_name) for i in reversed(hook.get_hookimpls())]
+        for rule in prepared.rules if impls else ():
+            for function, plugin in impls:
+                try:
+                    function(policy=policy, rule=rule)
+                except VernoError:
+                    raise
+                except Exception as exc:
+                    what = f"rule preparation (policy {prepared.name}, rule {rule.name})"
+                    raise PluginFailure(plugin, what, exc) from exc
         return prepared
 
     # -- admission -------------------------------------------------------------------------------------

@@ -24,7 +24,9 @@ import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
     from verno.core.cel.library import Library
+    from verno.core.models.policy import Policy
     from verno.core.pipeline import RuleContext
+    from verno.core.prepare import PreparedRule
     from verno.core.request import Request
     from verno.core.results import PolicyResponse, RuleResponse
 
@@ -120,6 +122,25 @@ def verno_register_cel_libraries(register: Callable[[Library], None]) -> None:
         (``Engine.cel_environment(kind)``); registering a library name or an overload id that another
         plugin registered is a start-up error naming both. The built-in libraries (Kubernetes' and
         Kyverno's) come from the ``verno.core.cel.libs`` plugin.
+    """
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Policy load: called once per rule when a policy is prepared
+# ---------------------------------------------------------------------------------------------------------
+
+
+@hookspec
+def verno_prepare_rule(policy: Policy, rule: PreparedRule) -> None:
+    """Compile what a rule needs once, when its policy is loaded (``Engine.prepare``), never per resource.
+
+    Every implementation is called for every rule (autogen rules included). One that owns the rule's kind
+    stores what it compiled in ``rule.compiled`` under a key of its own and raises a
+    :class:`~verno.core.errors.VernoError` naming the policy, the rule and the field for a rule that cannot
+    be compiled: the policy is then not loaded. Any other exception is a failure of the plugin.
+
+    :param policy: the policy as written.
+    :param rule: the prepared rule (``rule.rule`` is the typed rule, ``rule.name`` its result name).
     """
 
 

@@ -5,7 +5,7 @@ Everything here happens once per policy load, never per resource.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from verno.core.hookspecs import RULE_HOOKS
 from verno.core.models.policy import Policy, Rule
@@ -27,6 +27,8 @@ class PreparedRule:
     #: whether a PASS with a patched resource changes the resource later rules see (a mutateExisting rule
     #: patches its targets; the trigger itself stays as it is)
     chains: bool = True
+    #: what rule-kind plugins compiled for this rule at load (``verno_prepare_rule``), by plugin key
+    compiled: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

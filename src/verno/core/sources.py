@@ -39,6 +39,9 @@ class Sources:
     #: read by ``configMap`` and ``apiCall`` entries as Kyverno's CLI reads its fake cluster; None when the
     #: Test gives no ``clusterResources`` (then those entries need a mock or a Values file)
     offline_cluster: ClusterClient | None = None
+    #: parameter objects of CEL validations offline (a Test's ``paramResources``), read by ``paramRef``
+    #: when no cluster client is given
+    params: list[dict[str, Any]] = field(default_factory=list)
     #: whether image registries may be reached (``--registry``)
     registry_access: bool = False
     #: resources available to clone/list lookups offline (``clusterResources``)

@@ -277,3 +277,11 @@ def test_the_built_in_cel_libraries_are_an_entry_point_plugin():
     project = tomllib.loads((Path(__file__).parents[3] / "pyproject.toml").read_text())
     assert project["project"]["entry-points"]["verno"]["cel-libraries"] == libs.__name__
     assert callable(libs.verno_register_cel_libraries)
+
+
+def test_reserved_words_are_fields_after_a_dot_not_identifiers(env):
+    pod = {"metadata": {"name": "p", "namespace": "team"}}
+    assert run(env, "object.metadata.namespace == 'team'", {"object": pod}) is True
+    assert run(env, "object.metadata.?namespace.orValue('') == 'team'", {"object": pod}) is True
+    with pytest.raises(CELCompileError, match="reserved identifier 'namespace'"):
+        env.compile("namespace == 'team'")

@@ -12,6 +12,7 @@ Kubernetes), and Kyverno's ``orValue`` compatibility macro.
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -59,6 +60,15 @@ class EnvironmentSpec:
     or_value_compat: bool = True
     typed: tuple[str, ...] = ("request", "namespaceObject")
 
+    def variant(self, *, add: Mapping[str, str] | None = None, drop: Iterable[str] = ()) -> EnvironmentSpec:
+        """The same environment with variables added (name -> CEL type name) or left out."""
+        dropped = set(drop)
+        variables = {k: v for k, v in self.variables.items() if k not in dropped}
+        variables.update(add or {})
+        suffix = "".join(f"_with_{k}" for k in sorted(add or {}))
+        suffix += "".join(f"_without_{k}" for k in sorted(dropped))
+        return dataclasses.replace(self, name=self.name + suffix, variables=variables)
+
 
 _K8S_LIBS = ("k8s.lists", "k8s.regex", "k8s.urls", "k8s.quantity", "k8s.compare", "k8s.ip", "k8s.cidr",
              "k8s.format",
@@ -93,6 +103,14 @@ KINDS: dict[str, EnvironmentSpec] = {
     # Kubernetes' own ValidatingAdmissionPolicy: params and authorizer exist, Kyverno's libraries do not.
     "ValidatingAdmissionPolicy": EnvironmentSpec(
         "ValidatingAdmissionPolicy", {**_ADMISSION, "params": _DYN, "authorizer": _DYN},
+        _K8S_LIBS + ("k8s.authz",), or_value_compat=False),
+    # kyverno.io/v1 ClusterPolicy and Policy ``validate.cel`` and ``celPreconditions``: compiled by
+    # Kubernetes' ValidatingAdmissionPolicy compiler on its base environment (no Kyverno library).
+    # ``params`` is declared only when the rule sets paramKind and paramRef (a ``variant``); message
+    # expressions see no ``authorizer``. ``namespaceObject`` is null for a cluster-scoped object (its
+    # fields are still checked).
+    "ClusterPolicy": EnvironmentSpec(
+        "ClusterPolicy", {**_ADMISSION, "namespaceObject": _DYN, "authorizer": _DYN},
         _K8S_LIBS + ("k8s.authz",), or_value_compat=False),
 }
 for _kind in ("ValidatingPolicy", "MutatingPolicy", "GeneratingPolicy", "DeletingPolicy",

@@ -108,8 +108,10 @@ def _tokens(src: str) -> list[_Tok]:
             out.append(_Tok("bytes" if is_bytes else "string", text, pos, end))
             pos = end
             continue
-        selected = bool(out) and out[-1].text in (".", "?.", ".?")  # a field name may be a reserved word
+        selected = bool(out) and out[-1].kind == "op" and out[-1].text in (".", ".?")
         if kind == "ident" and m.group() in _RESERVED and m.group() != "in" and not selected:
+            # a reserved word is refused as an identifier, not as a selected field (cel-go:
+            # ``object.metadata.namespace`` is valid)
             raise SyntaxError_(f"reserved identifier {m.group()!r}", pos)
         if kind == "ident" and m.group() == "in":
             kind = "op"

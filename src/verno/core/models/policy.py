@@ -34,6 +34,86 @@ class ForEachValidation(Model):
     foreach: list[ForEachValidation] | None = None
 
 
+class CELValidation(Model):
+    """One of ``validate.cel.expressions`` (admissionregistration.k8s.io/v1 Validation)."""
+
+    expression: str = Field(min_length=1)
+    message: str = ""
+    message_expression: str = ""
+    reason: str | None = None
+
+
+class ParamKind(Model):
+    api_version: str = Field(min_length=1)
+    kind: str = Field(min_length=1)
+
+
+class ParamRef(Model):
+    name: str = ""
+    namespace: str = ""
+    selector: LabelSelector | None = None
+    parameter_not_found_action: Literal["Allow", "Deny"] | None = None
+
+    @model_validator(mode="after")
+    def _name_or_selector(self) -> "ParamRef":
+        if self.name and self.selector is not None:
+            raise ValueError("paramRef sets both name and selector: set exactly one")
+        return self
+
+
+class AuditAnnotation(Model):
+    key: str = Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+    value_expression: str = Field(min_length=1)
+
+
+class CELVariable(Model):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    expression: str = Field(min_length=1)
+
+
+class CEL(Model):
+    """``validate.cel``: Kubernetes ValidatingAdmissionPolicy expressions inside a rule."""
+
+    generate: bool | None = None
+    expressions: list[CELValidation] = []
+    param_kind: ParamKind | None = None
+    param_ref: ParamRef | None = None
+    audit_annotations: list[AuditAnnotation] = []
+    variables: list[CELVariable] = []
+
+    @field_validator("variables")
+    @classmethod
+    def _unique_variables(cls, value: list[CELVariable]) -> list[CELVariable]:
+        seen: set[str] = set()
+        for variable in value:
+            if variable.name in seen:
+                raise ValueError(f"variable {variable.name!r} is defined twice")
+            seen.add(variable.name)
+        return value
+
+    @field_validator("audit_annotations")
+    @classmethod
+    def _unique_keys(cls, value: list[AuditAnnotation]) -> list[AuditAnnotation]:
+        seen: set[str] = set()
+        for annotation in value:
+            if annotation.key in seen:
+                raise ValueError(f"audit annotation key {annotation.key!r} is used twice")
+            seen.add(annotation.key)
+        return value
+
+    @property
+    def has_params(self) -> bool:
+        """Whether ``params`` is declared (Kyverno: both ``paramKind`` and ``paramRef`` are set)."""
+        return self.param_kind is not None and self.param_ref is not None
+
+
+class MatchCondition(Model):
+    """A ``celPreconditions`` entry (admissionregistration.k8s.io/v1 MatchCondition)."""
+
+    name: str = Field(min_length=1)
+    expression: str = Field(min_length=1)
+
+
 class Validation(Model):
     message: str = ""
     failure_action: Literal["Audit", "Enforce"] | None = None
@@ -44,7 +124,7 @@ class Validation(Model):
     deny: Deny | None = None
     foreach: list[ForEachValidation] | None = None
     pod_security: dict[str, Any] | None = None
-    cel: dict[str, Any] | None = None
+    cel: CEL | None = None
     manifests: dict[str, Any] | None = None
     assert_: JSON = Field(default=None, alias="assert")
 
@@ -145,7 +225,7 @@ class Rule(Model):
     preconditions: Conditions | None = None
     skip_background_requests: bool = True
     image_extractors: dict[str, list[ImageExtractor]] | None = None
-    cel_preconditions: list[dict[str, Any]] | None = None
+    cel_preconditions: list[MatchCondition] | None = None
     mutate: Mutation | None = None
     validate_: Validation | None = Field(default=None, alias="validate")
     generate: Generation | None = None
@@ -159,6 +239,9 @@ class Rule(Model):
             raise ValueError(
                 f"rule {self.name!r} must set exactly one of mutate, validate, generate, verifyImages (found {found})"
             )
+        if self.cel_preconditions and (self.validate_ is None or self.validate_.cel is None):
+            raise ValueError(f"rule {self.name!r}: celPreconditions are only allowed in validate.cel rules; use "
+                             "preconditions for other rules")
         return self
 
     def raw_kind(self, kind: str) -> Any:

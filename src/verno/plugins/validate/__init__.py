@@ -1,8 +1,16 @@
-"""The built-in ``validate`` rule kind: pattern, anyPattern, deny, foreach."""
+"""The built-in ``validate`` rule kind: pattern, anyPattern, deny, foreach, podSecurity, cel."""
 from __future__ import annotations
 
 from verno.core.hookspecs import hookimpl
 from verno.plugins.validate.rule import validate_rule
+
+
+@hookimpl
+def verno_prepare_rule(policy, rule):
+    if rule.kind == "validate":
+        from verno.plugins.validate.cel import prepare
+
+        prepare(policy, rule)
 
 
 @hookimpl(trylast=True)

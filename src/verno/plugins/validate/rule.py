@@ -16,7 +16,7 @@ from verno.core.failure_action import effective_action
 from verno.core.pattern.fastpath import passes_check
 from verno.core.pattern.matcher import match_pattern
 
-UNSUPPORTED = ("cel", "cel"), ("manifests", "manifests")
+UNSUPPORTED = (("manifests", "manifests"),)
 
 
 class Level:
@@ -35,7 +35,8 @@ class Level:
 
 def _plain_pattern_check(validation: Any) -> Any:
     """The compiled pass check of a rule that is just a variable-free ``pattern``, else None."""
-    if validation.pattern is None or validation.deny is not None or validation.pod_security is not None:
+    if validation.pattern is None or validation.deny is not None or validation.pod_security is not None \
+            or validation.cel is not None:
         return None
     if any(getattr(validation, attr) is not None for attr, _ in UNSUPPORTED):
         return None
@@ -57,6 +58,10 @@ def validate_rule(rc: Any) -> RuleResponse | None:
         # what evaluate() would run next, without trying the same check again: the walker's verdict
         response = _pattern(rc, rc.resource, validation.pattern, rc.rule.name, validation.message)
     else:
+        if validation.cel is not None:
+            from verno.plugins.validate.cel import validate_cel
+
+            return validate_cel(rc)
         if validation.pod_security is not None:
             from verno.plugins.validate.podsecurity import validate_pod_security
 
@@ -64,7 +69,7 @@ def validate_rule(rc: Any) -> RuleResponse | None:
         for attr, field in UNSUPPORTED:
             if getattr(validation, attr) is not None:
                 return rc.response(Status.ERROR, f"validate.{field} is not supported yet: use pattern, "
-                                                 "anyPattern, deny or foreach")
+                                                 "anyPattern, deny, foreach, podSecurity or cel")
         response = evaluate(rc, Level(validation))
         if response is None:
             return rc.response(Status.SKIP, "rule skipped")
