@@ -188,7 +188,7 @@ local function read(path)
   f:close()
   return data
 end
-local headers = {["Content-Type"] = "application/json"}
+local headers = {["Content-Type"] = "application/json", ["Host"] = "127.0.0.1"}
 local requests = {}
 for path in string.gmatch(os.getenv("VERNO_BENCH_BODIES"), "[^,]+") do
   table.insert(requests, wrk.format("POST", nil, headers, read(path)))
