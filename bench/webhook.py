@@ -188,7 +188,7 @@ local function read(path)
   f:close()
   return data
 end
-local headers = {["Content-Type"] = "application/json"}
+local headers = {["Content-Type"] = "application/json", ["Host"] = "127.0.0.1"}
 local requests = {}
 for path in string.gmatch(os.getenv("VERNO_BENCH_BODIES"), "[^,]+") do
   table.insert(requests, wrk.format("POST", nil, headers, read(path)))
@@ -370,8 +370,11 @@ async def connect(source="127.0.0.1"):
     return await asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname="127.0.0.1",
                                          local_addr=(source, 0))
 tally = {"answers": 0, "allowed_violating": 0, "evaluated": 0, "by_failure_policy": 0, "non200": 0}
+connect_ms = []
 async def legit(deadline, lat):
+    t = time.monotonic()
     reader, writer = await connect()
+    connect_ms.append(time.monotonic() - t)
     n = 0
     while time.monotonic() < deadline:
         uid, body = random.choice(bodies)
@@ -454,37 +457,73 @@ async def main():
         return
     deadline = time.monotonic() + seconds
     lat, other, stats = [], [], {"opened": 0, "refused": 0, "closed_by_server": 0}
-    if mode == "slowloris":
-        extra = [asyncio.create_task(slow(deadline, stats)) for _ in range(count)]
-        await asyncio.sleep(min(5.0, seconds / 3))
-    else:
-        extra = [asyncio.create_task(heavy_client(deadline, other)) for _ in range(count)]
-        await asyncio.sleep(0.5)
+    if mode == "slowloris":  # the slow connections only (the legitimate requests come from another process)
+        await asyncio.wait([asyncio.create_task(slow(deadline, stats)) for _ in range(count)], timeout=seconds + 15)
+        print(json.dumps(stats))
+        return
+    if mode == "legit":
+        await asyncio.wait([asyncio.create_task(legit(deadline, lat)) for _ in range(4)], timeout=seconds + 15)
+        print(json.dumps({"legit_p50_ms": pct(lat, 0.5), "legit_p99_ms": pct(lat, 0.99), "legit_max_ms": pct(lat, 1.0),
+                          "legit_connect_max_ms": pct(connect_ms, 1.0), **tally}))
+        return
+    extra = [asyncio.create_task(heavy_client(deadline, other)) for _ in range(count)]
+    await asyncio.sleep(0.5)
     await asyncio.wait([asyncio.create_task(legit(deadline, lat)) for _ in range(4)], timeout=seconds + 15)
     _, pending = await asyncio.wait(extra, timeout=15)
     for task in pending:
         task.cancel()
     print(json.dumps({"legit_p50_ms": pct(lat, 0.5), "legit_p99_ms": pct(lat, 0.99), "legit_max_ms": pct(lat, 1.0),
-                      **tally, **(stats if mode == "slowloris" else {"heavy_answers": len(other),
-                                                                      "heavy_max_ms": pct(other, 1.0)})}))
+                      **tally, "heavy_answers": len(other), "heavy_max_ms": pct(other, 1.0)}))
 asyncio.run(main())
 """
 
 
-def _attack(mode: str, server: "Server", seconds: float, count: int, bodies: dict[str, Path],
-            expected: dict[str, bool], heavy: Path | None = None) -> dict:
-    args = [sys.executable, "-c", ATTACK, mode, str(server.port), str(server.cert), str(seconds), str(count),
-            ",".join(str(p) for p in bodies.values()), json.dumps(expected)]
-    if heavy is not None:
-        args.append(str(heavy))
+def _attack_args(mode: str, server: "Server", seconds: float, count: int, bodies: dict[str, Path],
+                 expected: dict[str, bool], heavy: Path | None = None) -> list[str]:
     # bodies are passed as (uid, body) pairs
     code = ATTACK.replace('bodies = [open(p, "rb").read() for p in sys.argv[6].split(",")]',
                           'bodies = [(p.rsplit("review-", 1)[1][:-5], open(p, "rb").read()) for p in sys.argv[6].split(",")]')
-    args[2] = code
+    args = [sys.executable, "-c", code, mode, str(server.port), str(server.cert), str(seconds), str(count),
+            ",".join(str(p) for p in bodies.values()), json.dumps(expected)]
+    if heavy is not None:
+        args.append(str(heavy))
+    return args
+
+
+def _attack_output(mode: str, returncode: int, stdout: str, stderr: str) -> dict:
+    if returncode != 0:
+        raise SystemExit(f"{mode} client failed: {stderr[-1500:]}")
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def _attack(mode: str, server: "Server", seconds: float, count: int, bodies: dict[str, Path],
+            expected: dict[str, bool], heavy: Path | None = None) -> dict:
+    args = _attack_args(mode, server, seconds, count, bodies, expected, heavy)
     out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 300)
-    if out.returncode != 0:
-        raise SystemExit(f"{mode} client failed: {out.stderr[-1500:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return _attack_output(mode, out.returncode, out.stdout, out.stderr)
+
+
+def slowloris(server: "Server", seconds: float, count: int, bodies: dict[str, Path],
+              expected: dict[str, bool]) -> dict:
+    """``count`` slow connections from 127.0.0.2 for ``seconds`` and, once they are open, legitimate
+    requests from 127.0.0.1 sent by another process (so that their latencies are the server's, not the
+    attacking process's own event loop's); the RSS of the server process, sampled every 0.5 s."""
+    attacker = subprocess.Popen(_attack_args("slowloris", server, seconds, count, bodies, expected),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    rss = [server.rss_mib(main_only=True)]
+    head_start = min(5.0, seconds / 3)
+    time.sleep(head_start)
+    legit = subprocess.Popen(_attack_args("legit", server, seconds - head_start, 0, bodies, expected),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while legit.poll() is None:
+        rss.append(server.rss_mib(main_only=True))
+        time.sleep(0.5)
+    out, err = legit.communicate()
+    r = _attack_output("legit", legit.returncode, out, err)
+    out, err = attacker.communicate(timeout=seconds + 300)
+    r.update(_attack_output("slowloris", attacker.returncode, out, err))
+    r.update(rss_before=round(rss[0]), rss_peak=round(max(rss)), rss_after=round(server.rss_mib(main_only=True)))
+    return r
 
 
 def attacks(work: Path, bodies: dict[str, Path], expected: dict[str, dict[str, bool]], burst_size: int,
@@ -507,13 +546,14 @@ def attacks(work: Path, bodies: dict[str, Path], expected: dict[str, dict[str, b
         server.stop()
     server = Server(work, SETS["16 PSS"], 1)
     try:
-        r = _attack("slowloris", server, seconds, slow_count, bodies, pss)
+        r = slowloris(server, seconds, slow_count, bodies, pss)
         print(f"slowloris: {slow_count} connections from 127.0.0.2 trickling a request head, {seconds:g}s; "
-              f"legitimate requests from 127.0.0.1 (4 connections): p50 {r['legit_p50_ms']} ms, p99 "
-              f"{r['legit_p99_ms']} ms, max {r['legit_max_ms']} ms, {r['answers']} answered, {r['non200']} non-200, "
-              f"{r['allowed_violating']} violating allowed; slow connections opened {r['opened']}, closed by the "
-              f"server {r['closed_by_server']}, refused {r['refused']}; RSS of the process holding them after "
-              f"{server.rss_mib(main_only=True):.0f} MiB")
+              f"legitimate requests from 127.0.0.1 (another process, 4 connections): p50 {r['legit_p50_ms']} ms, "
+              f"p99 {r['legit_p99_ms']} ms, max {r['legit_max_ms']} ms, slowest connect {r['legit_connect_max_ms']} "
+              f"ms, {r['answers']} answered, {r['non200']} non-200, {r['allowed_violating']} violating allowed; slow "
+              f"connections opened {r['opened']}, closed by the server {r['closed_by_server']}, refused "
+              f"{r['refused']}; RSS of the server process {r['rss_before']} -> peak {r['rss_peak']} -> "
+              f"{r['rss_after']} MiB")
     finally:
         server.stop()
     heavy = work / "review-heavy.json"

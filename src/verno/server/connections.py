@@ -8,8 +8,11 @@ connection was held forever. This protocol adds
   seconds of the connection being made or of the first byte of the next request on a kept-alive
   connection; the TLS handshake has the same bound (``ssl_handshake_timeout`` of the listener);
 * a bound on the request head's size (``MAX_HEAD_BYTES``), answered 431;
-* a cap on open connections per worker process and per client address: a connection over either cap is
-  closed as soon as it is made.
+* a cap on open connections per worker process and per client address, applied to the plain TCP
+  connection before any TLS work (:class:`Admission`): a connection over either cap is closed as soon as
+  it is accepted, without a handshake, so a client holding its quota cannot make the server run more
+  handshakes by reconnecting; an admitted connection is then upgraded with ``loop.start_tls`` under the
+  handshake deadline.
 
 The body has its own deadline in the app (the request's ``--timeout``).
 
@@ -25,14 +28,21 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import functools
 import logging
 import resource
 import time
 from collections import Counter
-from typing import Any
+from ssl import SSLContext
+from typing import Any, Callable
 
 import uvloop
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+try:  # the TLS protocol of uvloop's own listeners and of its start_tls
+    from uvloop.loop import SSLProtocol as TLSProtocol
+except ImportError:  # same constructor
+    from asyncio.sslproto import SSLProtocol as TLSProtocol  # type: ignore[assignment]
 
 from verno.server.settings import Settings
 
@@ -78,14 +88,20 @@ def raise_fd_limit(wanted: int) -> int:
 
 
 class Loop(uvloop.Loop):  # type: ignore[misc]
-    """uvloop with a TLS handshake deadline on every listener it creates."""
+    """uvloop whose listeners admit connections (:class:`Admission`) before the TLS handshake."""
 
     handshake_timeout: float = 10.0
 
-    async def create_server(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        if kwargs.get("ssl") is not None:
-            kwargs.setdefault("ssl_handshake_timeout", self.handshake_timeout)
-        return await super().create_server(*args, **kwargs)
+    async def create_server(self, protocol_factory: Callable[[], asyncio.Protocol], *args: Any,
+                            ssl: SSLContext | None = None, ssl_handshake_timeout: float | None = None,
+                            **kwargs: Any) -> Any:  # type: ignore[override]
+        timeout = ssl_handshake_timeout or self.handshake_timeout
+        caps = limits()
+
+        def admission() -> Admission:
+            return Admission(self, protocol_factory, ssl, timeout, caps)
+
+        return await super().create_server(admission, *args, **kwargs)
 
 
 def new_loop() -> asyncio.AbstractEventLoop:
@@ -145,6 +161,69 @@ class Limits:
             log.warning("connection refused", extra={"reason": reason, "refused_so_far": self.refused})
 
 
+class Slot:
+    """One admitted connection's place in :class:`Limits`; given back once, whoever notices the end first."""
+
+    __slots__ = ("limits", "client")
+
+    def __init__(self, limits: Limits, client: str):
+        self.limits: Limits | None = limits
+        self.client = client
+
+    def release(self) -> None:
+        if self.limits is not None:
+            self.limits.release(self.client)
+            self.limits = None
+
+
+class Admission(asyncio.Protocol):
+    """A connection as accepted, before any TLS: counted against the caps, refused at once over them.
+
+    An admitted connection gets the TLS protocol uvloop's own TLS listeners use (the same upgrade as
+    ``loop.start_tls``, put in place before the first byte is read, so no task and no lost ClientHello):
+    it runs the handshake under the deadline and hands the connection to the HTTP protocol, which gives
+    the connection's place back when it closes; a handshake that fails, times out or is abandoned gives
+    it back here. A refused connection costs an accept and a close: no TLS state is ever made for it.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, app_factory: Callable[[], asyncio.Protocol],
+                 context: SSLContext | None, handshake_timeout: float, caps: Limits):
+        self.loop, self.app_factory, self.context = loop, app_factory, context
+        self.handshake_timeout, self.caps = handshake_timeout, caps
+
+    def connection_made(self, transport: Any) -> None:  # uvloop's TCPTransport (not an asyncio.Transport)
+        peer = transport.get_extra_info("peername")
+        client = str(peer[0]) if isinstance(peer, (tuple, list)) and peer else "unknown"
+        refused = self.caps.admit(client)
+        if refused is not None:
+            self.caps.refuse(refused)
+            transport.abort()
+            return
+        slot = Slot(self.caps, client)
+        app = self.app_factory()
+        if isinstance(app, Protocol):
+            app.slot = slot
+        if self.context is None:
+            transport.set_protocol(app)
+            app.connection_made(transport)
+            return
+        waiter = self.loop.create_future()
+        tls = TLSProtocol(self.loop, app, self.context, waiter, server_side=True, server_hostname=None,
+                          ssl_handshake_timeout=self.handshake_timeout)
+        transport.set_protocol(tls)
+        tls.connection_made(transport)  # the transport starts reading when this method returns
+        waiter.add_done_callback(functools.partial(_handshake_done, transport, app, slot))
+
+
+def _handshake_done(transport: Any, app: asyncio.Protocol, slot: Slot, waiter: asyncio.Future[None]) -> None:
+    """The handshake ended: when the HTTP protocol did not get the connection, give its place back."""
+    exc = None if waiter.cancelled() else waiter.exception()
+    if exc is not None:
+        transport.abort()
+    if not getattr(app, "made", True) or exc is not None:
+        slot.release()
+
+
 _limits: Limits | None = None
 #: settings of this process, read once (a Protocol is made per connection)
 _settings: Settings | None = None
@@ -166,34 +245,29 @@ def limits() -> Limits:
 
 
 class Protocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a header timeout, a head size bound and connection caps."""
+    """uvicorn's httptools protocol with a header timeout and a head size bound (the connection caps are
+    applied before it, by :class:`Admission`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        settings = current_settings()
-        self.header_timeout = settings.header_timeout
-        self.limits = limits()
+        self.header_timeout = current_settings().header_timeout
         self.header_timer: asyncio.TimerHandle | None = None
         self.head_bytes = 0
-        self.counted: str | None = None
+        #: this connection's place in the caps, given back when it closes
+        self.slot: Slot | None = None
+        self.made = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self.made = True
         super().connection_made(transport)
-        client = self.client[0] if self.client else "unknown"
-        refused = self.limits.admit(client)
-        if refused is not None:
-            self.limits.refuse(refused)
-            transport.abort()
-            return
-        self.counted = client
         self._arm_header_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
-        if self.counted is not None:
-            self.limits.release(self.counted)
-            self.counted = None
-        super().connection_lost(exc)
+        if self.slot is not None:
+            self.slot.release()
+        if self.made:  # a failed handshake reports the loss of a connection never handed over
+            super().connection_lost(exc)
 
     def _arm_header_timer(self) -> None:
         self._cancel_header_timer()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
-import json
 import logging
 import os
 import signal
@@ -20,7 +19,7 @@ import time
 from typing import Any
 
 from verno.server.decide import Decision
-from verno.server.evalworker import ANSWER_HEAD, encode_request
+from verno.server.evalworker import ANSWER_HEAD, decode_answer, encode_request
 from verno.server.settings import ENV, Settings
 
 log = logging.getLogger("verno.server.evalpool")
@@ -59,7 +58,7 @@ class Worker:
         assert self.proc.stdout is not None
         head = await self.proc.stdout.readexactly(ANSWER_HEAD.size)
         (size,) = ANSWER_HEAD.unpack(head)
-        return json.loads(await self.proc.stdout.readexactly(size))
+        return decode_answer(await self.proc.stdout.readexactly(size))
 
     def kill(self) -> None:
         if self.proc.returncode is None:
