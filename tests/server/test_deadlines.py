@@ -90,7 +90,7 @@ def test_unrelated_requests_keep_their_deadline_while_expensive_requests_arrive(
         assert sum(a.result() for a in attackers) >= 6
     latencies = sorted(took for took, _ in unrelated)
     assert len(latencies) >= 3
-    assert latencies[-1] < TIMEOUT, latencies
+    assert latencies[-1] < TIMEOUT + 0.5, latencies  # answered at the deadline (client-side time adds a little)
     assert all(answer["allowed"] is False for _, answer in unrelated)
     # afterwards the replacements evaluate again: the rule's own message, not failurePolicy's
     deadline = time.monotonic() + 20
