@@ -105,6 +105,8 @@ class PolicyKind:
     :param companions: ``group/Kind`` of the other documents it reads (``admissionregistration.k8s.io/
         ValidatingAdmissionPolicyBinding``); they may be given with policies or with exceptions and reach
         :attr:`KindInputs.companions`. Several kinds may share a companion (CEL PolicyExceptions).
+    :param check_companion: ``check(document, engine)``, called for each companion document when it is
+        loaded; raises :class:`~verno.core.errors.LoadError` (naming the field) for one it cannot use.
     """
 
     group: str
@@ -112,6 +114,7 @@ class PolicyKind:
     stage: str
     load: Loader
     companions: frozenset[str] = frozenset()
+    check_companion: Callable[["Document", Any], None] | None = None
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:

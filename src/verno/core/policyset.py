@@ -104,6 +104,9 @@ def _add(engine: Engine, out: PolicySet, doc: Document, *, exceptions: bool, pol
         out.exceptions.append(validate_model(PolicyException, doc))
         return
     if isinstance(doc.data, dict) and engine.policy_kinds.is_companion(group, kind):
+        for reader in engine.policy_kinds.companions[kind_key(group, kind)]:
+            if reader.check_companion is not None:
+                reader.check_companion(doc, engine)
         out.companions.setdefault(kind_key(group, kind), []).append(doc.data)
         return
     policy_kind = engine.policy_kinds.kind_of(group, kind) if policies else None
