@@ -307,3 +307,40 @@ def test_payloads_are_not_evaluated(vap):
 
     assert vap.engine.evaluate_kinds(ps.kind_policies, Request(vap.deployment(replicas=9)), KindInputs(Sources()),
                                      payload=True) == []
+
+
+NAMED = """
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: named}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments]}
+  validations:
+  - expression: "false"
+    message: fallback
+    messageExpression: "string(object.metadata.annotations.note)"
+"""
+
+
+def test_a_message_expression_result_is_used_only_when_one_short_line(vap):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    ps = vap.load(NAMED)
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.one_of(st.text(max_size=40), st.text(alphabet=" \n\tab\x1c\u3000", max_size=8),
+                     st.integers(5100, 5200).map(lambda n: "x" * n)))
+    def check(note):
+        resource = {**vap.deployment(), "metadata": {"name": "n", "namespace": "default",
+                                                     "annotations": {"note": note}}}
+        (status, message, _), = vap.rules(ps, resource)
+        expected = note.strip("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+                              "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")  # Go's TrimSpace
+        if not expected or "\n" in expected or len(expected.encode()) > 5 * 1024:
+            expected = "fallback"
+        assert (status, message) == ("fail", expected)
+
+    check()

@@ -23,6 +23,9 @@ from verno.plugins.admissionpolicy.expressions import CompiledPolicy
 ADMIT, DENY = "admit", "deny"
 #: Kubernetes' bound on an evaluated messageExpression (``celconfig.MaxEvaluatedMessageExpressionSizeBytes``)
 MAX_MESSAGE_BYTES = 5 * 1024
+#: what Go's ``strings.TrimSpace`` trims (Unicode White_Space; Python's ``str.strip`` also trims U+001C-U+001F)
+GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + \
+    "\u2028\u2029\u202f\u205f\u3000"
 #: Kubernetes truncates a published audit annotation value to this length
 MAX_ANNOTATION_VALUE = 10 * 1024
 
@@ -104,8 +107,8 @@ def validate(compiled: CompiledPolicy, inputs: dict[str, Any], failure_policy: s
             if on_error == DENY:
                 result.annotations.append(AnnotationResult(a.key, error=_error_text(a.source, exc)))
             continue
-        if isinstance(value, str) and value.strip():
-            result.annotations.append(AnnotationResult(a.key, value.strip()[:MAX_ANNOTATION_VALUE]))
+        if isinstance(value, str) and value.strip(GO_SPACE):
+            result.annotations.append(AnnotationResult(a.key, value.strip(GO_SPACE)[:MAX_ANNOTATION_VALUE]))
     return result
 
 
@@ -117,11 +120,11 @@ def _message(v, activation: Activation) -> str:
         except CELError:
             value = None
         if isinstance(value, str):
-            value = value.strip()
+            value = value.strip(GO_SPACE)
             if len(value.encode()) <= MAX_MESSAGE_BYTES and "\n" not in value:
                 message = value
     if not message:
-        message = v.message.strip()
+        message = v.message.strip(GO_SPACE)
     if not message:
-        message = f"failed expression: {v.source.strip()}"
+        message = f"failed expression: {v.source.strip(GO_SPACE)}"
     return message
