@@ -316,3 +316,64 @@ def test_apply_text_output_and_exit_code(run, tmp_path):
     assert "policy replica-floor -> resource shop/Deployment/api failed:\n1 -  at least 2 replicas, got 1" \
         in r.stdout
     assert "policy require-team -> resource shop/Deployment/api failed:" in r.stdout
+
+
+# -- globalContextEntries with resources ----------------------------------------------------------------
+
+GCTX_POLICY = """apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: replica-budget}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: budget
+    match: {any: [{resources: {kinds: [Deployment]}}]}
+    context:
+    - name: existing
+      globalReference: {name: deployments, jmesPath: "length(@)"}
+    validate:
+      message: "too many deployments: {{ existing }}"
+      deny:
+        conditions:
+          any:
+          - {key: "{{ existing }}", operator: GreaterThanOrEquals, value: 2}
+"""
+
+
+@pytest.mark.parametrize("how", ["resources", "resourceFiles"])
+def test_global_context_entries_from_resources(run, tmp_path, how):
+    (tmp_path / "policy.yaml").write_text(GCTX_POLICY)
+    (tmp_path / "resources.yaml").write_text(yaml.safe_dump(deployment("new", 1)))
+    existing = [deployment("a", 1), deployment("b", 1)]
+    (tmp_path / "existing.yaml").write_text(yaml.safe_dump_all(existing))
+    entry = {"name": "deployments"}
+    if how == "resources":
+        entry["resources"] = existing
+    else:
+        entry["resourceFiles"] = ["existing.yaml"]
+    test = {"apiVersion": "cli.kyverno.io/v1alpha1", "kind": "Test", "metadata": {"name": "g"},
+            "policies": ["policy.yaml"], "resources": ["resources.yaml"], "globalContextEntries": [entry],
+            "results": [{"policy": "replica-budget", "rule": "budget", "resources": ["new"], "result": "fail"}]}
+    (tmp_path / "kyverno-test.yaml").write_text(yaml.safe_dump(test))
+    r = run("test", tmp_path)
+    assert r.exit_code == 0, r.output
+    # fieldPath narrows the data first
+    entry["fieldPath"] = "[?metadata.name == 'a']"
+    test["results"][0]["result"] = "pass"
+    (tmp_path / "kyverno-test.yaml").write_text(yaml.safe_dump(test))
+    r = run("test", tmp_path)
+    assert r.exit_code == 0, r.output
+
+
+def test_global_context_entry_with_two_sources_is_an_error(run, tmp_path):
+    test = {"apiVersion": "cli.kyverno.io/v1alpha1", "kind": "Test", "metadata": {"name": "g"},
+            "policies": ["policy.yaml"], "resources": ["resources.yaml"],
+            "globalContextEntries": [{"name": "x", "data": {"a": 1}, "resources": [deployment("a", 1)]}],
+            "results": [{"policy": "replica-budget", "rule": "budget", "resources": ["new"], "result": "fail"}]}
+    (tmp_path / "policy.yaml").write_text(GCTX_POLICY)
+    (tmp_path / "resources.yaml").write_text(yaml.safe_dump(deployment("new", 1)))
+    (tmp_path / "kyverno-test.yaml").write_text(yaml.safe_dump(test))
+    r = run("test", tmp_path)
+    assert r.exit_code == 1
+    assert "globalContextEntries[0]: give one of data, resources and resourceFiles, not data and resources" \
+        in r.output
