@@ -171,7 +171,7 @@ def test_excluded_is_pass(run, data, tmp_path):
 
 
 def test_unsupported_field(run, data, tmp_path):
-    write_test(tmp_path, data, HEAD + """paramResources: ["@DATA@/resources/pods.yaml"]
+    write_test(tmp_path, data, HEAD + """httpPayloads: ["@DATA@/resources/pods.yaml"]
 results:
   - policy: require-team-label
     rule: check-team
@@ -181,7 +181,7 @@ results:
 """)
     r = run("test", tmp_path)
     assert r.exit_code == 1
-    assert "kyverno-test.yaml: paramResources: not supported yet" in r.output
+    assert "kyverno-test.yaml: httpPayloads: not supported: verno does not run kyverno-authz" in r.output
     assert "Traceback" not in r.output
 
 

@@ -57,8 +57,8 @@ def test_json_policy(engine, tmp_path):
 @pytest.mark.parametrize("doc,expected", [
     ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
      "ConfigMap (v1) is not a policy: expected kyverno.io ClusterPolicy or Policy (or PolicyException)"),
-    ("apiVersion: policies.kyverno.io/v1alpha1\nkind: ValidatingPolicy\nmetadata: {name: v}\n",
-     "ValidatingPolicy (policies.kyverno.io/v1alpha1) is not supported yet"),
+    ("apiVersion: policies.kyverno.io/v1alpha1\nkind: ImageValidatingPolicy\nmetadata: {name: v}\n",
+     "ImageValidatingPolicy (policies.kyverno.io/v1alpha1) is not supported yet"),
     ("apiVersion: admissionregistration.k8s.io/v1\nkind: MutatingAdmissionPolicy\nmetadata: {name: v}\n",
      "MutatingAdmissionPolicy (admissionregistration.k8s.io/v1) is not supported yet"),
     ("apiVersion: admissionregistration.k8s.io/v1\nkind: MutatingAdmissionPolicyBinding\nmetadata: {name: v}\n",

@@ -87,6 +87,8 @@ class KindInputs:
     namespaces: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     #: the engine, for its CEL libraries and services
     engine: Any = None
+    #: what kinds compute once per run (companions parsed and compiled for a policy), by a key of their own
+    memo: dict[Any, Any] = field(default_factory=dict)
 
 
 #: ``loader(document, engine) -> KindPolicy``: reads one policy document; raises

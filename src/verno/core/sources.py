@@ -61,6 +61,9 @@ class Sources:
     #: webhook checks what that webhook recorded and reaches no registry (verifyImages: the verdicts of the
     #: ``kyverno.io/verify-images`` annotation, with ``verifyDigest`` and ``required``)
     webhook: str = ""
+    #: a Test's Context file (``cli.kyverno.io`` Context): ``{"resources": [...], "images": [...]}`` that CEL
+    #: policies' ``resource.Get/List`` and ``image.GetMetadata`` read offline (empty without one)
+    cel_context: dict[str, Any] = field(default_factory=dict)
 
     def rule_values(self, policy: str, rule: str) -> tuple[dict[str, Any], dict[str, list[Any]]]:
         """Values and foreachValues a Values file gives one rule."""
