@@ -181,7 +181,7 @@ results:
 """)
     r = run("test", tmp_path)
     assert r.exit_code == 1
-    assert "kyverno-test.yaml: httpPayloads: not supported yet" in r.output
+    assert "kyverno-test.yaml: httpPayloads: not supported: verno does not run kyverno-authz" in r.output
     assert "Traceback" not in r.output
 
 

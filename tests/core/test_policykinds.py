@@ -62,11 +62,16 @@ def _load(doc, engine):
                        kind=doc.data["kind"], source=doc.source)
 
 
+def _check_waiver(doc, engine):
+    if "reason" in doc.data:
+        raise LoadError(doc.source, "waivers have no reason", document=doc.index, field="reason")
+
+
 class AcmePlugin:
     @hookimpl
     def verno_register_policy_kinds(self, register):
         register(PolicyKind("acme.example", frozenset({"RequireLabel"}), "validating-policy", _load,
-                            companions=frozenset({"acme.example/LabelWaiver"})))
+                            companions=frozenset({"acme.example/LabelWaiver"}), check_companion=_check_waiver))
         register(PolicyKind("acme.example", frozenset({"StampLabel"}), "mutating-policy", _load))
 
 
@@ -113,6 +118,13 @@ def test_loader_errors_name_the_file_and_field(tmp_path):
     with pytest.raises(LoadError) as err:
         load_policy_set(_engine(), [str(tmp_path / "p.yaml")])
     assert "spec.label" in str(err.value) and "p.yaml" in str(err.value)
+
+
+def test_a_companion_is_checked_when_loaded(tmp_path):
+    (tmp_path / "p.yaml").write_text(POLICIES.replace("metadata: {name: w}", "metadata: {name: w}\nreason: x"))
+    with pytest.raises(LoadError) as err:
+        load_policy_set(_engine(), [str(tmp_path / "p.yaml")])
+    assert "p.yaml (document 2): reason: waivers have no reason" in str(err.value)
 
 
 def test_stages_run_in_kyverno_order_and_chain_mutations(tmp_path):

@@ -20,11 +20,13 @@ from verno.cli.session import (
     load_userinfo,
     load_values,
     merge_values,
+    namespace_objects,
     parse_set,
 )
 from verno.cli.table import render
 from verno.core.engine import Engine
 from verno.core.errors import PluginError
+from verno.core.policykinds import KindInputs
 from verno.core.policyset import load_policy_set
 
 
@@ -83,10 +85,12 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
     keep_for_run()  # plugins, policies and held documents
     if not quiet:
         extra = f" with {len(policy_set.exceptions)} exception(s)" if policy_set.exceptions else ""
-        click.echo(f"\nApplying {policy_set.rule_count} policy rule(s) to {total} resource(s){extra}...")
+        click.echo(f"\nApplying {policy_set.rule_count + len(policy_set.kind_policies)} policy rule(s) to {total} resource(s){extra}...")
 
+    kind_inputs = KindInputs(session.sources, policy_set.companions, namespaces=namespace_objects(values),
+                             engine=engine)
     evaluation = Evaluation(session, engine, policy_set.policies, policy_set.exceptions, audit_warn, quiet, table,
-                            detailed_results, policy_report, output)
+                            detailed_results, policy_report, output, policy_set.kind_policies, kind_inputs)
     workers = worker_count(evaluation, total)
     counts = Counts()
     all_responses = []

@@ -58,6 +58,9 @@ class Evaluation:
     detailed: bool
     keep_responses: bool
     output: str = ""
+    #: policies of plugin-registered kinds (CEL policies, admission policies) and what they read
+    kind_policies: list[Any] = field(default_factory=list)
+    kind_inputs: Any = None
 
     def __post_init__(self) -> None:
         self._echoes: list[tuple[str, bool]] = []
@@ -71,6 +74,9 @@ class Evaluation:
         responses = self.session.evaluate(self.engine, self.policies, resource, exceptions=self.exceptions)
         if self._mutations is not None:
             self._mutations.policy_responses(responses, _resource_path(resource), _name_of(resource))
+        if self.kind_policies:
+            responses = responses + self.session.evaluate_kinds(self.engine, self.kind_policies, resource,
+                                                                self.kind_inputs)
         for response in responses:
             if not response.rules:
                 continue

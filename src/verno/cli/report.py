@@ -28,12 +28,19 @@ def is_audit(policy: Any, rule_name: str, resource: dict, namespace_labels: dict
     return str(policy.spec.validation_failure_action).lower() != "enforce"
 
 
+def _is_kind_policy(policy: Any) -> bool:
+    """A policy of a plugin-registered kind (a KindPolicy), not a ClusterPolicy/Policy."""
+    return getattr(policy, "report_source", None) is not None
+
+
 def report_result(response: PolicyResponse, rule: RuleResponse, audit_warn: bool = False) -> str:
     """Kyverno's ComputePolicyReportResult: a rule status as the report result."""
     if rule.status != Status.FAIL:
         return rule.status.value
     if not scored(response.policy):
         return "warn"
+    if _is_kind_policy(response.policy):  # validationActions do not change a CEL kind's result
+        return "fail"
     if audit_warn and is_audit(response.policy, rule.name, response.resource, response.namespace_labels):
         return "warn"
     return "fail"
@@ -74,7 +81,7 @@ def report_entry(response: PolicyResponse, rule: RuleResponse, result: str, now:
         "result": result,
         "rule": rule.name,
         "scored": scored(policy),
-        "source": "kyverno",
+        "source": policy.report_source if _is_kind_policy(policy) else "kyverno",
         "timestamp": {"nanos": 0, "seconds": now},
     }
     category = policy.annotations.get(ANNOTATION_CATEGORY)

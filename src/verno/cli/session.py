@@ -141,6 +141,21 @@ class Session:
                 by_policy[id(prepared)] = response
         return [by_policy[id(p)] for p in policies]
 
+    def evaluate_kinds(self, engine: Any, policies: list[Any], resource: dict[str, Any], inputs: Any,
+                       operation: str | None = None, *, payload: bool = False) -> list[Any]:
+        """Evaluate a resource (or, with ``payload``, a JSON payload) against policies of plugin-registered
+        kinds (CEL policies, admission policies), as Kyverno's CLI does after a ClusterPolicy's rules.
+
+        As Kyverno's CLI (``ProcessResources``), every integer of a resource read from a file is a float64
+        by then, so CEL expressions see ``double``; ClusterPolicies are not affected.
+        """
+        if not policies:
+            return []
+        if payload:
+            return engine.evaluate_kinds(policies, Request(resource), inputs, payload=True)
+        resource = float64_numbers(with_default_namespace(resource))
+        return engine.evaluate_kinds(policies, self.request(resource, operation), inputs)
+
     def _resource_for(self, policy: str, resource: dict[str, Any]) -> dict[str, Any]:
         """The resource with the fields Values set through ``request.object.*`` (the same object if none)."""
         if self.values is None:
@@ -198,6 +213,33 @@ class Session:
                 return name.split("/", 1)[1] if "/" in name else name, (
                     parent.get("group") or "", parent.get("version") or "", parent.get("kind") or "")
         return "", None
+
+
+def namespace_objects(values: Any) -> dict[str, dict[str, Any]]:
+    """Namespace objects by name (``namespaceObject`` of CEL policies): a Values file's ``namespaceSelector``
+    entries (a name and labels) and its ``namespaces`` (whole objects, which win)."""
+    out: dict[str, dict[str, Any]] = {}
+    if values is None:
+        return out
+    for entry in values.namespace_selector:
+        out[entry.name] = {"apiVersion": "v1", "kind": "Namespace",
+                           "metadata": {"name": entry.name, "labels": dict(entry.labels or {})}}
+    for obj in values.namespaces:
+        name = str(((obj or {}).get("metadata") or {}).get("name") or "")
+        if name:
+            out[name] = obj
+    return out
+
+
+def float64_numbers(value: Any) -> Any:
+    """``value`` with every integer a float (bools stay), as Kyverno's CLI hands resources to CEL."""
+    if isinstance(value, dict):
+        return {k: float64_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [float64_numbers(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 def iter_resources(paths: Iterable[str]) -> Iterator[Document]:

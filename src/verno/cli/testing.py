@@ -5,23 +5,33 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
+from verno.cli.report import report_result
 from verno.cli.resultcheck import ResultChecker, _row_label
-from verno.cli.session import Session, iter_resources, load_userinfo, load_values, merge_values
+from verno.cli.session import (
+    Session,
+    float64_numbers,
+    iter_resources,
+    load_userinfo,
+    load_values,
+    merge_values,
+    namespace_objects,
+)
 from verno.core.engine import Engine
 from verno.core.errors import LoadError, VernoError
 from verno.core.loaders.cluster_resources import read_cluster_resources
 from verno.core.loaders.offline_cluster import OfflineCluster
 from verno.core.loading import iter_file_documents, validate_model
-from verno.core.models.testfile import TestFile, TestResult
+from verno.core.models.testfile import ContextFile, TestFile, TestResult
+from verno.core.objectshape import object_problem
+from verno.core.policykinds import KindInputs
 from verno.core.policyset import PolicySet, load_policy_set
 from verno.core.results import PolicyResponse
 from verno.core.scope import with_default_namespace
 from verno.core.wildcard import match as wildcard
 
-#: Test fields that later features serve; a Test using them fails clearly until then.
+#: Test fields of kyverno-authz (HTTP and Envoy authorization payloads), which verno does not run: a Test
+#: using them fails clearly.
 UNSUPPORTED_FIELDS = {
-    "context": "context",
-    "jsonPayloads": "json_payloads",
     "httpPayloads": "http_payloads",
     "envoyPayloads": "envoy_payloads",
 }
@@ -155,13 +165,16 @@ class SuiteRunner:
         fields: list[tuple[str, list[str]]] = [
             ("policies", t.policies), ("resources", t.resources), ("exceptions", t.exceptions),
             ("clusterResources", t.cluster_resources), ("targetResources", t.target_resources),
-            ("paramResources", t.param_resources),
             ("variables", [t.variables] if t.variables else []), ("userinfo", [t.userinfo] if t.userinfo else []),
+            ("paramResources", t.param_resources), ("jsonPayloads", t.json_payloads),
+            ("jsonPayload", [t.json_payload] if t.json_payload else []),
+            ("context", [t.context] if t.context else []),
         ]
+        singles = ("variables", "userinfo", "jsonPayload", "context")
         for name, paths in fields:
             for i, rel in enumerate(paths):
                 if not os.path.exists(self._p(rel)):
-                    where = name if name in ("variables", "userinfo") else f"{name}[{i}]"
+                    where = name if name in singles else f"{name}[{i}]"
                     raise LoadError(self.path, f"{rel}: no such file or directory", field=where)
 
     def unsupported(self) -> str:
@@ -173,13 +186,6 @@ class SuiteRunner:
             for name, attr in UNSUPPORTED_RESULT_FIELDS.items():
                 if getattr(r, attr):
                     return name
-            flag = r.cel_policy_flag
-            if flag:
-                return f"results[].{flag}"
-        if t.global_context_entries:
-            for entry in t.global_context_entries:
-                if entry.resources or entry.resource_files:
-                    return "globalContextEntries[].resources"
         return ""
 
     def run(self) -> SuiteOutcome:
@@ -189,7 +195,10 @@ class SuiteRunner:
             return outcome
         missing = self.unsupported()
         if missing:
-            raise LoadError(self.path, "not supported yet", field=missing)
+            message = "not supported yet"
+            if missing in UNSUPPORTED_FIELDS:
+                message = "not supported: verno does not run kyverno-authz (HTTP and Envoy authorization policies)"
+            raise LoadError(self.path, message, field=missing)
         self._check_paths()
         t = self.test
         self.echo("  Loading values/variables ...")
@@ -205,6 +214,8 @@ class SuiteRunner:
             self.echo("  Loading exceptions ...")
             extra = load_policy_set(self.engine, [], [self._p(e) for e in t.exceptions])
             policy_set.exceptions.extend(extra.exceptions)
+            for key, docs in extra.companions.items():
+                policy_set.companions.setdefault(key, []).extend(docs)
         described = read_cluster_resources([self._p(r) for r in t.cluster_resources], self.base)
         outcome.notices.extend(described.notices)
         targets = []
@@ -224,24 +235,110 @@ class SuiteRunner:
         session = Session.build(values, userinfo, api_call_responses=self._mocks(),
                                 global_context=self._global_context(), cluster_resources=cluster,
                                 offline_cluster=offline, clone_sources=self._clone_sources(), params=params,
-                                **self.sources)
-        n_pol = len(policy_set.policies)
+                                cel_context=self._cel_context(), **self.sources)
+        inputs = KindInputs(session.sources, policy_set.companions, params=params,
+                            namespaces=namespace_objects(values), engine=self.engine)
+        payloads = self._payloads()
+        n_pol = policy_set.policy_count
         self.echo(f"  Applying {n_pol} polic{'y' if n_pol == 1 else 'ies'} to {len(resources)} "
                   f"resource{'' if len(resources) == 1 else 's'} ...")
         operations = {r.operation for r, _ in wanted if r.operation} or set()
         default_op = session.default_operation
         evaluated: dict[str, list[PolicyResponse]] = {}
+        kinds: dict[str, list[tuple[str, PolicyResponse]]] = {}
         for op in {default_op} | operations:
             out: list[PolicyResponse] = []
+            kind_out: list[tuple[str, PolicyResponse]] = []
             explicit = op if op in operations else None  # a result's own operation wins over Values
             for resource in resources:
                 out.extend(session.evaluate(self.engine, policy_set.policies, resource, explicit,
                                             exceptions=policy_set.exceptions))
+                for response in session.evaluate_kinds(self.engine, policy_set.kind_policies, resource, inputs,
+                                                       op):
+                    kind_out.append(("", response))
+            for path, payload in payloads:
+                for response in session.evaluate_kinds(self.engine, policy_set.kind_policies, payload, inputs,
+                                                       payload=True):
+                    kind_out.append((path, response))
             evaluated[op] = out
+            kinds[op] = kind_out
         self.echo("  Checking results ...")
         for result, name in wanted:
-            outcome.rows.extend(self._check(result, name, evaluated[result.operation or default_op], policy_set))
+            op = result.operation or default_op
+            if policy_set.find(result.policy) is None and _find_kind_policy(policy_set, result.policy):
+                outcome.rows.extend(self._check_kind(result, name, kinds[op]))
+            else:
+                outcome.rows.extend(self._check(result, name, evaluated[op], policy_set))
         return outcome
+
+    def _cel_context(self) -> dict[str, Any]:
+        """The Context file's ``spec.resources`` and ``spec.images`` (CEL lookups offline)."""
+        if not self.test.context:
+            return {}
+        path = self._p(self.test.context)
+        docs = list(iter_file_documents(path))
+        if len(docs) != 1:
+            raise LoadError(path, f"expected one Context document, found {len(docs)}")
+        context = validate_model(ContextFile, docs[0])
+        for i, obj in enumerate(context.spec.resources):
+            problem = object_problem(obj)
+            if problem is not None:
+                raise LoadError(path, problem[1], document=docs[0].index,
+                                field=f"spec.resources[{i}].{problem[0]}")
+        return {"resources": [with_default_namespace(r) for r in context.spec.resources],
+                "images": list(context.spec.images)}
+
+    def _payloads(self) -> list[tuple[str, dict[str, Any]]]:
+        """``(path as written, payload)`` for each JSON payload; a .json file's numbers are float64, as
+        Kyverno's CLI reads them (YAML payloads keep their integers)."""
+        out: list[tuple[str, dict[str, Any]]] = []
+        paths = list(self.test.json_payloads) + ([self.test.json_payload] if self.test.json_payload else [])
+        for rel in paths:
+            for doc in iter_file_documents(self._p(rel)):
+                if doc.data is None:
+                    continue
+                if not isinstance(doc.data, dict):
+                    raise LoadError(doc.source, f"a JSON payload must be an object, got "
+                                                f"{type(doc.data).__name__}", document=doc.index)
+                data = float64_numbers(doc.data) if rel.lower().endswith(".json") else doc.data
+                out.append((rel, data))
+        return out
+
+    def _check_kind(self, result: TestResult, name: str, responses: list[tuple[str, PolicyResponse]]) \
+            -> list[TestRow]:
+        """Rows of a result about a policy of a plugin-registered kind (Kyverno's rules for CEL kinds and
+        admission policies): the policy is matched on the last ``/`` segment of ``policy``, ``rule`` is
+        ignored and every rule response is a row; a response without rules is an ``Excluded`` pass."""
+        label = f"{result.kind}/{name}" if result.kind else name
+        expected = result.expected
+        base = dict(test=self.path, policy=result.policy, rule=result.rule, resource=label, expected=expected)
+        wanted_policy = result.policy.rsplit("/", 1)[-1]
+        rows: list[TestRow] = []
+        for key, response in responses:
+            if response.policy.name != wanted_policy:
+                continue
+            if name:
+                if key:
+                    if name != key:
+                        continue
+                elif not _resource_matches(response.resource, name):
+                    continue
+            if not response.rules:
+                rows.append(TestRow(0, **base, result="Pass", reason="Excluded", message="Excluded",
+                                    actual="excluded", counted_as="skip"))
+                continue
+            for rule in response.rules:
+                status = report_result(response, rule, False)
+                ok = status == expected
+                counted = ("skip" if expected == "skip" else "pass") if ok else "fail"
+                where = label if name else (key or _row_label(response.resource))
+                rows.append(TestRow(0, **{**base, "resource": where}, result="Pass" if ok else "Fail",
+                                    reason="Ok" if ok else f"Want {expected}, got {status}", message=rule.message,
+                                    actual=status, counted_as=counted))
+        if not rows:
+            rows.append(TestRow(0, **base, result="Fail", reason="Not found", message="Not found",
+                                counted_as="fail"))
+        return rows
 
     def _clone_sources(self) -> dict[str, list[dict[str, Any]]]:
         """Each result's ``cloneSourceResource``, visible to that policy's rule only (as in Kyverno)."""
@@ -260,8 +357,17 @@ class SuiteRunner:
 
     def _global_context(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for entry in self.test.global_context_entries:
+        for i, entry in enumerate(self.test.global_context_entries):
+            given = [x for x in ("data", "resources", "resourceFiles") if getattr(entry, _snake(x))]
+            if len(given) > 1:
+                raise LoadError(self.path, f"give one of data, resources and resourceFiles, not {' and '.join(given)}",
+                                field=f"globalContextEntries[{i}]")
             data = entry.data
+            if entry.resources or entry.resource_files:  # a list of objects, as the cluster would hold them
+                data = [dict(r) for r in entry.resources] + \
+                    [d.data for d in iter_resources([self._p(f) for f in entry.resource_files])]
+            if entry.field_path:
+                data = self.engine.jmespath.search(entry.field_path, data)
             if entry.projections:
                 for proj in entry.projections:
                     out[f"{entry.name}.{proj.name}" if proj.name else entry.name] = \
@@ -304,6 +410,16 @@ class SuiteRunner:
             rows.append(TestRow(0, **base, result="Fail", reason="Not found", message="Not found",
                                 counted_as="fail"))
         return rows
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)
+
+
+def _find_kind_policy(policy_set: PolicySet, policy: str) -> bool:
+    """Whether a result's ``policy`` names a policy of a plugin-registered kind (by its last ``/`` segment)."""
+    name = policy.rsplit("/", 1)[-1]
+    return any(p.name == name for p in policy_set.kind_policies)
 
 
 def _is_mutate_existing(policy: Any, rule_name: str) -> bool:

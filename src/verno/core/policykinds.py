@@ -88,6 +88,8 @@ class KindInputs:
     namespaces: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     #: the engine, for its CEL libraries and services
     engine: Any = None
+    #: what kinds compute once per run (companions parsed and compiled for a policy), by a key of their own
+    memo: dict[Any, Any] = field(default_factory=dict)
 
 
 #: ``loader(document, engine) -> KindPolicy``: reads one policy document; raises
@@ -108,6 +110,8 @@ class PolicyKind:
         :attr:`KindInputs.companions`. Several kinds may share a companion (CEL PolicyExceptions).
     :param cluster_version: the API version the webhook lists and watches its documents (and companions) at
         in cluster mode
+    :param check_companion: ``check(document, engine)``, called for each companion document when it is
+        loaded; raises :class:`~verno.core.errors.LoadError` (naming the field) for one it cannot use.
     """
 
     group: str
@@ -116,6 +120,7 @@ class PolicyKind:
     load: Loader
     companions: frozenset[str] = frozenset()
     cluster_version: str = "v1"
+    check_companion: Callable[["Document", Any], None] | None = None
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from verno.core.errors import LoadError, VernoError
 from verno.core.loading import Document, iter_path_documents, kind_of, validate_model
+from verno.core.models.cel_exception import CELPolicyException
 from verno.core.models.exception import PolicyException
 from verno.core.models.policy import Policy
 from verno.core.policykinds import KindPolicy, kind_key
@@ -16,13 +17,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
 KYVERNO_POLICY_KINDS = {"ClusterPolicy", "Policy"}
 
+#: companions whose shape the core knows (it evaluates them for every kind that reads them)
+COMPANION_MODELS = {"policies.kyverno.io/PolicyException": CELPolicyException}
+
 #: Policy kinds of Kyverno and Kubernetes that verno reads but does not run yet, by API group. A document
 #: of one of them is an error (never skipped): a CI gate must not pass on policies it did not evaluate.
+#: (ValidatingPolicy, NamespacedValidatingPolicy and policies.kyverno.io PolicyException are run by the
+#: validatingpolicy plugin; without it they are "not a policy" errors like any unregistered kind.)
 NOT_YET_SUPPORTED = {
     "policies.kyverno.io": {
-        "ValidatingPolicy", "NamespacedValidatingPolicy", "MutatingPolicy", "NamespacedMutatingPolicy",
-        "GeneratingPolicy", "NamespacedGeneratingPolicy", "ImageValidatingPolicy",
-        "NamespacedImageValidatingPolicy", "DeletingPolicy", "NamespacedDeletingPolicy", "PolicyException",
+        "MutatingPolicy", "NamespacedMutatingPolicy", "GeneratingPolicy", "NamespacedGeneratingPolicy",
+        "ImageValidatingPolicy", "NamespacedImageValidatingPolicy", "DeletingPolicy", "NamespacedDeletingPolicy",
     },
     "admissionregistration.k8s.io": {
         "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "MutatingAdmissionPolicy",
@@ -104,6 +109,12 @@ def _add(engine: Engine, out: PolicySet, doc: Document, *, exceptions: bool, pol
         out.exceptions.append(validate_model(PolicyException, doc))
         return
     if isinstance(doc.data, dict) and engine.policy_kinds.is_companion(group, kind):
+        model = COMPANION_MODELS.get(kind_key(group, kind))
+        if model is not None:  # checked here, where the file and document are known
+            validate_model(model, doc)
+        for reader in engine.policy_kinds.companions[kind_key(group, kind)]:
+            if reader.check_companion is not None:
+                reader.check_companion(doc, engine)
         out.companions.setdefault(kind_key(group, kind), []).append(doc.data)
         return
     policy_kind = engine.policy_kinds.kind_of(group, kind) if policies else None

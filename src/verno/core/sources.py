@@ -67,6 +67,9 @@ class Sources:
     #: what the CEL data libraries (``resource``, ``http``, ``globalContext``, ``image.GetMetadata``) read
     #: (:class:`verno.core.cel.datasources.CelData`): a Test's context offline, the cluster in the webhook
     cel_data: Any = None
+    #: a Test's Context file (``cli.kyverno.io`` Context): ``{"resources": [...], "images": [...]}`` that CEL
+    #: policies' ``resource.Get/List`` and ``image.GetMetadata`` read offline (empty without one)
+    cel_context: dict[str, Any] = field(default_factory=dict)
 
     def rule_values(self, policy: str, rule: str) -> tuple[dict[str, Any], dict[str, list[Any]]]:
         """Values and foreachValues a Values file gives one rule."""

@@ -87,7 +87,8 @@ class GlobalContextEntryMock(Model):
 
 
 class TestFile(Model):
-    api_version: Literal["cli.kyverno.io/v1alpha1", "cli.kyverno.io/v1beta1"]
+    # Kyverno's CLI reads Test documents whatever their group (some of its own suites say kyverno.io/v1)
+    api_version: Literal["cli.kyverno.io/v1alpha1", "cli.kyverno.io/v1beta1", "kyverno.io/v1"]
     kind: Literal["Test"]
     metadata: Metadata = Field(default_factory=Metadata)
     policies: list[str] = []
@@ -101,6 +102,8 @@ class TestFile(Model):
     exceptions: list[str] = []
     context: str = ""
     json_payloads: list[str] = []
+    #: deprecated single form of ``jsonPayloads``
+    json_payload: str = ""
     http_payloads: list[str] = []
     envoy_payloads: list[str] = []
     api_call_responses: list[APICallResponse] = []
@@ -113,3 +116,19 @@ class TestFile(Model):
         if isinstance(data, dict) and "name" in data and "metadata" not in data:
             raise ValueError("uses a deprecated schema (top-level name) — please migrate to cli.kyverno.io/v1alpha1")
         return data
+
+
+class ContextSpec(Model):
+    #: objects served to CEL ``resource.Get/List``
+    resources: list[dict[str, Any]] = []
+    #: image metadata served to CEL ``image.GetMetadata`` (``image`` is the reference as written)
+    images: list[dict[str, Any]] = []
+
+
+class ContextFile(Model):
+    """A Test's ``context`` file (``cli.kyverno.io/v1alpha1`` kind Context)."""
+
+    api_version: Literal["cli.kyverno.io/v1alpha1"]
+    kind: Literal["Context"]
+    metadata: Metadata = Field(default_factory=Metadata)
+    spec: ContextSpec = Field(default_factory=ContextSpec)

@@ -1,0 +1,138 @@
+"""Kyverno's ``policies.kyverno.io`` ValidatingPolicy and NamespacedValidatingPolicy, as a policy kind.
+
+Registered through ``verno_register_policy_kinds``: documents of both kinds (v1alpha1, v1beta1, v1) are
+loaded by :func:`load`, which checks the spec as the API server would and compiles every expression once
+(a compile error is a load error naming the field, as Kyverno rejects the policy). ``policies.kyverno.io``
+PolicyExceptions are read beside them as companions. Evaluation: :mod:`.policy`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from verno.core.cel import CELError, VariableSet, environment_for
+from verno.core.cel.autogen import pod_controller_variants
+from verno.core.cel.exceptions import COMPANION
+from verno.core.errors import LoadError
+from verno.core.hookspecs import hookimpl
+from verno.core.loading import Document, validate_model
+from verno.core.matchresources import MatchResources
+from verno.core.policykinds import PolicyKind
+from verno.plugins.validatingpolicy.model import GROUP, KINDS, ValidatingPolicyDocument, ValidatingPolicySpec
+from verno.plugins.validatingpolicy.policy import CompiledSpec, ValidatingPolicy, ValidationProgram
+
+__all__ = ["load", "verno_register_policy_kinds"]
+
+_ENVIRONMENTS: dict[tuple[int, str], Any] = {}
+
+
+def _environment(engine: Any, kind: str) -> Any:
+    registry = getattr(engine, "cel_registry", None)
+    key = (id(registry), kind)
+    env = _ENVIRONMENTS.get(key)
+    if env is None:
+        env = _ENVIRONMENTS[key] = environment_for(kind, registry)
+    return env
+
+
+def _simple(constraints: dict[str, Any] | None) -> bool:
+    """One resource rule and nothing else: Kyverno's CLI then gives no response to resources it does not
+    select (with selectors, exclusions or names it gives an empty one)."""
+    if not constraints:
+        return True
+    rules = constraints.get("resourceRules") or []
+    return (len(rules) == 1 and not rules[0].get("resourceNames") and not constraints.get("excludeResourceRules")
+            and not constraints.get("namespaceSelector") and not constraints.get("objectSelector"))
+
+
+def _compile(doc: Document, env: Any, spec: ValidatingPolicySpec, raw: dict[str, Any], config: str,
+             json_mode: bool, prefix: str = "spec") -> CompiledSpec:
+    def fail(where: str, err: CELError) -> LoadError:
+        what = f" (autogen {config})" if config else ""
+        return LoadError(doc.source, f"{err}{what}", document=doc.index, field=f"{prefix}.{where}")
+
+    try:
+        variables = VariableSet.compile(env, [(v.name, v.expression) for v in spec.variables])
+    except CELError as err:
+        names = [v.name for v in spec.variables]
+        index = next((i for i, v in enumerate(spec.variables) if v.expression == err.expression), len(names) - 1)
+        raise fail(f"variables[{index}].expression", err) from None
+    conditions = []
+    for i, cond in enumerate(spec.match_conditions):
+        try:
+            conditions.append((cond.name, env.compile(cond.expression, expect=("bool",), variables=variables)))
+        except CELError as err:
+            raise fail(f"matchConditions[{i}].expression", err) from None
+    validations = []
+    for i, v in enumerate(spec.validations):
+        try:
+            program = env.compile(v.expression, expect=("bool",), variables=variables)
+        except CELError as err:
+            raise fail(f"validations[{i}].expression", err) from None
+        message_program = None
+        if v.message_expression:
+            try:
+                message_program = env.compile(v.message_expression, expect=("string",), variables=variables)
+            except CELError as err:
+                raise fail(f"validations[{i}].messageExpression", err) from None
+        validations.append(ValidationProgram(program, v.message, message_program))
+    audit = []
+    if not json_mode:  # JSON mode does not compile audit annotations (Kyverno ignores them)
+        for i, a in enumerate(spec.audit_annotations):
+            try:
+                audit.append((a.key, env.compile(a.value_expression, expect=("string", "null"), variables=variables)))
+            except CELError as err:
+                raise fail(f"auditAnnotations[{i}].valueExpression", err) from None
+    constraints = raw.get("matchConstraints")
+    match = MatchResources(constraints) if constraints is not None and not json_mode else None
+    return CompiledSpec(config, match, conditions, variables, validations, audit)
+
+
+def load(doc: Document, engine: Any) -> ValidatingPolicy:
+    """Read one ValidatingPolicy/NamespacedValidatingPolicy document (a :data:`~verno.core.policykinds.Loader`)."""
+    parsed = validate_model(ValidatingPolicyDocument, doc)
+    if parsed.kind == "NamespacedValidatingPolicy" and parsed.api_version.endswith("/v1alpha1"):
+        raise LoadError(doc.source, "NamespacedValidatingPolicy is served as policies.kyverno.io/v1beta1 and v1 "
+                                    "only", document=doc.index, field="apiVersion")
+    name = parsed.metadata.name
+    if not name:
+        raise LoadError(doc.source, "a policy needs a name", document=doc.index, field="metadata.name")
+    namespace = parsed.metadata.namespace
+    if parsed.kind == "NamespacedValidatingPolicy" and not namespace:
+        namespace = "default"  # a namespaced object without a namespace is created in the default one
+    if parsed.kind == "ValidatingPolicy":
+        namespace = ""
+    spec = parsed.spec
+    evaluation = spec.evaluation
+    mode = (evaluation.mode if evaluation else None) or "Kubernetes"
+    if mode in ("Envoy", "HTTP"):
+        raise LoadError(doc.source, f"evaluation mode {mode} belongs to kyverno-authz (Envoy and HTTP "
+                                    "authorization), which verno does not run", document=doc.index,
+                        field="spec.evaluation.mode")
+    raw_spec = doc.data.get("spec") or {}
+    json_mode = mode == "JSON"
+    if not json_mode and not (spec.match_constraints and spec.match_constraints.resource_rules):
+        raise LoadError(doc.source, "a policy in Kubernetes mode needs matchConstraints with at least one "
+                                    "resourceRule (Kyverno rejects it otherwise; for JSON payloads set "
+                                    "spec.evaluation.mode: JSON)", document=doc.index,
+                        field="spec.matchConstraints.resourceRules")
+    env = _environment(engine, parsed.kind)
+    variants = [_compile(doc, env, spec, raw_spec, "", json_mode)]
+    if not json_mode:
+        for config, variant_raw in pod_controller_variants(raw_spec):
+            variant_spec = ValidatingPolicySpec.model_validate(variant_raw)
+            variants.append(_compile(doc, env, variant_spec, variant_raw, config, json_mode))
+    admission = evaluation.admission.enabled if evaluation and evaluation.admission else None
+    background = evaluation.background.enabled if evaluation and evaluation.background else None
+    timeout = spec.webhook_configuration.timeout_seconds if spec.webhook_configuration else None
+    return ValidatingPolicy(
+        kind=parsed.kind, api_version=parsed.api_version, name=name, namespace=namespace, source=doc.source,
+        annotations=dict(parsed.metadata.annotations), failure_policy=spec.failure_policy or "Fail",
+        validation_actions=frozenset(spec.validation_actions or ["Deny"]),
+        admission=True if admission is None else admission, background=True if background is None else background,
+        mode=mode, env=env, variants=variants, simple_constraints=_simple(raw_spec.get("matchConstraints")),
+        timeout_seconds=timeout or 10, spec=spec)
+
+
+@hookimpl
+def verno_register_policy_kinds(register: Any) -> None:
+    register(PolicyKind(GROUP, frozenset(KINDS), "validating-policy", load, companions=frozenset({COMPANION})))

@@ -1,0 +1,178 @@
+"""A loaded ValidatingPolicy: every expression compiled once, evaluated as Kyverno's vpol engine does.
+
+Evaluation of one resource (``pkg/cel/policies/vpol/engine``):
+
+1. Kubernetes mode: ``matchConstraints`` (the policy's, or an autogen variant's for Pod controllers) must
+   select the request; a Namespaced policy sees only requests in its namespace. JSON mode matches nothing:
+   ``object`` is the payload (or the resource) and ``request``/``oldObject``/``namespaceObject`` are null.
+2. PolicyExceptions (:mod:`verno.core.cel.exceptions`) before match conditions.
+3. ``matchConditions`` in order (without ``variables``): a false one skips; an error is a skip under
+   ``failurePolicy: Ignore``, else the policy's error.
+4. ``validations`` in order with lazy ``variables``; the first non-true one is the result (``fail`` with its
+   message, or ``error``), with property ``cel.validationIndex``.
+5. ``auditAnnotations`` (Kubernetes mode) become properties on pass and on fail; an error is the result.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from verno.core.cel import Activation, CELError, VariableSet
+from verno.core.cel.admission import admission_inputs
+from verno.core.cel.exceptions import exception_rule, exceptions_for, match_exceptions
+from verno.core.matchresources import MatchResources
+from verno.core.policykinds import KindInputs
+from verno.core.request import Request
+from verno.core.results import PolicyResponse, RuleResponse, Status
+
+RULE_TYPE = "Validation"
+_TYPED = ("request", "namespaceObject")
+REPORT_SOURCE = "KyvernoValidatingPolicy"
+
+
+@dataclass
+class ValidationProgram:
+    program: Any
+    message: str
+    message_expression: Any = None  # Program | None
+
+
+@dataclass
+class CompiledSpec:
+    """One variant of the policy (the policy itself, or an autogen variant for Pod controllers)."""
+
+    config: str  # "" for the policy itself, "defaults"/"cronjobs" for autogen variants
+    match: MatchResources | None
+    conditions: list[tuple[str, Any]]
+    variables: VariableSet
+    validations: list[ValidationProgram]
+    audit_annotations: list[tuple[str, Any]]
+
+
+@dataclass
+class ValidatingPolicy:
+    """A ValidatingPolicy or NamespacedValidatingPolicy, ready to evaluate (a :class:`KindPolicy`)."""
+
+    kind: str
+    api_version: str
+    name: str
+    namespace: str
+    source: str
+    annotations: Mapping[str, str]
+    failure_policy: str
+    validation_actions: frozenset[str]
+    admission: bool
+    background: bool
+    mode: str
+    env: Any
+    variants: list[CompiledSpec]
+    #: whether unmatched constraints give no response at all (one plain resource rule) rather than an empty one
+    simple_constraints: bool
+    report_source: str = REPORT_SOURCE
+    timeout_seconds: int = 10
+    spec: Any = field(default=None, repr=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+    # -- evaluation --------------------------------------------------------------------------------------
+    def evaluate(self, request: Request, inputs: KindInputs, *, payload: bool = False) -> PolicyResponse | None:
+        obj = request.resource or request.old_resource or {}
+        if self.mode == "JSON":
+            return self._evaluate(self.variants[0], request, obj, inputs, _json_inputs(obj))
+        if payload:
+            return None  # Kubernetes-mode policies do not read JSON payloads
+        if self.namespace and request.namespace != self.namespace:
+            return None
+        namespace = inputs.namespaces.get(request.namespace) if request.namespace else None
+        if request.kind == "Namespace" and not request.namespace:
+            namespace = None
+        variant = next((v for v in self.variants if v.match is not None and v.match.matches(request, namespace)),
+                       None)
+        if variant is None:
+            if self.variants[0].match is None or self.simple_constraints:
+                return None
+            return PolicyResponse(self, obj, [], operation=request.operation,
+                                  namespace_labels=dict(request.namespace_labels))
+        return self._evaluate(variant, request, obj, inputs, admission_inputs(request, namespace))
+
+    def _evaluate(self, variant: CompiledSpec, request: Request, obj: dict[str, Any], inputs: KindInputs,
+                  values: dict[str, Any]) -> PolicyResponse:
+        response = PolicyResponse(self, obj, [], operation=request.operation,
+                                  namespace_labels=dict(request.namespace_labels))
+        response.rules.append(self._rule(variant, values, inputs))
+        return response
+
+    def _rule(self, variant: CompiledSpec, values: dict[str, Any], inputs: KindInputs) -> RuleResponse:
+        # the typed variables cannot be null in the runtime: an unset one fails the expressions that read it
+        values = {k: v for k, v in values.items() if v is not None or k not in _TYPED}
+        compiled = exceptions_for(self.kind, self.name, inputs.companions, self.env, inputs.memo,
+                                  variant.variables)
+        outcome = match_exceptions(compiled, values)
+        if outcome.exempt:
+            return exception_rule(outcome, RULE_TYPE)
+        if outcome.error is not None:
+            return RuleResponse("evaluation", RULE_TYPE, Status.ERROR,
+                                f"failed to load context: {outcome.error.detail}")
+        values = {**values, "exceptions": outcome.variable()}
+        error = self._match_conditions(variant, values)
+        if error is not None:
+            return error
+        activation = Activation(values, variant.variables)
+        properties: dict[str, str] = {}
+        status, message = Status.PASS, "success"
+        for index, validation in enumerate(variant.validations):
+            try:
+                result = activation.evaluate(validation.program)
+            except CELError as err:
+                return RuleResponse("", RULE_TYPE, Status.ERROR, f"error: {err.detail}",
+                                    properties={"cel.validationIndex": str(index)})
+            if result is True:
+                continue
+            status, message = Status.FAIL, _message(validation, activation, index)
+            properties["cel.validationIndex"] = str(index)
+            break
+        for key, program in variant.audit_annotations:
+            try:
+                value = activation.evaluate(program)
+            except CELError as err:
+                return RuleResponse("", RULE_TYPE, Status.ERROR, f"error: {err.detail}")
+            if value is None:
+                return RuleResponse("", RULE_TYPE, Status.ERROR,
+                                    f"error: audit annotation {key!r}: expected a string, got null")
+            if value != "":
+                properties[key] = str(value)
+        return RuleResponse("", RULE_TYPE, status, message, properties=properties)
+
+    def _match_conditions(self, variant: CompiledSpec, values: dict[str, Any]) -> RuleResponse | None:
+        if not variant.conditions:
+            return None
+        activation = Activation(values)
+        first_error: CELError | None = None
+        for _name, program in variant.conditions:
+            try:
+                if activation.evaluate(program) is not True:
+                    return RuleResponse("", RULE_TYPE, Status.SKIP, "skip")
+            except CELError as err:
+                first_error = first_error or err
+        if first_error is None:
+            return None
+        if self.failure_policy == "Ignore":
+            return RuleResponse("", RULE_TYPE, Status.SKIP, "skip")
+        return RuleResponse("evaluation", RULE_TYPE, Status.ERROR, f"failed to load context: {first_error.detail}")
+
+
+def _message(validation: ValidationProgram, activation: Activation, index: int) -> str:
+    message = validation.message
+    if validation.message_expression is not None:
+        try:
+            message = str(activation.evaluate(validation.message_expression))
+        except CELError as err:
+            message = f"failed to evaluate message expression: {err.detail}"
+    return message or f"CEL expression validation failed at index {index}"
+
+
+def _json_inputs(payload: dict[str, Any] | None) -> dict[str, Any]:
+    return {"object": payload, "oldObject": None, "request": None, "namespaceObject": None}
