@@ -236,6 +236,7 @@ class SuiteRunner:
                                 global_context=self._global_context(), cluster_resources=cluster,
                                 offline_cluster=offline, clone_sources=self._clone_sources(), params=params,
                                 cel_context=self._cel_context(), **self.sources)
+        session.sources.cel_data = self._cel_data(session.sources)
         inputs = KindInputs(session.sources, policy_set.companions, params=params,
                             namespaces=namespace_objects(values), engine=self.engine)
         payloads = self._payloads()
@@ -287,6 +288,22 @@ class SuiteRunner:
                                 field=f"spec.resources[{i}].{problem[0]}")
         return {"resources": [with_default_namespace(r) for r in context.spec.resources],
                 "images": list(context.spec.images)}
+
+    def _cel_data(self, sources: Any) -> Any:
+        """What the CEL data libraries read in this Test: the Context file, the apiCallResponses mocks and
+        the globalContextEntries."""
+        from verno.core.cel.offline import OfflineCelData, global_context_values, http_mocks
+
+        context = sources.cel_context
+
+        def load_files(paths: list[str]) -> list[Any]:
+            return [d.data for d in iter_resources([self._p(p) for p in paths])]
+
+        return OfflineCelData(resources=context.get("resources", ()), images=context.get("images", ()),
+                              http_mocks=http_mocks(sources.api_call_responses),
+                              global_context=global_context_values(self.test.global_context_entries,
+                                                                   self.engine.jmespath.search, load_files=load_files),
+                              egress=sources.egress, egress_timeout=sources.egress_timeout)
 
     def _payloads(self) -> list[tuple[str, dict[str, Any]]]:
         """``(path as written, payload)`` for each JSON payload; a .json file's numbers are float64, as

@@ -234,8 +234,14 @@ class Engine:
         whose ``evaluate`` raises anything but a :class:`VernoError` is a :class:`PluginFailure` naming the
         plugin that registered its kind.
         """
+        from verno.core.cel.cluster_data import ClusterCelData
+        from verno.core.cel.datasources import bound
+
         if inputs.engine is None:
             inputs.engine = self
+        # what the CEL data libraries read: the run's (a Test's context, the cluster), else nothing reachable
+        data = inputs.sources.cel_data if inputs.sources.cel_data is not None else ClusterCelData(
+            egress=inputs.sources.egress, egress_timeout=inputs.sources.egress_timeout)
         by_stage: dict[str, list[KindPolicy]] = {}
         for policy in policies:
             by_stage.setdefault(self.stage_of(policy), []).append(policy)
@@ -243,7 +249,8 @@ class Engine:
         for stage in STAGES:
             for policy in by_stage.get(stage, ()):
                 try:
-                    response = policy.evaluate(request, inputs, payload=payload)
+                    with bound(data, namespace=policy.namespace):
+                        response = policy.evaluate(request, inputs, payload=payload)
                 except VernoError:
                     raise
                 except Exception as exc:
