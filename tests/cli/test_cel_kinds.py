@@ -377,3 +377,64 @@ def test_global_context_entry_with_two_sources_is_an_error(run, tmp_path):
     assert r.exit_code == 1
     assert "globalContextEntries[0]: give one of data, resources and resourceFiles, not data and resources" \
         in r.output
+
+
+def test_global_context_projections_are_what_the_entry_holds(run, tmp_path):
+    """An entry with projections holds {projection: value}, for JMESPath globalReference and CEL alike."""
+    (tmp_path / "policy.yaml").write_text(GCTX_POLICY.replace('jmesPath: "length(@)"',
+                                                              'jmesPath: "items | length(@)"'))
+    (tmp_path / "vpol.yaml").write_text("""apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {name: budget-cel}
+spec:
+  matchConstraints:
+    resourceRules: [{apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments]}]
+  validations:
+  - expression: size(globalContext.Get('deployments', 'items')) < 2 && size(globalContext.Get('deployments', '').items) < 2
+    message: too many deployments
+""")
+    (tmp_path / "resources.yaml").write_text(yaml.safe_dump(deployment("new", 1)))
+    entry = {"name": "deployments", "data": {"all": [{"name": "a"}, {"name": "b"}]},
+             "projections": [{"name": "items", "path": "all"}]}
+    test = {"apiVersion": "cli.kyverno.io/v1alpha1", "kind": "Test", "metadata": {"name": "g"},
+            "policies": ["policy.yaml", "vpol.yaml"], "resources": ["resources.yaml"],
+            "globalContextEntries": [entry],
+            "results": [{"policy": "replica-budget", "rule": "budget", "resources": ["new"], "result": "fail"},
+                        {"policy": "budget-cel", "resources": ["new"], "result": "fail"}]}
+    (tmp_path / "kyverno-test.yaml").write_text(yaml.safe_dump(test))
+    r = run("test", tmp_path)
+    assert r.exit_code == 0, r.output
+    assert "Test Summary: 2 tests passed and 0 tests failed" in r.stdout
+
+
+def test_cel_lookups_read_the_cluster_the_test_describes(run, tmp_path):
+    """With clusterResources, resource.Get/List read that cluster (its objects, the resources under test,
+    targets and params) instead of the Context file, as Kyverno's CLI does."""
+    (tmp_path / "vpol.yaml").write_text("""apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {name: quota-exists}
+spec:
+  matchConstraints:
+    resourceRules: [{apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments]}]
+  variables:
+  - name: quota
+    expression: resource.Get('v1', 'resourcequotas', object.metadata.namespace, 'compute')
+  validations:
+  - expression: variables.quota != null && size(resource.List('apps/v1', 'deployments', object.metadata.namespace).items) >= 1
+    message: the namespace needs a compute quota
+""")
+    (tmp_path / "resources.yaml").write_text(yaml.safe_dump_all([
+        {**deployment("web", 1), "metadata": {"name": "web", "namespace": "shop"}},
+        {**deployment("api", 1), "metadata": {"name": "api", "namespace": "empty"}}]))
+    (tmp_path / "cluster.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "cli.kyverno.io/v1alpha1", "kind": "ClusterResource", "metadata": {"name": "c"},
+        "spec": {"resources": [{"apiVersion": "v1", "kind": "ResourceQuota",
+                                "metadata": {"name": "compute", "namespace": "shop"}}]}}))
+    test = {"apiVersion": "cli.kyverno.io/v1alpha1", "kind": "Test", "metadata": {"name": "c"},
+            "policies": ["vpol.yaml"], "resources": ["resources.yaml"], "clusterResources": ["cluster.yaml"],
+            "results": [{"policy": "quota-exists", "resources": ["shop/web"], "result": "pass"},
+                        {"policy": "quota-exists", "resources": ["empty/api"], "result": "fail"}]}
+    (tmp_path / "kyverno-test.yaml").write_text(yaml.safe_dump(test))
+    r = run("test", tmp_path)
+    assert r.exit_code == 0, r.output
+    assert "Test Summary: 2 tests passed and 0 tests failed" in r.stdout

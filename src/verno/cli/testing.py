@@ -236,7 +236,11 @@ class SuiteRunner:
                                 global_context=self._global_context(), cluster_resources=cluster,
                                 offline_cluster=offline, clone_sources=self._clone_sources(), params=params,
                                 cel_context=self._cel_context(), **self.sources)
-        session.sources.cel_data = self._cel_data(session.sources)
+        # as Kyverno's CLI: with clusterResources, CEL lookups read the cluster made of them, the resources
+        # under test, the targets and the params, instead of the Context file and the mocks
+        fake_cluster = ([with_default_namespace(r) for r in resources] + targets + described.objects + params
+                        if t.cluster_resources else None)
+        session.sources.cel_data = self._cel_data(session.sources, fake_cluster)
         inputs = KindInputs(session.sources, policy_set.companions, params=params,
                             namespaces=namespace_objects(values), engine=self.engine)
         payloads = self._payloads()
@@ -289,11 +293,13 @@ class SuiteRunner:
         return {"resources": [with_default_namespace(r) for r in context.spec.resources],
                 "images": list(context.spec.images)}
 
-    def _cel_data(self, sources: Any) -> Any:
+    def _cel_data(self, sources: Any, cluster: list[dict[str, Any]] | None) -> Any:
         """What the CEL data libraries read in this Test: the Context file, the apiCallResponses mocks and
-        the globalContextEntries."""
+        the globalContextEntries; or, when the Test describes a cluster, that cluster alone."""
         from verno.core.cel.offline import OfflineCelData, global_context_values, http_mocks
 
+        if cluster is not None:
+            return OfflineCelData(resources=cluster, egress=sources.egress, egress_timeout=sources.egress_timeout)
         context = sources.cel_context
 
         def load_files(paths: list[str]) -> list[Any]:
@@ -386,9 +392,13 @@ class SuiteRunner:
             if entry.field_path:
                 data = self.engine.jmespath.search(entry.field_path, data)
             if entry.projections:
+                # an entry with projections holds {projection name: value} (Kyverno's projected store);
+                # ``<entry>.<projection>`` names one of them
+                projected = {}
                 for proj in entry.projections:
-                    out[f"{entry.name}.{proj.name}" if proj.name else entry.name] = \
-                        self.engine.jmespath.search(proj.path, data) if proj.path else data
+                    projected[proj.name] = self.engine.jmespath.search(proj.path, data) if proj.path else data
+                    out[f"{entry.name}.{proj.name}"] = projected[proj.name]
+                data = projected
             out[entry.name] = data
         return out
 
