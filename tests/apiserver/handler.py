@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
 
 from . import discovery, tables
+from .authz import verb_of
 from .resources import ResourceType
 from .selection import EXTRA_FIELDS, parse_field_selector, parse_label_selector
 from .status import APIError, bad_request, expired, internal, not_found, success, unknown_resource
@@ -143,6 +144,9 @@ class Handler(BaseHTTPRequestHandler):
         user = self._user()
         dry_run = _dry_run(query)
         method = self.command
+        watching = r.watch or query.get("watch") in ("true", "1", "True")
+        self.app.authorizer.check(user["username"], verb_of(method, r.name, watching), rt.group, rt.plural,
+                                  r.namespace, r.name)
         if r.name and r.rt.namespaced and not r.namespace:
             raise unknown_resource()
         if method == "GET" and not r.name:

@@ -34,7 +34,7 @@ def test_default_render_is_valid_kubernetes(render, validate):
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == sorted([
         "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition",
-        "ServiceAccount", "Secret", "Service", "Deployment", "PodDisruptionBudget",
+        "CustomResourceDefinition", "ServiceAccount", "Secret", "Service", "Deployment", "PodDisruptionBudget",
         "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRole",
         "ClusterRoleBinding", "ClusterRoleBinding",
         "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",

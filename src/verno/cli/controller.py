@@ -1,0 +1,45 @@
+"""``verno controller``: generate and synchronize in a cluster, one leader among replicas."""
+from __future__ import annotations
+
+import signal
+import sys
+
+import click
+
+
+@click.command("controller")
+@click.option("--kubeconfig", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="The cluster to work in (a kubeconfig file).")
+@click.option("--in-cluster", is_flag=True, help="Work in the cluster verno runs in (service account).")
+@click.option("--namespace", default=None,
+              help="Namespace of the controller's own objects (Lease, UpdateRequests) "
+                   "[default: $POD_NAMESPACE, else verno].")
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 256),
+              help="UpdateRequests processed at once.")
+@click.option("--scan-interval", default="1h", show_default=True,
+              help="How often every policy is reconciled again (generateExisting), as a Go duration (30s, 10m, 1h).")
+@click.option("--leader-elect/--no-leader-elect", default=True, show_default=True,
+              help="Work only while holding the Lease (replicas wait as candidates).")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+def controller_command(kubeconfig: str | None, in_cluster: bool, namespace: str | None, workers: int,
+                       scan_interval: str, leader_elect: bool, log_level: str) -> None:
+    """Create and synchronize what generate rules describe, from the webhook's UpdateRequests."""
+    from verno.controller.controller import ControllerSettings, default_namespace, main_loop
+    from verno.core.duration import duration_seconds
+    from verno.server import logging as jsonlog
+
+    if bool(kubeconfig) == in_cluster:
+        raise click.UsageError("give exactly one of --kubeconfig FILE or --in-cluster")
+    try:
+        interval = float(duration_seconds(scan_interval))
+    except Exception as exc:
+        raise click.BadParameter(f"{scan_interval!r} is not a duration: {exc}", param_hint="--scan-interval")
+    if interval <= 0:
+        raise click.BadParameter("must be positive", param_hint="--scan-interval")
+    jsonlog.setup(log_level.upper())
+    settings = ControllerSettings(kubeconfig=kubeconfig, in_cluster=in_cluster,
+                                  namespace=namespace or default_namespace(), workers=workers,
+                                  scan_interval=interval, leader_elect=leader_elect)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    sys.exit(main_loop(settings))
