@@ -7,6 +7,7 @@ past ``MAX_RETRIES`` the record is deleted and an Event on the policy says why.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
@@ -26,12 +27,23 @@ from verno.controller.triggers import Triggers
 from verno.controller.workqueue import WorkQueue
 from verno.core.engine import Engine
 from verno.core.updaterequest import (
-    API_VERSION, COMPLETED, FAILED, KIND, MAX_RETRIES, PENDING, state_of,
+    API_VERSION, COMPLETED, FAILED, KIND, MAX_RETRIES, PENDING, awaiting_status, state_of,
 )
 
 log = logging.getLogger("verno.controller")
 
 LEASE_NAME = "verno-controller"
+#: seconds a policy-deletion request may wait for its status (then it runs, naming nothing to delete)
+STATUS_GRACE = 60.0
+
+
+def _age(obj: dict[str, Any]) -> float:
+    stamp = str((obj.get("metadata") or {}).get("creationTimestamp") or "")
+    try:
+        created = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        return 0.0
+    return (dt.datetime.now(dt.timezone.utc) - created).total_seconds()
 
 
 @dataclass
@@ -172,6 +184,9 @@ class Controller:
         if state == COMPLETED:
             self.kube.delete(res, ns, name)
             self.queue.forget(name)
+            return
+        if awaiting_status(ur) and _age(ur) < STATUS_GRACE:
+            self.queue.retry(name)
             return
         started = time.perf_counter()
         try:

@@ -139,7 +139,10 @@ def find(kube: Kube, kinds: Iterable[tuple[str, str]], labels: dict[str, str]) -
                 continue
             raise
         listed = _call("list", kind, "", kube.list, res, "", selector(labels))
-        out.extend((res, item) for item in listed.get("items") or [])
+        for item in listed.get("items") or []:
+            item.setdefault("apiVersion", res.api_version)  # typed lists leave them out
+            item.setdefault("kind", res.kind)
+            out.append((res, item))
     return out
 
 

@@ -45,6 +45,5 @@ class EventRecorder:
             self.kube.create(self.kube.resource("v1", "Event"), event_ns, body)
         except APIError as exc:  # an event is best effort: logged either way
             log.warning("event not recorded", extra={"policy": policy_key, "error": str(exc)})
-        log.warning("policy event", extra={"policy": policy_key, "reason": reason, "message": message}) \
-            if type_ == "Warning" else log.info("policy event", extra={"policy": policy_key, "reason": reason,
-                                                                        "message": message})
+        level = logging.WARNING if type_ == "Warning" else logging.INFO
+        log.log(level, "policy event", extra={"policy": policy_key, "reason": reason, "event_message": message})

@@ -62,7 +62,9 @@ class Triggers:
             if not chunk:
                 return
             body = generate_request(policy, chunk, self.namespace, generated=generated)
-            self.kube.create(self.ur_res, self.namespace, body)
+            made = self.kube.create(self.ur_res, self.namespace, body)
+            if generated is not None:  # the status subresource: written after the create, as Kyverno does
+                self.kube.replace(self.ur_res, self.namespace, {**made, "status": body["status"]}, "status")
 
     # -- policies ------------------------------------------------------------------------------------------
     def on_policy(self, kind: str, key: str, new: PreparedPolicy | None, old: PreparedPolicy | None) -> None:

@@ -111,3 +111,12 @@ def admission_of(ur: dict[str, Any]) -> dict[str, Any] | None:
     info = ((ur.get("spec") or {}).get("context") or {}).get("admissionRequestInfo") or {}
     request = info.get("admissionRequest")
     return request if isinstance(request, dict) else None
+
+
+def awaiting_status(ur: dict[str, Any]) -> bool:
+    """A policy-deletion request (its contexts name no trigger) whose ``status.generatedResources`` was not
+    written yet: the create and the status write are two requests, and it must not run in between."""
+    contexts = contexts_of(ur)
+    if not contexts or not all(c.delete_downstream and not c.trigger.kind for c in contexts):
+        return False
+    return "generatedResources" not in (ur.get("status") or {})
