@@ -79,7 +79,7 @@ class Controller:
         self.policies = PolicyCache(self.engine)
         self.events = EventRecorder(self.kube)
         self.generator = Generator(self.kube, self.engine, self.policies, self.events)
-        self.elector = LeaderElector(self.api, settings.namespace, LEASE_NAME, self.identity,
+        self.elector = LeaderElector(self.kube, settings.namespace, LEASE_NAME, self.identity,
                                      lease_duration=settings.lease_duration, renew_deadline=settings.renew_deadline,
                                      retry_period=settings.retry_period) if settings.leader_elect else None
         self.triggers: Triggers | None = None

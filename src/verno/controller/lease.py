@@ -15,8 +15,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from kubernetes import client as k8s
-from kubernetes.client.rest import ApiException
+from verno.controller.kube import APIError, Kube, Resource
 
 log = logging.getLogger("verno.controller.lease")
 
@@ -34,12 +33,15 @@ def micro_time(now: dt.datetime | None = None) -> str:
 
 
 class LeaderElector:
-    def __init__(self, api: k8s.ApiClient, namespace: str, name: str, identity: str, *,
+    """One candidate. The Lease is read and written as raw JSON (``Kube``), so MicroTime values go out
+    exactly as formatted here (the typed client re-renders them as ``+00:00``)."""
+
+    def __init__(self, kube: Kube, namespace: str, name: str, identity: str, *,
                  lease_duration: int = LEASE_DURATION, renew_deadline: float = RENEW_DEADLINE,
                  retry_period: float = RETRY_PERIOD, clock: Callable[[], float] = time.monotonic):
         if not lease_duration > renew_deadline > JITTER * retry_period:
             raise ValueError("leader election needs lease duration > renew deadline > 1.2 x retry period")
-        self.api = k8s.CoordinationV1Api(api)
+        self.kube = kube
         self.namespace, self.name, self.identity = namespace, name, identity
         self.lease_duration, self.renew_deadline, self.retry_period = lease_duration, renew_deadline, retry_period
         self.clock = clock
@@ -48,57 +50,60 @@ class LeaderElector:
         self.holder = ""
         self.is_leader = threading.Event()
         self.lost = threading.Event()
+        self._res: Resource | None = None
+
+    @property
+    def res(self) -> Resource:
+        if self._res is None:
+            self._res = self.kube.resource("coordination.k8s.io/v1", "Lease")
+        return self._res
 
     # -- one attempt ------------------------------------------------------------------------------------
     def _spec(self, acquire: str, renew: str, transitions: int) -> dict[str, Any]:
         return {"holderIdentity": self.identity, "leaseDurationSeconds": self.lease_duration,
                 "acquireTime": acquire, "renewTime": renew, "leaseTransitions": transitions}
 
+    @staticmethod
+    def _raw(spec: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(spec.get(k) for k in ("holderIdentity", "leaseDurationSeconds", "acquireTime", "renewTime",
+                                           "leaseTransitions"))
+
     def try_acquire_or_renew(self) -> bool:
         now = micro_time()
         try:
-            lease = self.api.read_namespaced_lease(self.name, self.namespace, _request_timeout=self.renew_deadline)
-        except ApiException as exc:
-            if exc.status != 404:
-                log.warning("lease read failed", extra={"lease": self.name, "status": exc.status})
-                return False
-            body = {"metadata": {"name": self.name, "namespace": self.namespace}, "spec": self._spec(now, now, 0)}
-            return self._write(lambda: self.api.create_namespaced_lease(self.namespace, body,
-                                                                        _request_timeout=self.renew_deadline))
-        except Exception as exc:  # connection errors
+            lease = self.kube.get(self.res, self.namespace, self.name)
+        except APIError as exc:
             log.warning("lease read failed", extra={"lease": self.name, "error": str(exc)})
             return False
-        spec = lease.spec or k8s.V1LeaseSpec()
-        raw = (spec.holder_identity, spec.lease_duration_seconds, spec.acquire_time, spec.renew_time,
-               spec.lease_transitions)
+        if lease is None:
+            body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                    "metadata": {"name": self.name, "namespace": self.namespace}, "spec": self._spec(now, now, 0)}
+            return self._write(lambda: self.kube.create(self.res, self.namespace, body))
+        spec = lease.get("spec") or {}
+        raw = self._raw(spec)
         if raw != self._observed_raw:
             self._observed_raw, self._observed_at = raw, self.clock()
-        self.holder = spec.holder_identity or ""
+        self.holder = str(spec.get("holderIdentity") or "")
         mine = self.holder == self.identity
-        duration = spec.lease_duration_seconds or self.lease_duration
+        duration = int(spec.get("leaseDurationSeconds") or self.lease_duration)
         if self.holder and not mine and self.clock() < self._observed_at + duration:
             return False  # held by another, not expired
-        acquire = micro_time(spec.acquire_time) if mine and spec.acquire_time else now
-        transitions = (spec.lease_transitions or 0) + (0 if mine or not self.holder else 1)
-        body = {"metadata": {"name": self.name, "namespace": self.namespace,
-                             "resourceVersion": lease.metadata.resource_version},
+        acquire = str(spec.get("acquireTime")) if mine and spec.get("acquireTime") else now
+        transitions = int(spec.get("leaseTransitions") or 0) + (0 if mine or not self.holder else 1)
+        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": self.name, "namespace": self.namespace,
+                             "resourceVersion": (lease.get("metadata") or {}).get("resourceVersion")},
                 "spec": self._spec(acquire, now, transitions)}
-        return self._write(lambda: self.api.replace_namespaced_lease(self.name, self.namespace, body,
-                                                                     _request_timeout=self.renew_deadline))
+        return self._write(lambda: self.kube.replace(self.res, self.namespace, body))
 
     def _write(self, call: Callable[[], Any]) -> bool:
         try:
             lease = call()
-        except ApiException as exc:  # 409: another candidate wrote first
-            if exc.status != 409:
-                log.warning("lease write failed", extra={"lease": self.name, "status": exc.status})
+        except APIError as exc:  # 409: another candidate wrote first
+            if exc.code != 409:
+                log.warning("lease write failed", extra={"lease": self.name, "error": str(exc)})
             return False
-        except Exception as exc:
-            log.warning("lease write failed", extra={"lease": self.name, "error": str(exc)})
-            return False
-        spec = lease.spec
-        self._observed_raw = (spec.holder_identity, spec.lease_duration_seconds, spec.acquire_time,
-                              spec.renew_time, spec.lease_transitions)
+        self._observed_raw = self._raw(lease.get("spec") or {})
         self._observed_at = self.clock()
         self.holder = self.identity
         return True
