@@ -20,26 +20,38 @@ import click
               help="How often every policy is reconciled again (generateExisting), as a Go duration (30s, 10m, 1h).")
 @click.option("--leader-elect/--no-leader-elect", default=True, show_default=True,
               help="Work only while holding the Lease (replicas wait as candidates).")
+@click.option("--leader-election-retry-period", default="2s", show_default=True,
+              help="Lease retry period (Go duration); the lease lasts 6 times and must be renewed within 5 times "
+                   "this, as Kyverno derives them.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def controller_command(kubeconfig: str | None, in_cluster: bool, namespace: str | None, workers: int,
-                       scan_interval: str, leader_elect: bool, log_level: str) -> None:
+                       scan_interval: str, leader_elect: bool, leader_election_retry_period: str,
+                       log_level: str) -> None:
     """Create and synchronize what generate rules describe, from the webhook's UpdateRequests."""
     from verno.controller.controller import ControllerSettings, default_namespace, main_loop
-    from verno.core.duration import duration_seconds
     from verno.server import logging as jsonlog
 
     if bool(kubeconfig) == in_cluster:
         raise click.UsageError("give exactly one of --kubeconfig FILE or --in-cluster")
-    try:
-        interval = float(duration_seconds(scan_interval))
-    except Exception as exc:
-        raise click.BadParameter(f"{scan_interval!r} is not a duration: {exc}", param_hint="--scan-interval")
-    if interval <= 0:
-        raise click.BadParameter("must be positive", param_hint="--scan-interval")
+    interval = _duration(scan_interval, "--scan-interval")
+    retry = _duration(leader_election_retry_period, "--leader-election-retry-period")
     jsonlog.setup(log_level.upper())
     settings = ControllerSettings(kubeconfig=kubeconfig, in_cluster=in_cluster,
                                   namespace=namespace or default_namespace(), workers=workers,
-                                  scan_interval=interval, leader_elect=leader_elect)
+                                  scan_interval=interval, leader_elect=leader_elect, retry_period=retry,
+                                  lease_duration=max(1, round(6 * retry)), renew_deadline=5 * retry)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sys.exit(main_loop(settings))
+
+
+def _duration(text: str, option: str) -> float:
+    from verno.core.duration import duration_seconds
+
+    try:
+        seconds = float(duration_seconds(text))
+    except Exception as exc:
+        raise click.BadParameter(f"{text!r} is not a duration: {exc}", param_hint=option) from None
+    if seconds <= 0:
+        raise click.BadParameter(f"{text!r} must be positive", param_hint=option)
+    return seconds
