@@ -218,3 +218,63 @@ def test_forbidden_create_becomes_an_event_on_the_policy(cluster, controllers):
     assert found[0].involved_object.name == "add-networkpolicy" and found[0].type == "Warning"
     assert message.startswith("verno lacks permission to create NetworkPolicy in namespace locked: ")
     assert 'cannot create resource "networkpolicies"' in message
+
+
+def test_existing_object_is_taken_over_with_synchronize_and_an_event_says_so(cluster, controllers):
+    cluster.create(NETPOL)
+    namespace_obj = namespace(cluster, "probe")
+    cluster.create({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                    "metadata": {"name": "default-deny", "namespace": "probe", "labels": {"owner": "me"}},
+                    "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}})
+    controllers()
+    request_for(cluster, "add-networkpolicy", "default-deny", namespace_obj)
+    taken = wait_for(lambda: (netpol(cluster, "probe")["metadata"]["labels"].get("app.kubernetes.io/managed-by")
+                              and netpol(cluster, "probe")), what="object taken over")
+    assert taken["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    events = wait_for(lambda: [e for e in client.CoreV1Api(_api(cluster)).list_namespaced_event("default").items
+                               if e.reason == "TakenOver"], what="a TakenOver event")
+    assert "NetworkPolicy probe/default-deny existed without verno's labels" in events[0].message
+
+
+def test_existing_object_is_left_alone_without_synchronize(cluster, controllers):
+    cluster.create(cluster_policy("add-networkpolicy", default_deny(synchronize=False)))
+    namespace_obj = namespace(cluster, "probe")
+    mine = cluster.create({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                           "metadata": {"name": "default-deny", "namespace": "probe"},
+                           "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}})
+    controllers()
+    request_for(cluster, "add-networkpolicy", "default-deny", namespace_obj, sync=False)
+    wait_for(lambda: no_requests_left(cluster), what="request completed")
+    assert netpol(cluster, "probe")["metadata"]["resourceVersion"] == mine["metadata"]["resourceVersion"]
+
+
+def test_clone_list_copies_every_selected_source(cluster, controllers):
+    for kind, name in (("Secret", "tls"), ("ConfigMap", "settings"), ("ConfigMap", "private")):
+        labels = {"copy": "yes"} if name != "private" else {}
+        cluster.create({"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": "default",
+                                                                       "labels": labels}, "data": {}})
+    rule = {"name": "copy-all", "match": {"any": [{"resources": {"kinds": ["Namespace"]}}]},
+            "generate": {"namespace": "{{request.object.metadata.name}}", "synchronize": True,
+                         "cloneList": {"namespace": "default", "kinds": ["v1/Secret", "v1/ConfigMap"],
+                                       "selector": {"matchLabels": {"copy": "yes"}}}}}
+    cluster.create(cluster_policy("copy-all", rule))
+    controllers()
+    request_for(cluster, "copy-all", "copy-all", namespace(cluster, "team"))
+    wait_for(lambda: cluster.get("v1", "Secret", "tls", "team") and cluster.get("v1", "ConfigMap", "settings", "team"),
+             what="both selected sources cloned")
+    wait_for(lambda: no_requests_left(cluster))
+    assert cluster.get("v1", "ConfigMap", "private", "team") is None
+
+
+def test_foreach_generates_one_object_per_element(cluster, controllers):
+    rule = {"name": "per-team", "match": {"any": [{"resources": {"kinds": ["Namespace"]}}]},
+            "generate": {"synchronize": True, "foreach": [{
+                "list": "request.object.metadata.labels.teams | split(@, '.')",
+                "apiVersion": "v1", "kind": "ConfigMap", "name": "team-{{element}}",
+                "namespace": "{{request.object.metadata.name}}", "data": {"data": {"team": "{{element}}"}}}]}}
+    cluster.create(cluster_policy("per-team", rule))
+    controllers()
+    request_for(cluster, "per-team", "per-team", namespace(cluster, "shared", teams="red.blue"))
+    red = wait_for(lambda: cluster.get("v1", "ConfigMap", "team-red", "shared"), what="team-red")
+    blue = wait_for(lambda: cluster.get("v1", "ConfigMap", "team-blue", "shared"), what="team-blue")
+    assert red["data"] == {"team": "red"} and blue["data"] == {"team": "blue"}
