@@ -111,3 +111,15 @@ def test_only_the_leader_works_and_a_standby_takes_over(cluster, controllers):
     wait_for(lambda: second.controller.working.is_set(), timeout=10, what="standby leading")
     wait_for(lambda: netpol(cluster, "b"), what="work finished by the new leader")
     wait_for(lambda: second.controller.processed >= 1, what="request completed by the new leader")
+
+
+def test_a_leader_that_finds_the_lease_taken_stops_working(cluster, controllers):
+    running = controllers(identity="deposed")
+    wait_for(lambda: running.controller.working.is_set(), what="leading")
+    stored = cluster.get("coordination.k8s.io/v1", "Lease", "verno-controller", NAMESPACE)
+    stored["spec"]["holderIdentity"] = "usurper"
+    stored["spec"]["renewTime"] = "2099-01-01T00:00:00.000000Z"
+    kube = Kube(running.controller.api)
+    kube.replace(kube.resource("coordination.k8s.io/v1", "Lease"), NAMESPACE, stored)
+    wait_for(lambda: running.exit_code == 1, what="the deposed leader stopped (exit code 1)")
+    assert running.controller.stop_event.is_set()
