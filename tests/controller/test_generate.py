@@ -278,3 +278,20 @@ def test_foreach_generates_one_object_per_element(cluster, controllers):
     red = wait_for(lambda: cluster.get("v1", "ConfigMap", "team-red", "shared"), what="team-red")
     blue = wait_for(lambda: cluster.get("v1", "ConfigMap", "team-blue", "shared"), what="team-blue")
     assert red["data"] == {"team": "red"} and blue["data"] == {"team": "blue"}
+
+
+def test_clone_source_changed_resyncs_and_deleted_deletes_the_downstream(cluster, controllers):
+    cluster.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "regcred", "namespace": "default"},
+                    "data": {"token": "b25l"}})
+    cluster.create(cluster_policy("sync-secret", clone_secret()))
+    controllers()
+    request_for(cluster, "sync-secret", "clone-regcred", namespace(cluster, "team-a"))
+    wait_for(lambda: cluster.get("v1", "Secret", "regcred", "team-a"), what="cloned Secret")
+    wait_for(lambda: no_requests_left(cluster))
+    core = client.CoreV1Api(_api(cluster))
+    core.patch_namespaced_secret("regcred", "default", {"data": {"token": "dHdv"}})
+    wait_for(lambda: cluster.get("v1", "Secret", "regcred", "team-a")["data"] == {"token": "dHdv"},
+             what="the copy re-synced from its changed source")
+    core.delete_namespaced_secret("regcred", "default")
+    wait_for(lambda: cluster.get("v1", "Secret", "regcred", "team-a") is None,
+             what="the copy deleted with its source")

@@ -101,11 +101,12 @@ def write(kube: Kube, desired: dict[str, Any], synchronize: bool) -> Written:
     raise APIError(409, "Conflict", f"{kind} {ns}/{name} kept changing while being written")
 
 
-def label_clone_source(kube: Kube, generated: dict[str, Any]) -> None:
-    """Mark the clone source of a cloned object (``generate.kyverno.io/clone-source: ""``)."""
+def label_clone_source(kube: Kube, generated: dict[str, Any]) -> dict[str, Any] | None:
+    """Mark the clone source of a cloned object (``generate.kyverno.io/clone-source: ""``); the source as
+    written, or None when nothing was written."""
     labels = _meta(generated).get("labels") or {}
     if not labels.get(SOURCE_KIND):
-        return
+        return None
     group, version = labels.get(SOURCE_GROUP, ""), labels.get(SOURCE_VERSION, "")
     api_version = f"{group}/{version}" if group else version
     res = kube.resource(api_version, labels[SOURCE_KIND])
@@ -114,14 +115,14 @@ def label_clone_source(kube: Kube, generated: dict[str, Any]) -> None:
     for _ in range(CONFLICT_RETRIES):
         source = kube.get(res, ns, name)
         if source is None or CLONE_SOURCE in (_meta(source).get("labels") or {}):
-            return
+            return None
         source.setdefault("metadata", {}).setdefault("labels", {})[CLONE_SOURCE] = ""
         try:
-            _call("update", res.kind, ns, kube.replace, res, ns, source)
-            return
+            return _call("update", res.kind, ns, kube.replace, res, ns, source)
         except APIError as exc:
             if exc.code != 409:
                 raise
+    return None
 
 
 def selector(labels: dict[str, str]) -> str:

@@ -225,7 +225,10 @@ class Generator:
                                       f"rule {rule.base_name}: {ref['kind']} {ref['namespace']}/{ref['name']} "
                                       f"existed without verno's labels and is now synchronized by this rule")
         if written.action != "skipped":
-            downstream.label_clone_source(self.kube, desired)
+            source = downstream.label_clone_source(self.kube, desired)
+            if source is not None:
+                source_meta = source.get("metadata") or {}
+                self.written.add((str(source_meta.get("uid") or ""), str(source_meta.get("resourceVersion") or "")))
         log.info("downstream written", extra={"policy": prepared.policy.key, "rule": rule.base_name,
                                               "action": written.action, "object": downstream.reference(written.obj)})
         ref = downstream.reference(written.obj)

@@ -32,6 +32,12 @@ def _generate_existing(prepared: PreparedPolicy, rule: PreparedRule) -> bool:
     return bool(own if own is not None else prepared.policy.spec.generate_existing)
 
 
+def _clones(rule: Any) -> bool:
+    patterns = rule.generate.foreach or [rule.generate]
+    return any(p.clone is not None and p.clone.name or p.clone_list is not None and p.clone_list.kinds
+               for p in patterns)
+
+
 def _match_kinds(rule: Any) -> list[str]:
     block = rule.match
     kinds: list[str] = []
@@ -183,24 +189,60 @@ class Triggers:
 
     # -- downstream ----------------------------------------------------------------------------------------
     def watch_downstream(self, prepared: PreparedPolicy) -> None:
-        """Watch each kind the policy's synchronized rules generate (once per kind)."""
+        """Watch each kind the policy's synchronized rules generate (downstream objects, and clone sources
+        for clone rules), once per kind."""
         for rule in generate_rules(prepared):
             if not rule.rule.generate.synchronize:
                 continue
             for pair in generated_kinds(rule.rule):
-                with self._lock:
-                    if pair in self.watched:
-                        continue
-                    try:
-                        res = self.kube.resource(*pair)
-                    except APIError as exc:
-                        log.warning("generated kind not served", extra={"kind": "/".join(pair), "error": str(exc)})
-                        continue
-                    informer = Informer(self.kube, res, self._downstream_event(res), self.stop_event,
-                                        label_selector=downstream.DOWNSTREAM_SELECTOR,
-                                        watch_seconds=self.watch_seconds)
-                    self.watched[pair] = informer
-                informer.start()
+                self._watch(("downstream", *pair), pair, downstream.DOWNSTREAM_SELECTOR, self._downstream_event)
+                if _clones(rule.rule):
+                    self._watch(("source", *pair), pair, downstream.CLONE_SOURCE, self._source_event)
+
+    def _watch(self, key: tuple[str, ...], pair: tuple[str, str], selector: str,
+               handler: Callable[[Resource], Callable[[str, dict[str, Any]], None]]) -> None:
+        with self._lock:
+            if key in self.watched:
+                return
+            try:
+                res = self.kube.resource(*pair)
+            except APIError as exc:
+                log.warning("generated kind not served", extra={"kind": "/".join(pair), "error": str(exc)})
+                return
+            informer = Informer(self.kube, res, handler(res), self.stop_event, label_selector=selector,
+                                watch_seconds=self.watch_seconds)
+            self.watched[key] = informer
+        informer.start()
+
+    def _source_event(self, res: Resource) -> Callable[[str, dict[str, Any]], None]:
+        """A clone source changed: its synchronized downstream re-synced; deleted: that downstream deleted."""
+        def handle(kind: str, obj: dict[str, Any]) -> None:
+            if kind not in ("DELETED", "MODIFIED"):
+                return
+            meta = obj.get("metadata") or {}
+            if kind == "MODIFIED" and (str(meta.get("uid")), str(meta.get("resourceVersion"))) in self.written:
+                return
+            labels = {downstream.MANAGED_BY: "kyverno", downstream.SOURCE_KIND: res.kind,
+                      downstream.SOURCE_NAMESPACE: str(meta.get("namespace") or ""),
+                      downstream.SOURCE_NAME: str(meta.get("name") or "")}
+            work: dict[str, list[RuleContext]] = {}
+            for _, copy in downstream.find(self.kube, [(res.api_version, res.kind)], labels):
+                copy_labels = (copy.get("metadata") or {}).get("labels") or {}
+                ns = copy_labels.get(downstream.POLICY_NAMESPACE, "")
+                name = copy_labels.get(downstream.POLICY_NAME, "")
+                key = f"{ns}/{name}" if ns else name
+                prepared = self.policies.get(key)
+                rule = next((r for r in generate_rules(prepared) if r.base_name ==
+                             copy_labels.get(downstream.RULE_NAME)), None) if prepared else None
+                trigger = self._trigger_of(copy)
+                if rule is None or not rule.rule.generate.synchronize or trigger is None:
+                    continue
+                work.setdefault(key, []).append(RuleContext(rule.base_name, trigger, kind == "DELETED", True))
+            for key, contexts in work.items():
+                log.info("clone source changed", extra={"policy": key, "event": kind,
+                                                        "source": downstream.reference(obj)})
+                self.submit(key, contexts)
+        return handle
 
     @staticmethod
     def _trigger_of(obj: dict[str, Any]) -> TriggerRef | None:
