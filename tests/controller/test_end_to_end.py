@@ -1,6 +1,7 @@
 """End to end on 127.0.0.1, as processes: the stand-in API server calls `verno serve` (cluster mode) as its
 validating webhook; the webhook hands generate work over as UpdateRequests; `verno controller` (Lease-elected)
-makes the NetworkPolicy; kubectl drives it all. Also: a dry run hands nothing over, and a controller killed
+makes the NetworkPolicy (and deletes a ConfigMap's copy with it); kubectl drives it all. Also: a dry run hands
+nothing over, and a controller killed
 with work pending loses nothing (a new one takes the Lease over and finishes it)."""
 from __future__ import annotations
 
@@ -16,13 +17,23 @@ import pytest
 from kubernetes import client
 
 from controller.harness import NAMESPACE, wait_for
-from controller.policies import NETPOL
+from controller.policies import NETPOL, cluster_policy
 
 SERVER_TESTS = str(Path(__file__).resolve().parents[1] / "server")
 if SERVER_TESTS not in sys.path:
     sys.path.insert(0, SERVER_TESTS)
 
 from serverproc import VernoServer  # noqa: E402
+
+
+#: a ConfigMap labelled copy=yes gets another beside it, deleted with it or when the label goes
+COPY_CONFIGMAP = cluster_policy("copy-configmap", {
+    "name": "secret-beside", "match": {"any": [{"resources": {"kinds": ["ConfigMap"],
+                                                              "selector": {"matchLabels": {"copy": "yes"}}}}]},
+    "generate": {"apiVersion": "v1", "kind": "ConfigMap", "name": "{{request.object.metadata.name}}-copy",
+                 "namespace": "{{request.object.metadata.namespace}}", "synchronize": True,
+                 "data": {"data": {"from": "{{request.object.metadata.name}}",
+                                         "by": "{{request.userInfo.username}}"}}}})
 
 
 class ControllerProcess:
@@ -52,7 +63,9 @@ class ControllerProcess:
 
 @pytest.fixture
 def webhook(cluster, api_client, tmp_path):
-    client.CustomObjectsApi(api_client).create_cluster_custom_object("kyverno.io", "v1", "clusterpolicies", NETPOL)
+    custom = client.CustomObjectsApi(api_client)
+    custom.create_cluster_custom_object("kyverno.io", "v1", "clusterpolicies", NETPOL)
+    custom.create_cluster_custom_object("kyverno.io", "v1", "clusterpolicies", COPY_CONFIGMAP)
     server = VernoServer(tmp_path, ["--kubeconfig", str(cluster.kubeconfig), "--timeout", "5"],
                          env={"POD_NAMESPACE": NAMESPACE})
     try:
@@ -62,7 +75,7 @@ def webhook(cluster, api_client, tmp_path):
                 "clientConfig": {"url": f"{server.base}/validate/fail",
                                  "caBundle": base64.b64encode(server.cert_pem).decode()},
                 "rules": [{"operations": ["CREATE", "UPDATE", "DELETE"], "apiGroups": [""], "apiVersions": ["v1"],
-                           "resources": ["namespaces"]}]}
+                           "resources": ["namespaces", "configmaps"]}]}
         client.AdmissionregistrationV1Api(api_client).create_validating_webhook_configuration(
             {"metadata": {"name": "verno-resource-validating-webhook-cfg"}, "webhooks": [hook]})
         yield server
@@ -100,6 +113,21 @@ def test_namespace_gets_its_networkpolicy_restored_and_nothing_is_lost(cluster, 
                 "-p", '{"spec":{"policyTypes":["Ingress"]}}')
         wait_for(lambda: netpol("probe")["spec"]["policyTypes"] == ["Ingress", "Egress"], timeout=5,
                  what="edited default-deny reverted")
+        wait_for(lambda: not requests(), what="finished requests cleaned up")
+
+        # a trigger deleted, or no longer matching: the webhook hands over the deletion of its downstream
+        for name in ("gone", "unlabelled"):
+            kubectl("create", "configmap", name, "-n", "probe")
+            kubectl("label", "configmap", name, "-n", "probe", "copy=yes")
+            copy = wait_for(lambda: cluster.get("v1", "ConfigMap", f"{name}-copy", "probe"), timeout=5,
+                            what=f"{name}-copy")
+            assert copy["data"] == {"from": name, "by": "kubernetes-admin"}  # request.userInfo of the trigger
+        kubectl("delete", "configmap", "gone", "-n", "probe")
+        kubectl("label", "configmap", "unlabelled", "-n", "probe", "copy-")
+        wait_for(lambda: cluster.get("v1", "ConfigMap", "gone-copy", "probe") is None, timeout=5,
+                 what="downstream deleted with its trigger")
+        wait_for(lambda: cluster.get("v1", "ConfigMap", "unlabelled-copy", "probe") is None, timeout=5,
+                 what="downstream deleted when the trigger stopped matching")
         wait_for(lambda: not requests(), what="finished requests cleaned up")
 
         kubectl("create", "namespace", "dry", "--dry-run=server")
