@@ -1,8 +1,8 @@
 """End to end on 127.0.0.1, as processes: the stand-in API server calls `verno serve` (cluster mode) as its
 validating webhook; the webhook hands generate work over as UpdateRequests; `verno controller` (Lease-elected)
 makes the NetworkPolicy (and deletes a ConfigMap's copy with it); kubectl drives it all. Also: a dry run hands
-nothing over, and a controller killed
-with work pending loses nothing (a new one takes the Lease over and finishes it)."""
+nothing over, and a controller killed with work pending loses nothing (a new one takes the Lease over and
+finishes it)."""
 from __future__ import annotations
 
 import base64
