@@ -92,7 +92,8 @@ def main() -> None:
     serve = VernoServer(work, ["--kubeconfig", str(kubeconfig), "--timeout", "10"], env=env)
     log = open(work / "controller.log", "wb")
     controller = subprocess.Popen([sys.executable, "-m", "verno", "controller", "--kubeconfig", str(kubeconfig),
-                                   "--namespace", NAMESPACE, "--workers", str(args.workers), "--log-level", "WARNING"],
+                                   "--namespace", NAMESPACE, "--workers", str(args.workers), "--port", "0",
+                                   "--log-level", "WARNING"],
                                   stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         serve.wait_ready()

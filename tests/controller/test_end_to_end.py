@@ -42,7 +42,7 @@ class ControllerProcess:
         self._log = open(log, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "verno", "controller", "--kubeconfig", str(kubeconfig), "--namespace", NAMESPACE,
-             "--leader-election-retry-period", "0.5s", "--workers", "2"],
+             "--leader-election-retry-period", "0.5s", "--workers", "2", "--port", "0"],
             stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ})
 
     def kill(self) -> None:

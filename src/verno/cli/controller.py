@@ -23,11 +23,14 @@ import click
 @click.option("--leader-election-retry-period", default="2s", show_default=True,
               help="Lease retry period (Go duration); the lease lasts 6 times and must be renewed within 5 times "
                    "this, as Kyverno derives them.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address of the health and metrics endpoints.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port of /health/liveness, /health/readiness and /metrics.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def controller_command(kubeconfig: str | None, in_cluster: bool, namespace: str | None, workers: int,
                        scan_interval: str, leader_elect: bool, leader_election_retry_period: str,
-                       log_level: str) -> None:
+                       host: str, port: int, log_level: str) -> None:
     """Create and synchronize what generate rules describe, from the webhook's UpdateRequests."""
     from verno.controller.controller import ControllerSettings, default_namespace, main_loop
     from verno.server import logging as jsonlog
@@ -40,7 +43,8 @@ def controller_command(kubeconfig: str | None, in_cluster: bool, namespace: str 
     settings = ControllerSettings(kubeconfig=kubeconfig, in_cluster=in_cluster,
                                   namespace=namespace or default_namespace(), workers=workers,
                                   scan_interval=interval, leader_elect=leader_elect, retry_period=retry,
-                                  lease_duration=max(1, round(6 * retry)), renew_deadline=5 * retry)
+                                  lease_duration=max(1, round(6 * retry)), renew_deadline=5 * retry,
+                                  host=host, port=port)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sys.exit(main_loop(settings))
 

@@ -22,6 +22,8 @@ from verno.controller.generate import GenerateFailed, Generator
 from verno.controller.informer import Informer
 from verno.controller.kube import APIError, Kube, api_client
 from verno.controller.lease import LeaderElector
+from verno.controller.metrics import Metrics
+from verno.controller.metrics import serve as serve_http
 from verno.controller.policies import PolicyCache
 from verno.controller.triggers import Triggers
 from verno.controller.workqueue import WorkQueue
@@ -61,6 +63,9 @@ class ControllerSettings:
     renew_deadline: float = 10.0
     retry_period: float = 2.0
     backoff: float = 0.5
+    #: health and metrics endpoints (None: not served; 0: any free port)
+    host: str = "127.0.0.1"
+    port: int | None = None
 
 
 def default_namespace() -> str:
@@ -78,7 +83,8 @@ class Controller:
         self.queue = WorkQueue(base_delay=settings.backoff)
         self.policies = PolicyCache(self.engine)
         self.events = EventRecorder(self.kube)
-        self.generator = Generator(self.kube, self.engine, self.policies, self.events)
+        self.metrics = Metrics(self.queue.depth, self._leading)
+        self.generator = Generator(self.kube, self.engine, self.policies, self.events, self.metrics)
         self.elector = LeaderElector(self.kube, settings.namespace, LEASE_NAME, self.identity,
                                      lease_duration=settings.lease_duration, renew_deadline=settings.renew_deadline,
                                      retry_period=settings.retry_period) if settings.leader_elect else None
@@ -86,10 +92,20 @@ class Controller:
         self.working = threading.Event()
         self.processed = 0
         self._threads: list[threading.Thread] = []
+        self.http: Any = None
+
+    def _leading(self) -> bool:
+        return self.working.is_set() and (self.elector is None or self.elector.is_leader.is_set())
+
+    def ready(self) -> bool:
+        return self.working.is_set() or (self.elector is not None and self.elector.reached.is_set())
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     def run(self) -> int:
         """Run until stopped (0) or until the lease is lost (1: the process should restart as a candidate)."""
+        if self.settings.port is not None:
+            self.http = serve_http(self.settings.host, self.settings.port, self.metrics, self.ready)
+            log.info("health and metrics served", extra={"address": "%s:%s" % self.http.server_address[:2]})
         if self.elector is not None:
             elector = threading.Thread(target=self.elector.run, args=(self.stop_event,), name="verno-lease",
                                        daemon=True)
@@ -110,6 +126,10 @@ class Controller:
     def stop(self) -> None:
         self.stop_event.set()
         self.queue.close()
+        if self.http is not None:
+            self.http.shutdown()
+            self.http.server_close()
+            self.http = None
 
     def _start_work(self) -> None:
         log.info("controller working", extra={"identity": self.identity, "workers": self.settings.workers,
@@ -192,13 +212,16 @@ class Controller:
         try:
             generated = self.generator.process(ur)
         except GenerateFailed as exc:
+            self._count(started)
             self._failed(ur, str(exc))
             return
+        self._count(started)
         status = {**(ur.get("status") or {}), "state": COMPLETED, "message": "", "generatedResources": generated}
         self._write_status(ur, status)
         self.kube.delete(res, ns, name)
         self.queue.forget(name)
         self.processed += 1
+        self.metrics.requests.inc("completed")
         log.info("update request completed", extra={"request": name, "policy": (ur.get("spec") or {}).get("policy"),
                                                     "generated": len(generated),
                                                     "seconds": round(time.perf_counter() - started, 4)})
@@ -211,14 +234,20 @@ class Controller:
         if retries > MAX_RETRIES:
             log.error("update request given up", extra={"request": name, "policy": policy, "error": message})
             self.events.policy_warning(policy, f"generate failed after {MAX_RETRIES} retries: {message}")
+            self.metrics.requests.inc("given_up")
             self.kube.delete(res, ns, name)
             self.queue.forget(name)
             return
         log.warning("update request failed; retrying", extra={"request": name, "policy": policy,
                                                               "retry": retries, "error": message})
+        self.metrics.requests.inc("failed")
         self._write_status(ur, {**(ur.get("status") or {}), "state": FAILED, "message": message,
                                 "retryCount": retries})
         self.queue.retry(name)
+
+    def _count(self, started: float) -> None:
+        self.metrics.reconciles.inc()
+        self.metrics.reconcile_seconds.inc(by=time.perf_counter() - started)
 
     def _write_status(self, ur: dict[str, Any], status: dict[str, Any]) -> None:
         body = {**ur, "status": status}

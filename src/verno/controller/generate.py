@@ -12,6 +12,7 @@ from typing import Any
 from verno.controller import downstream
 from verno.controller.events import EventRecorder
 from verno.controller.kube import APIError, Kube
+from verno.controller.metrics import Metrics
 from verno.controller.policies import PolicyCache
 from verno.controller.sources import KubeDataSource
 from verno.core.engine import Engine
@@ -78,8 +79,10 @@ def owner_labels(policy: Any, rule: str, trigger: TriggerRef) -> dict[str, str]:
 
 
 class Generator:
-    def __init__(self, kube: Kube, engine: Engine, policies: PolicyCache, events: EventRecorder):
+    def __init__(self, kube: Kube, engine: Engine, policies: PolicyCache, events: EventRecorder,
+                 metrics: Metrics | None = None):
         self.kube, self.engine, self.policies, self.events = kube, engine, policies, events
+        self.metrics = metrics or Metrics(lambda: 0, lambda: False)
         self.data_source = KubeDataSource(kube)
         #: (uid, resourceVersion) of downstream objects this controller wrote (their watch events are ours)
         self.written: set[tuple[str, str]] = set()
@@ -99,6 +102,7 @@ class Generator:
                     out.extend(self._generate(ur, prepared, ctx))
             except downstream.PermissionDenied as exc:
                 errors.append(str(exc))
+                self.metrics.denied.inc(exc.verb, exc.kind, exc.namespace)
                 self.events.policy_warning(key, str(exc))
             except (APIError, GenerateFailed) as exc:
                 errors.append(f"rule {ctx.rule}: {exc}")
@@ -115,6 +119,7 @@ class Generator:
                 res = self.kube.resource(str(ref.get("apiVersion") or ""), str(ref.get("kind") or ""))
                 downstream.delete(self.kube, res, {"metadata": {"namespace": ref.get("namespace"),
                                                                 "name": ref.get("name")}})
+                self.metrics.writes.inc("deleted")
             return
         if prepared is None:
             if self.policies.error(key):
@@ -131,6 +136,7 @@ class Generator:
             found = downstream.find(self.kube, kinds, {**base, downstream.TRIGGER_NAME: ctx.trigger.name})
         for res, obj in found:
             downstream.delete(self.kube, res, obj)
+            self.metrics.writes.inc("deleted")
             log.info("downstream deleted", extra={"policy": key, "rule": ctx.rule,
                                                   "object": downstream.reference(obj)})
 
@@ -218,6 +224,7 @@ class Generator:
         written = downstream.write(self.kube, desired, synchronize)
         meta = written.obj.get("metadata") or {}
         if written.action in ("created", "updated"):
+            self.metrics.writes.inc(written.action)
             self.written.add((str(meta.get("uid") or ""), str(meta.get("resourceVersion") or "")))
         if written.taken_over and written.action == "updated":
             ref = downstream.reference(desired)

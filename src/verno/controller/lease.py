@@ -50,6 +50,8 @@ class LeaderElector:
         self.holder = ""
         self.is_leader = threading.Event()
         self.lost = threading.Event()
+        #: set once the Lease was read or written: the API server is reachable and the candidate in the race
+        self.reached = threading.Event()
         self._res: Resource | None = None
 
     @property
@@ -75,6 +77,7 @@ class LeaderElector:
         except APIError as exc:
             log.warning("lease read failed", extra={"lease": self.name, "error": str(exc)})
             return False
+        self.reached.set()
         if lease is None:
             body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                     "metadata": {"name": self.name, "namespace": self.namespace}, "spec": self._spec(now, now, 0)}
