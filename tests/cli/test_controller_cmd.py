@@ -26,3 +26,12 @@ def test_durations_are_go_durations(tmp_path):
     assert result.exit_code == 2 and "--scan-interval" in result.output and "'soon' is not a duration" in result.output
     result = run("--kubeconfig", str(kubeconfig), "--leader-election-retry-period", "-1s")
     assert result.exit_code == 2 and "must be positive" in result.output
+
+
+def test_an_unreadable_kubeconfig_is_an_error_naming_it(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("clusters: [")
+    result = run("--kubeconfig", str(kubeconfig), "--port", "0")
+    assert result.exit_code == 1
+    assert f"Error: cannot use kubeconfig {kubeconfig}: " in result.output
+    assert "internal error" not in result.output

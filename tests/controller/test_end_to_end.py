@@ -150,3 +150,12 @@ def test_namespace_gets_its_networkpolicy_restored_and_nothing_is_lost(cluster, 
         first.stop()
         if second is not None:
             assert second.stop() == 0, (tmp_path / "controller-2.log").read_text()
+
+
+def test_a_cluster_without_the_crds_is_an_error_saying_what_to_install(apiserver, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "verno", "controller", "--kubeconfig", str(apiserver.kubeconfig),
+                           "--namespace", "default", "--port", "0", "--leader-election-retry-period", "0.5s"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert ('Error: no matches for kind "UpdateRequest" in version "kyverno.io/v2": install verno\'s '
+            "CustomResourceDefinitions (deploy/helm/verno/crds) in the cluster") in proc.stderr

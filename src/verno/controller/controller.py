@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -134,7 +135,15 @@ class Controller:
     def _start_work(self) -> None:
         log.info("controller working", extra={"identity": self.identity, "workers": self.settings.workers,
                                               "namespace": self.settings.namespace})
-        ur_res = self.kube.resource(API_VERSION, KIND)
+        try:
+            ur_res = self.kube.resource(API_VERSION, KIND)
+            for kind in ("ClusterPolicy", "Policy"):
+                self.kube.resource("kyverno.io/v1", kind)
+        except APIError as exc:
+            if exc.not_found:
+                raise APIError(404, "NotFound", f"{exc.message}: install verno's CustomResourceDefinitions "
+                                                "(deploy/helm/verno/crds) in the cluster") from None
+            raise
         self.triggers = Triggers(self.kube, self.policies, self.settings.namespace, self.stop_event,
                                  self.generator.written, watch_seconds=self.settings.watch_seconds)
         self.policies.listeners.append(self.triggers.on_policy)
@@ -260,6 +269,7 @@ def main_loop(settings: ControllerSettings) -> int:
         return controller.run()
     except APIError as exc:
         log.error("controller stopped", extra={"error": str(exc)})
+        print(f"Error: {exc}", file=sys.stderr)
         return 1
     finally:
         controller.stop()

@@ -15,6 +15,8 @@ from typing import Any, Iterator
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
+from verno.core.errors import VernoError
+
 JSON = "application/json"
 
 
@@ -56,12 +58,20 @@ class Resource:
         return base
 
 
+class ClusterConfigError(VernoError):
+    """The cluster's credentials cannot be read (a bad kubeconfig, no service account)."""
+
+
 def api_client(kubeconfig: str | None, in_cluster: bool) -> k8s.ApiClient:
     configuration = k8s.Configuration()
-    if in_cluster:
-        k8s_config.load_incluster_config(client_configuration=configuration)
-    else:
-        k8s_config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    try:
+        if in_cluster:
+            k8s_config.load_incluster_config(client_configuration=configuration)
+        else:
+            k8s_config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    except Exception as exc:  # ConfigException, YAML errors, missing files
+        where = "the in-cluster service account" if in_cluster else f"kubeconfig {kubeconfig}"
+        raise ClusterConfigError(f"cannot use {where}: {exc}") from None
     return k8s.ApiClient(configuration)
 
 
@@ -120,7 +130,13 @@ class Kube:
             return found
         group, _, version = api_version.rpartition("/")
         path = f"/apis/{group}/{version}" if group else f"/api/{version}"
-        listing = self.request("GET", path)
+        missing = APIError(404, "NotFound", f'no matches for kind "{kind}" in version "{api_version}"')
+        try:
+            listing = self.request("GET", path)
+        except APIError as exc:
+            if exc.not_found:  # the group/version itself is not served
+                raise missing from None
+            raise
         for entry in listing.get("resources") or []:
             if "/" in str(entry.get("name")) or entry.get("kind") != kind:
                 continue
@@ -128,7 +144,7 @@ class Kube:
             with self._lock:
                 self._resources[key] = res
             return res
-        raise APIError(404, "NotFound", f'no matches for kind "{kind}" in version "{api_version}"')
+        raise missing
 
     # -- objects --------------------------------------------------------------------------------------
     def get(self, res: Resource, namespace: str, name: str) -> dict[str, Any] | None:
