@@ -295,3 +295,24 @@ def test_clone_source_changed_resyncs_and_deleted_deletes_the_downstream(cluster
     core.delete_namespaced_secret("regcred", "default")
     wait_for(lambda: cluster.get("v1", "Secret", "regcred", "team-a") is None,
              what="the copy deleted with its source")
+
+
+def test_downstream_deleted_for_a_trigger_that_stopped_matching_stays_deleted_quietly(cluster, controllers):
+    rule = {"name": "copy", "match": {"any": [{"resources": {"kinds": ["ConfigMap"],
+                                                             "selector": {"matchLabels": {"copy": "yes"}}}}]},
+            "generate": {"apiVersion": "v1", "kind": "ConfigMap", "name": "{{request.object.metadata.name}}-copy",
+                         "namespace": "default", "synchronize": True, "data": {"data": {"a": "b"}}}}
+    cluster.create(cluster_policy("copy", rule))
+    running = controllers()
+    trigger = cluster.create({"apiVersion": "v1", "kind": "ConfigMap",
+                              "metadata": {"name": "src", "namespace": "default", "labels": {"copy": "yes"}}})
+    request_for(cluster, "copy", "copy", trigger)
+    wait_for(lambda: cluster.get("v1", "ConfigMap", "src-copy", "default"))
+    trigger["metadata"]["labels"] = {}
+    client.CoreV1Api(_api(cluster)).replace_namespaced_config_map("src", "default", trigger)
+    request_for(cluster, "copy", "copy", trigger, delete=True, operation="UPDATE")  # as the webhook writes it
+    wait_for(lambda: cluster.get("v1", "ConfigMap", "src-copy", "default") is None)
+    time.sleep(1.0)
+    assert no_requests_left(cluster)
+    assert running.controller.metrics.requests.value("failed") == 0
+    assert cluster.get("v1", "ConfigMap", "src-copy", "default") is None

@@ -145,7 +145,8 @@ class Controller:
                                                 "(deploy/helm/verno/crds) in the cluster") from None
             raise
         self.triggers = Triggers(self.kube, self.policies, self.settings.namespace, self.stop_event,
-                                 self.generator.written, watch_seconds=self.settings.watch_seconds)
+                                 self.generator.written, self.generator.deleted,
+                                 watch_seconds=self.settings.watch_seconds)
         self.policies.listeners.append(self.triggers.on_policy)
         informers = [Informer(self.kube, self.kube.resource("kyverno.io/v1", kind), self._policy_event,
                               self.stop_event, watch_seconds=self.settings.watch_seconds)

@@ -14,6 +14,7 @@ from verno.controller.events import EventRecorder
 from verno.controller.kube import APIError, Kube
 from verno.controller.metrics import Metrics
 from verno.controller.policies import PolicyCache
+from verno.controller.recent import RecentSet
 from verno.controller.sources import KubeDataSource
 from verno.core.engine import Engine
 from verno.core.prepare import PreparedPolicy, PreparedRule
@@ -84,8 +85,10 @@ class Generator:
         self.kube, self.engine, self.policies, self.events = kube, engine, policies, events
         self.metrics = metrics or Metrics(lambda: 0, lambda: False)
         self.data_source = KubeDataSource(kube)
-        #: (uid, resourceVersion) of downstream objects this controller wrote (their watch events are ours)
-        self.written: set[tuple[str, str]] = set()
+        #: (uid, resourceVersion) of objects this controller wrote, uids of those it deleted (their watch
+        #: events are its own)
+        self.written = RecentSet()
+        self.deleted = RecentSet()
 
     # -- one request --------------------------------------------------------------------------------------
     def process(self, ur: dict[str, Any]) -> list[dict[str, str]]:
@@ -119,6 +122,7 @@ class Generator:
                 res = self.kube.resource(str(ref.get("apiVersion") or ""), str(ref.get("kind") or ""))
                 downstream.delete(self.kube, res, {"metadata": {"namespace": ref.get("namespace"),
                                                                 "name": ref.get("name")}})
+                self.deleted.add(str(ref.get("uid") or ""))
                 self.metrics.writes.inc("deleted")
             return
         if prepared is None:
@@ -135,6 +139,7 @@ class Generator:
         if not found:
             found = downstream.find(self.kube, kinds, {**base, downstream.TRIGGER_NAME: ctx.trigger.name})
         for res, obj in found:
+            self.deleted.add(str((obj.get("metadata") or {}).get("uid") or ""))
             downstream.delete(self.kube, res, obj)
             self.metrics.writes.inc("deleted")
             log.info("downstream deleted", extra={"policy": key, "rule": ctx.rule,

@@ -17,6 +17,7 @@ from verno.controller.generate import generate_rules, generated_kinds, split_kin
 from verno.controller.informer import Informer
 from verno.controller.kube import APIError, Kube, Resource
 from verno.controller.policies import PolicyCache
+from verno.controller.recent import RecentSet
 from verno.core.prepare import PreparedPolicy, PreparedRule
 from verno.core.request import Request
 from verno.core.updaterequest import RuleContext, TriggerRef, generate_request
@@ -50,9 +51,9 @@ def _match_kinds(rule: Any) -> list[str]:
 
 class Triggers:
     def __init__(self, kube: Kube, policies: PolicyCache, namespace: str, stop: threading.Event,
-                 written: set[tuple[str, str]], watch_seconds: int = 60):
+                 written: RecentSet, deleted: RecentSet, watch_seconds: int = 60):
         self.kube, self.policies, self.namespace, self.stop_event = kube, policies, namespace, stop
-        self.written = written
+        self.written, self.deleted = written, deleted
         self.watch_seconds = watch_seconds
         self.ur_res = kube.resource("kyverno.io/v2", "UpdateRequest")
         self.watched: dict[tuple[str, str], Informer] = {}
@@ -271,6 +272,8 @@ class Triggers:
             if kind == "MODIFIED" and (meta.get("deletionTimestamp") or
                                        (str(meta.get("uid")), str(meta.get("resourceVersion"))) in self.written):
                 return
+            if kind == "DELETED" and str(meta.get("uid")) in self.deleted:
+                return  # this controller deleted it (its trigger went, or stopped matching)
             labels = meta.get("labels") or {}
             ns = labels.get(downstream.POLICY_NAMESPACE, "")
             key = f"{ns}/{labels.get(downstream.POLICY_NAME, '')}" if ns else labels.get(downstream.POLICY_NAME, "")
