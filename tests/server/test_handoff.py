@@ -104,3 +104,15 @@ def test_write_retries_with_backoff_then_gives_up():
     assert never.written == 0 and never.lost == 1
     handoff.close()
     never.close()
+
+
+def test_the_controllers_own_requests_trigger_only_rules_that_ask_for_them():
+    controller = "system:serviceaccount:verno:verno-controller"
+    request = Request(cm({"gen": "yes"}), None, "CREATE", {"username": controller})
+    assert rule_contexts([prepared(rule())], request, controller) == {}
+    chained = rule()
+    chained["skipBackgroundRequests"] = False
+    key, _ = only(rule_contexts([prepared(chained)], request, controller))
+    assert key == "gen"
+    other = Request(cm({"gen": "yes"}), None, "CREATE", {"username": "alice"})
+    assert only(rule_contexts([prepared(rule())], other, controller))[0] == "gen"

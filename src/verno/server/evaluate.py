@@ -93,7 +93,7 @@ def build_evaluator(settings: Settings, metrics: Metrics) -> Evaluator:
 
         store, client, stop = start_cluster_store(engine, settings)
         _track(store, metrics)
-        handoff = HandOff(client.raw_post, own_namespace() or "verno")
+        handoff = HandOff(client.raw_post, own_namespace() or "verno", background_user=settings.background_username)
         return Evaluator(engine, store, _sources(settings, pool, cluster=client),
                          _stopping(stop, handoff.close, pool.close), handoff=handoff)
     file_store = FilePolicyStore(engine, settings.policies, poll_interval=settings.poll_interval)

@@ -40,18 +40,20 @@ def _matches(rule: PreparedRule, obj: dict[str, Any], operation: str, request: R
     return rule.matcher.matches(probe)
 
 
-def rule_contexts(policies: tuple[PreparedPolicy, ...] | list[PreparedPolicy],
-                  request: Request) -> dict[str, list[RuleContext]]:
-    """Policy key -> the generate work one admission request makes."""
+def rule_contexts(policies: tuple[PreparedPolicy, ...] | list[PreparedPolicy], request: Request,
+                  background_user: str = "") -> dict[str, list[RuleContext]]:
+    """Policy key -> the generate work one admission request makes. Requests of ``background_user`` (the
+    controller's own writes) concern only rules with ``skipBackgroundRequests: false``."""
     out: dict[str, list[RuleContext]] = {}
     if request.dry_run:
         return out
+    from_controller = bool(background_user) and (request.user_info or {}).get("username") == background_user
     for prepared in policies:
         policy = prepared.policy
         if not policy.spec.admission or policy.namespace and policy.namespace != request.namespace:
             continue
         for rule in prepared.rules:
-            if rule.kind != "generate":
+            if rule.kind != "generate" or from_controller and rule.rule.skip_background_requests:
                 continue
             sync = bool(rule.rule.generate.synchronize)
             ops = _operations(rule.rule)
@@ -77,8 +79,9 @@ class HandOff:
     """Writes UpdateRequests through ``post(path, body)`` (the cluster client's) into ``namespace``."""
 
     def __init__(self, post: Callable[[str, Any], Any], namespace: str, workers: int = 2,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, background_user: str = ""):
         self.post, self.namespace, self.sleep = post, namespace, sleep
+        self.background_user = background_user
         self.path = f"/apis/{API_VERSION}/namespaces/{namespace}/{PLURAL}"
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verno-handoff")
         self.written = 0
@@ -91,7 +94,7 @@ class HandOff:
 
     def _run(self, policies: tuple[PreparedPolicy, ...], request: Request, admission: dict[str, Any]) -> None:
         try:
-            work = rule_contexts(policies, request)
+            work = rule_contexts(policies, request, self.background_user)
         except Exception:
             log.exception("generate hand-off: matching failed", extra={"uid": admission.get("uid")})
             return
