@@ -316,3 +316,25 @@ def test_downstream_deleted_for_a_trigger_that_stopped_matching_stays_deleted_qu
     assert no_requests_left(cluster)
     assert running.controller.metrics.requests.value("failed") == 0
     assert cluster.get("v1", "ConfigMap", "src-copy", "default") is None
+
+
+def test_a_namespaced_policy_generates_only_in_its_own_namespace(cluster, controllers):
+    namespace(cluster, "team")
+    for target, name in (("team", "inside"), ("default", "outside")):
+        cluster.create({"apiVersion": "kyverno.io/v1", "kind": "Policy",
+                        "metadata": {"name": name, "namespace": "team"},
+                        "spec": {"rules": [{"name": "cm", "match": {"any": [{"resources": {"kinds": ["ConfigMap"]}}]},
+                                            "generate": {"apiVersion": "v1", "kind": "ConfigMap", "name": f"made-{name}",
+                                                         "namespace": target, "data": {"data": {}}}}]}})
+    running = controllers()
+    trigger = cluster.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "t", "namespace": "team"}})
+    for name in ("inside", "outside"):
+        body = generate_request(f"team/{name}", [RuleContext("cm", TriggerRef.of(trigger))], NAMESPACE)
+        cluster.create(body)
+    wait_for(lambda: cluster.get("v1", "ConfigMap", "made-inside", "team"))
+    wait_for(lambda: running.controller.metrics.requests.value("failed") >= 1, what="the outside request failed")
+    status = wait_for(lambda: [u.get("status") for u in client.CustomObjectsApi(_api(cluster))
+                               .list_namespaced_custom_object(*URS)["items"] if u.get("status")])
+    assert ("a namespaced policy cannot generate resources in other namespaces, expected: team, received: default"
+            in status[0]["message"])
+    assert cluster.get("v1", "ConfigMap", "made-outside", "default") is None

@@ -79,6 +79,15 @@ def owner_labels(policy: Any, rule: str, trigger: TriggerRef) -> dict[str, str]:
     return labels
 
 
+def _check_scope(prepared: PreparedPolicy, desired: dict[str, Any]) -> None:
+    """A namespaced Policy generates only in its own namespace (Kyverno refuses such a policy at admission)."""
+    own = prepared.policy.namespace
+    target = str((desired.get("metadata") or {}).get("namespace") or "")
+    if own and target != own:
+        raise GenerateFailed(f"a namespaced policy cannot generate resources in other namespaces, expected: {own}, "
+                             f"received: {target or '(cluster scope)'}")
+
+
 class Generator:
     def __init__(self, kube: Kube, engine: Engine, policies: PolicyCache, events: EventRecorder,
                  metrics: Metrics | None = None):
@@ -219,6 +228,7 @@ class Generator:
             if response.message and not response.generated_resources:
                 raise GenerateFailed(response.message)
             for desired in response.generated_resources:
+                _check_scope(prepared, desired)
                 out.append(self._write(prepared, rule, desired, synchronize))
             if response.message:
                 raise GenerateFailed(response.message)
