@@ -39,14 +39,17 @@ def controller_command(kubeconfig: str | None, in_cluster: bool, namespace: str 
         raise click.UsageError("give exactly one of --kubeconfig FILE or --in-cluster")
     interval = _duration(scan_interval, "--scan-interval")
     retry = _duration(leader_election_retry_period, "--leader-election-retry-period")
-    jsonlog.setup(log_level.upper())
     settings = ControllerSettings(kubeconfig=kubeconfig, in_cluster=in_cluster,
                                   namespace=namespace or default_namespace(), workers=workers,
                                   scan_interval=interval, leader_elect=leader_elect, retry_period=retry,
                                   lease_duration=max(1, round(6 * retry)), renew_deadline=5 * retry,
                                   host=host, port=port)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    sys.exit(main_loop(settings))
+
+    def started() -> None:  # the credentials were read: from here on this process is the controller
+        jsonlog.setup(log_level.upper())
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+    sys.exit(main_loop(settings, started))
 
 
 def _duration(text: str, option: str) -> float:

@@ -264,8 +264,11 @@ class Controller:
         self.kube.replace(self._ur_res(), self.settings.namespace, body, subresource="status")
 
 
-def main_loop(settings: ControllerSettings) -> int:
+def main_loop(settings: ControllerSettings, started: Any = None) -> int:
+    """Run a controller process; ``started`` (logging, signals) is called once the credentials were read."""
     controller = Controller(settings)
+    if started is not None:
+        started()
     try:
         return controller.run()
     except APIError as exc:
