@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from .admission import Admission
+from .authz import Authorizer, Denial
 from .collector import Collector
 from .handler import ADMIN, Handler
 from .operations import Operations
@@ -23,6 +25,12 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (a killed process) is normal; anything else is printed."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
 
 class APIServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, service_map: dict[str, str] | None = None,
@@ -33,6 +41,7 @@ class APIServer:
         self.admission = Admission(self.store, self.registry, service_map)
         self.operations = Operations(self.store, self.admission)
         self.collector = Collector(self.store)
+        self.authorizer = Authorizer()
         self.watch_timeout = watch_timeout
         self.bookmark_interval = bookmark_interval
         self.verbose = verbose
@@ -97,6 +106,13 @@ class APIServer:
     def get(self, api_version: str, kind: str, name: str, namespace: str = "") -> dict[str, Any] | None:
         rt = self.resource_for({"apiVersion": api_version, "kind": kind})
         return self.store.get(rt.group_resource, (namespace if rt.namespaced else "", name))
+
+    def deny(self, verb: str, group: str, plural: str, namespace: str = "") -> Denial:
+        """Refuse ``verb`` on ``group``/``plural`` (in ``namespace``, or everywhere) with a 403 Forbidden."""
+        return self.authorizer.deny(verb, group, plural, namespace)
+
+    def allow(self, denial: Denial) -> None:
+        self.authorizer.allow(denial)
 
     def compact(self) -> None:
         """Drop the watch history: a watch from an older resourceVersion gets 410 Expired."""

@@ -215,3 +215,31 @@ def test_dynamic_client_discovers_and_lists(api_client):
     assert [i.metadata.name for i in cms.get(namespace="default").items] == ["dyn"]
     deploys = dyn.resources.get(api_version="apps/v1", kind="Deployment")
     assert deploys.namespaced and deploys.name == "deployments"
+
+
+def test_a_denied_verb_is_forbidden_as_the_api_server_says_it(apiserver, api_client):
+    core = client.CoreV1Api(api_client)
+    denial = apiserver.deny("create", "", "configmaps", "default")
+    code, body = error(core.create_namespaced_config_map, "default", cm("nope"))
+    assert code == 403 and body["reason"] == "Forbidden"
+    assert body["message"] == ('configmaps is forbidden: User "kubernetes-admin" cannot create resource "configmaps" '
+                               'in API group "" in the namespace "default"')
+    core.create_namespaced_config_map("kube-public", cm("elsewhere"))  # other namespaces are not denied
+    apiserver.deny("delete", "", "configmaps")
+    code, body = error(core.delete_namespaced_config_map, "elsewhere", "kube-public")
+    assert code == 403 and body["message"].startswith('configmaps "elsewhere" is forbidden: User')
+    apiserver.allow(denial)
+    core.create_namespaced_config_map("default", cm("now"))
+
+
+def test_replies_are_not_held_back_by_delayed_acks(api_client):
+    """Header and body go out without waiting for the client's ACK (TCP_NODELAY, as Go's server): 20 reads on
+    one kept-alive connection take milliseconds each, not the ~40 ms of a delayed ACK."""
+    import time
+
+    core = client.CoreV1Api(api_client)
+    core.read_namespace("default")
+    started = time.perf_counter()
+    for _ in range(20):
+        core.read_namespace("default")
+    assert time.perf_counter() - started < 0.6

@@ -35,7 +35,7 @@ def test_default_render_is_valid_kubernetes(render, validate):
     assert kinds == sorted([
         "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition",
         "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition",
-        "ServiceAccount", "Secret", "Service", "Deployment", "PodDisruptionBudget",
+        "CustomResourceDefinition", "ServiceAccount", "Secret", "Service", "Deployment", "PodDisruptionBudget",
         "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRole",
         "ClusterRoleBinding", "ClusterRoleBinding",
         "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",

@@ -46,16 +46,17 @@ def _walk(schema: dict[str, Any], path: str) -> Iterator[tuple[str, dict[str, An
         yield from _walk(schema["additionalProperties"], f"{path}{{}}")
 
 
-def test_the_three_kinds(validate):
-    assert set(CRD_BY_KIND) == {"ClusterPolicy", "Policy", "PolicyException"}
+def test_the_kinds(validate):
+    assert set(CRD_BY_KIND) == {"ClusterPolicy", "Policy", "PolicyException", "UpdateRequest"}
     validate(list(CRD_BY_KIND.values()))
     scopes = {k: d["spec"]["scope"] for k, d in CRD_BY_KIND.items()}
-    assert scopes == {"ClusterPolicy": "Cluster", "Policy": "Namespaced", "PolicyException": "Namespaced"}
+    assert scopes == {"ClusterPolicy": "Cluster", "Policy": "Namespaced", "PolicyException": "Namespaced",
+                      "UpdateRequest": "Namespaced"}
     for kind, doc in CRD_BY_KIND.items():
         assert doc["metadata"]["name"] == f"{doc['spec']['names']['plural']}.kyverno.io"
         assert doc["spec"]["group"] == "kyverno.io"
         storage = [v["name"] for v in doc["spec"]["versions"] if v["storage"]]
-        assert storage == (["v2"] if kind == "PolicyException" else ["v1"])
+        assert storage == (["v2"] if kind in ("PolicyException", "UpdateRequest") else ["v1"])
 
 
 @pytest.mark.parametrize("crd", [*CRD_BY_KIND.values(), *CEL_CRD_BY_KIND.values()],

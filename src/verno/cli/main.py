@@ -21,6 +21,7 @@ COMMANDS = {
     "jp": "verno.cli.jp:jp_group",
     "plugins": "verno.cli.plugins_cmd:plugins_command",
     "serve": "verno.cli.serve:serve_command",
+    "controller": "verno.cli.controller:controller_command",
     "webhook-config": "verno.cli.webhookconfig:webhook_config_command",
     "certs": "verno.cli.certs:certs_command",
 }

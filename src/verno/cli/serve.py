@@ -48,13 +48,16 @@ from verno.cli.registry_opts import EGRESS_HELP, parse_egress
               help="Open connections per worker; more are closed at once (0: no cap).")
 @click.option("--max-connections-per-client", default=1000, show_default=True, type=click.IntRange(0, 1_000_000),
               help="Open connections per worker from one client address (0: no cap).")
+@click.option("--controller-username", default=None,
+              help="The user verno controller's requests come as (default: system:serviceaccount:<namespace>:"
+                   "verno-controller); generate rules with skipBackgroundRequests (the default) ignore its requests.")
 def serve_command(policies: tuple[str, ...], tls_cert: str, tls_key: str, host: str, port: int, workers: int,
                   timeout: float, kubeconfig: str | None, in_cluster: bool, exclude_namespaces: tuple[str, ...],
                   threads: int, log_level: str, registry_ca: str | None = None, allow_insecure_registry: bool = False,
                   docker_config: str | None = None, evaluators: int = 2, header_timeout: float = 10.0,
                   keepalive_timeout: float = 30.0, max_connections: int = 2000,
                   max_connections_per_client: int = 1000,
-                  allow_egress: tuple[str, ...] = ()) -> None:
+                  allow_egress: tuple[str, ...] = (), controller_username: str | None = None) -> None:
     """Serve Kyverno policies as a Kubernetes admission webhook."""
     from verno.server import logging as jsonlog
     from verno.server.settings import ENV, Settings, default_excluded_namespaces
@@ -81,6 +84,7 @@ def serve_command(policies: tuple[str, ...], tls_cert: str, tls_key: str, host: 
                         allow_egress=list(egress.entries))
     settings.evaluators, settings.header_timeout, settings.keepalive_timeout = evaluators, header_timeout, keepalive_timeout
     settings.max_connections, settings.max_connections_per_client = max_connections, max_connections_per_client
+    settings.controller_username = controller_username or ""
     os.environ[ENV] = settings.to_env()
     jsonlog.setup(settings.log_level)
     config = Config(

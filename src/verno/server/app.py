@@ -20,7 +20,7 @@ from verno.server.admission import BadReview, Review, build_request, parse_revie
 from verno.server.decide import Decision, failed_decision, matching_policies
 from verno.server.evalpool import EvalPool, EvaluationFailed, EvaluationStale, EvaluationTimedOut
 from verno.server.evaluate import Evaluator
-from verno.server.policies import failure_policy
+from verno.server.policies import failure_policy, has_match_conditions
 from verno.server.metrics import CONTENT_TYPE, Metrics
 from verno.server.settings import Settings
 
@@ -224,6 +224,11 @@ class App:
             decision = self._by_failure_policy(key, f"internal error writing the answer: {type(exc).__name__}: {exc}")
             doc = _answer(review.api_version, review.uid, decision)
         await _json(send, 200, doc)
+        if endpoint == "validate" and decision.allowed:
+            try:
+                self._hand_off(key, review)
+            except Exception:  # the answer is sent; a hand-off fault is logged, never raised
+                log.exception("generate hand-off failed", extra={"uid": review.uid})
         try:
             self._record(endpoint, review, decision, started)
         except Exception:  # bookkeeping must never fail an answered request
@@ -241,6 +246,21 @@ class App:
                                                 "namespace": review.namespace,
                                                 "resource_name": review.request.get("name") or "",
                                                 "reason": decision.message.strip()})
+
+    def _hand_off(self, key: str, review: Review) -> None:
+        """Cluster mode: the generate rules this admitted request concerns become an UpdateRequest for
+        ``verno controller`` (each policy on the validating route of its failurePolicy, or on its own)."""
+        evaluator = self.evaluator
+        if evaluator is None or evaluator.handoff is None or self._excluded(review) or not evaluator.store.ready:
+            return
+        if review.request.get("dryRun"):
+            return
+        policies = tuple(p for p in evaluator.store.snapshot.policies
+                         if "generate" in p.kinds and _on_route(p, key))
+        if not policies:
+            return
+        request = build_request(review, evaluator.store.namespace_labels(review.namespace))
+        evaluator.handoff.offer(policies, request, review.request)
 
     def _excluded(self, review: Review) -> bool:
         if review.namespace in self.excluded:
@@ -340,6 +360,17 @@ class App:
         except Exception:
             concerned = list(policies)
         return failed_decision(concerned, request, reason, kinds)
+
+
+def _on_route(prepared: Any, key: str) -> bool:
+    """Whether a policy's generate work is handed off from this validating route (once per request)."""
+    if key.startswith("validate/finegrained/"):
+        return key == f"validate/finegrained/{prepared.policy.key}"
+    if has_match_conditions(prepared.policy):
+        return False
+    if key in ("validate/fail", "validate/ignore"):
+        return key == f"validate/{failure_policy(prepared.policy).lower()}"
+    return True
 
 
 def _answer(api_version: str, uid: str, decision: Decision) -> dict[str, Any]:

@@ -25,6 +25,8 @@ class Evaluator:
     sources: Sources
     stop: Callable[[], None]
     _validate_sources: Sources | None = None
+    #: cluster mode: writes the UpdateRequests of generate rules (``server/handoff.py``)
+    handoff: Any = None
 
     def evaluate(self, endpoint: str, snapshot: Snapshot, policies: tuple[PreparedPolicy, ...],
                  request: Request, kinds: tuple[Any, ...] = ()) -> Decision:
@@ -106,9 +108,14 @@ def build_evaluator(settings: Settings, metrics: Metrics) -> Evaluator:
     if settings.cluster_mode:
         from verno.server.cluster import start_cluster_store
 
+        from verno.server.handoff import HandOff
+        from verno.server.settings import own_namespace
+
         store, client, stop = start_cluster_store(engine, settings)
         _track(store, metrics)
-        return Evaluator(engine, store, _sources(settings, pool, cluster=client), _stopping(stop, pool.close))
+        handoff = HandOff(client.raw_post, own_namespace() or "verno", background_user=settings.background_username)
+        return Evaluator(engine, store, _sources(settings, pool, cluster=client),
+                         _stopping(stop, handoff.close, pool.close), handoff=handoff)
     file_store = FilePolicyStore(engine, settings.policies, poll_interval=settings.poll_interval)
     _track(file_store, metrics)
     file_store.load()

@@ -56,6 +56,14 @@ class Settings:
     #: open connections per worker process, in all and per client address (0: no cap)
     max_connections: int = 2000
     max_connections_per_client: int = 1000
+    #: the user ``verno controller``'s requests come as: generate rules with ``skipBackgroundRequests`` (the
+    #: default) hand none of them over, so what the controller writes does not trigger generation again
+    controller_username: str = ""
+
+    @property
+    def background_username(self) -> str:
+        return self.controller_username or \
+            f"system:serviceaccount:{own_namespace() or 'verno'}:verno-controller"
 
     @property
     def egress(self) -> EgressPolicy:

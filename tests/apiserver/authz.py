@@ -1,0 +1,49 @@
+"""Denials a test sets (`APIServer.deny`): the stand-in has no RBAC, so a test that needs a 403 names the verb,
+resource and namespace to refuse, and the reply is the API server's own Forbidden Status."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from .status import APIError, forbidden
+
+
+@dataclass(frozen=True)
+class Denial:
+    verb: str
+    group: str
+    plural: str
+    namespace: str = ""  # "" = every namespace (and the cluster scope)
+
+
+def verb_of(method: str, name: str, watch: bool) -> str:
+    if method == "GET":
+        return "get" if name else ("watch" if watch else "list")
+    if method == "DELETE":
+        return "delete" if name else "deletecollection"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(method, method.lower())
+
+
+class Authorizer:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.denials: list[Denial] = []
+
+    def deny(self, verb: str, group: str, plural: str, namespace: str = "") -> Denial:
+        denial = Denial(verb, group, plural, namespace)
+        with self._lock:
+            self.denials.append(denial)
+        return denial
+
+    def allow(self, denial: Denial) -> None:
+        with self._lock:
+            self.denials = [d for d in self.denials if d != denial]
+
+    def check(self, user: str, verb: str, group: str, plural: str, namespace: str, name: str) -> None:
+        with self._lock:
+            denials = list(self.denials)
+        for d in denials:
+            if d.verb == verb and d.group == group and d.plural == plural and d.namespace in ("", namespace):
+                where = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
+                raise forbidden(plural, group, name, f'User "{user}" cannot {verb} resource "{plural}" in API group '
+                                                     f'"{group}" {where}')
