@@ -51,21 +51,35 @@ class Sizes:
 
 
 def input_size(*values: object) -> Sizes:
-    """The longest list or map and the longest string anywhere in ``values``."""
+    """The longest list or map and the longest string anywhere in ``values``.
+
+    A list or map met again (``request.object`` is ``object``) is measured once."""
     items = chars = 0
     stack = list(values)
+    seen: set[int] = set()
     while stack:
         value = stack.pop()
         if isinstance(value, (str, bytes, bytearray)):
             chars = max(chars, len(value))
         elif isinstance(value, dict):
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
             items = max(items, len(value))
             stack.extend(value.values())
             stack.extend(k for k in value if isinstance(k, str))
         elif isinstance(value, (list, tuple)):
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
             items = max(items, len(value))
             stack.extend(value)
     return Sizes(items, chars)
+
+
+def larger(a: Sizes, b: Sizes) -> Sizes:
+    """Bounds covering both."""
+    return Sizes(max(a.items, b.items), max(a.chars, b.chars))
 
 
 @dataclass

@@ -199,7 +199,7 @@ class Activation:
         try:
             self.values[name] = self.evaluate(self.variables.programs[name])
             if self._sizes is not None:  # a new value may be larger than what was measured
-                self._sizes = None
+                self._sizes = costs.larger(self._sizes, costs.input_size(self.values[name]))
         except CELError as exc:
             self.errors[name] = exc
 
