@@ -26,3 +26,18 @@ def test_a_variable_value_extends_the_measured_sizes():
     assert activation.sizes() == Sizes(2, 4)
     assert activation.evaluate(program) is True
     assert activation.sizes() == Sizes(500, 10)
+
+
+def test_cost_estimates_are_kept_per_input_sizes(monkeypatch):
+    from verno.core.cel import cost
+
+    env = environment_for("ValidatingPolicy")
+    program = env.compile("object.items.all(i, i.name.startsWith('a'))", expect=("bool",))
+    assert program.needs_size_check
+    calls = []
+    real = cost.estimate
+    monkeypatch.setattr(cost, "estimate", lambda tree, sizes: calls.append(sizes) or real(tree, sizes))
+    for name in ("ab", "ac", "ad"):  # same sizes: estimated once
+        assert Activation({"object": {"items": [{"name": name}]}}).evaluate(program) is True
+    assert Activation({"object": {"items": [{"name": "b"}, {"name": "a"}]}}).evaluate(program) is False
+    assert len(calls) == 2

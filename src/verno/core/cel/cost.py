@@ -57,23 +57,34 @@ def input_size(*values: object) -> Sizes:
     items = chars = 0
     stack = list(values)
     seen: set[int] = set()
+    push, pop = stack.append, stack.pop
     while stack:
-        value = stack.pop()
-        if isinstance(value, (str, bytes, bytearray)):
-            chars = max(chars, len(value))
-        elif isinstance(value, dict):
+        value = pop()
+        kind = type(value)
+        if kind is str or kind is bytes or kind is bytearray or isinstance(value, (str, bytes, bytearray)):
+            if len(value) > chars:  # type: ignore[arg-type]
+                chars = len(value)  # type: ignore[arg-type]
+        elif kind is dict or isinstance(value, dict):
             if id(value) in seen:
                 continue
             seen.add(id(value))
-            items = max(items, len(value))
-            stack.extend(value.values())
-            stack.extend(k for k in value if isinstance(k, str))
-        elif isinstance(value, (list, tuple)):
+            if len(value) > items:  # type: ignore[arg-type]
+                items = len(value)  # type: ignore[arg-type]
+            for key, item in value.items():  # type: ignore[union-attr]
+                if type(key) is str and len(key) > chars:
+                    chars = len(key)
+                if type(item) is str:
+                    if len(item) > chars:
+                        chars = len(item)
+                elif item is not None and type(item) not in (bool, int, float):
+                    push(item)
+        elif kind is list or kind is tuple or isinstance(value, (list, tuple)):
             if id(value) in seen:
                 continue
             seen.add(id(value))
-            items = max(items, len(value))
-            stack.extend(value)
+            if len(value) > items:  # type: ignore[arg-type]
+                items = len(value)  # type: ignore[arg-type]
+            stack.extend(value)  # type: ignore[arg-type]
     return Sizes(items, chars)
 
 

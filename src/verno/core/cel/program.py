@@ -83,6 +83,18 @@ class Program:
     tree: Node
     needs_size_check: bool
     unbounded: str = ""
+    #: estimated costs by input sizes (many inputs have the same sizes)
+    estimates: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def estimate(self, sizes: costs.Sizes) -> int:
+        """The cost bound of one evaluation on inputs within ``sizes`` (raises ``costs.Unbounded``)."""
+        cost = self.estimates.get(sizes)
+        if cost is None:
+            cost = costs.estimate(self.tree, sizes)
+            if len(self.estimates) >= 256:
+                self.estimates.clear()
+            self.estimates[sizes] = cost
+        return cost
 
     def evaluate(self, activation: Activation) -> object:
         return activation.evaluate(self)
@@ -210,7 +222,7 @@ class Activation:
             raise CELCostError(program.source, f"{COST_MESSAGE}: {program.unbounded}")
         if program.needs_size_check:
             try:
-                estimate = costs.estimate(program.tree, self.sizes())
+                estimate = program.estimate(self.sizes())
             except costs.Unbounded as exc:  # pragma: no cover - caught at compile time
                 raise CELCostError(program.source, f"{COST_MESSAGE}: {exc}") from None
             if estimate > self._limit:
