@@ -14,7 +14,7 @@ from verno.cli import test_cmd
 from verno.cli.testing import Selector, SuiteRunner
 from verno.core.engine import Engine
 from verno.core.hookspecs import hookimpl
-from verno.core.models.testfile import TestFile
+from verno.core.models import testfile
 from verno.core.policykinds import PolicyKind
 
 
@@ -247,7 +247,7 @@ def test_params_context_and_namespaces_reach_the_kinds(tmp_path):
         "spec": {"resources": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "registries"},
                                 "data": {"allowed": "corp"}}],
                  "images": [{"image": "nginx:1", "registry": "index.docker.io"}]}}))
-    test = TestFile.model_validate({
+    test = testfile.TestFile.model_validate({
         "apiVersion": "cli.kyverno.io/v1alpha1", "kind": "Test", "metadata": {"name": "t"},
         "policies": ["probe.yaml"], "resources": ["pod.yaml"], "paramResources": ["params.yaml"],
         "context": "context.yaml",
