@@ -377,3 +377,15 @@ def test_global_context_entry_with_two_sources_is_an_error(run, tmp_path):
     assert r.exit_code == 1
     assert "globalContextEntries[0]: give one of data, resources and resourceFiles, not data and resources" \
         in r.output
+
+
+@pytest.mark.parametrize("entry,where", [
+    ("- metadata: {name: {a: 1}}", "namespaces[0].metadata.name: Input should be a valid string"),
+    ("- [prod]", "namespaces[0]: Input should be a valid dictionary"),
+    ("- metadata: {name: prod, labels: {env: [a]}}", "namespaces[0].metadata.labels.env"),
+])
+def test_values_namespaces_are_namespace_objects(run, tmp_path, entry, where):
+    suite(tmp_path, RESULTS)
+    (tmp_path / "bad.yaml").write_text(f"apiVersion: cli.kyverno.io/v1alpha1\nkind: Values\nnamespaces:\n{entry}\n")
+    r = run("apply", tmp_path / "policies.yaml", "-r", tmp_path / "resources.yaml", "-f", tmp_path / "bad.yaml")
+    assert r.exit_code == 1 and f"bad.yaml (document 1): {where}" in r.stderr
