@@ -389,3 +389,17 @@ def test_values_namespaces_are_namespace_objects(run, tmp_path, entry, where):
     (tmp_path / "bad.yaml").write_text(f"apiVersion: cli.kyverno.io/v1alpha1\nkind: Values\nnamespaces:\n{entry}\n")
     r = run("apply", tmp_path / "policies.yaml", "-r", tmp_path / "resources.yaml", "-f", tmp_path / "bad.yaml")
     assert r.exit_code == 1 and f"bad.yaml (document 1): {where}" in r.stderr
+
+
+def test_a_global_context_entry_with_projections_is_a_map_of_them(run, tmp_path):
+    (tmp_path / "policy.yaml").write_text(GCTX_POLICY.replace('jmesPath: "length(@)"', 'jmesPath: "names | length(@)"'))
+    (tmp_path / "resources.yaml").write_text(yaml.safe_dump(deployment("new", 1)))
+    test = {"apiVersion": "cli.kyverno.io/v1alpha1", "kind": "Test", "metadata": {"name": "g"},
+            "policies": ["policy.yaml"], "resources": ["resources.yaml"],
+            "globalContextEntries": [{"name": "deployments", "data": {"items": [{"name": "a"}, {"name": "b"}]},
+                                      "projections": [{"name": "names", "path": "items[].name"}]}],
+            "results": [{"policy": "replica-budget", "rule": "budget", "resources": ["new"], "result": "fail"}]}
+    (tmp_path / "kyverno-test.yaml").write_text(yaml.safe_dump(test))
+    r = run("test", tmp_path, "--detailed-results")
+    assert r.exit_code == 0, r.output
+    assert "too many deployments: 2" in r.stdout

@@ -368,9 +368,12 @@ class SuiteRunner:
             if entry.field_path:
                 data = self.engine.jmespath.search(entry.field_path, data)
             if entry.projections:
-                for proj in entry.projections:
-                    out[f"{entry.name}.{proj.name}" if proj.name else entry.name] = \
-                        self.engine.jmespath.search(proj.path, data) if proj.path else data
+                # as Kyverno's CLI mocks an entry with projections: its value is {projection name: value}
+                projected = {proj.name: self.engine.jmespath.search(proj.path, data) if proj.path else data
+                             for proj in entry.projections}
+                for name, value in projected.items():
+                    out[f"{entry.name}.{name}" if name else entry.name] = value
+                data = projected
             out[entry.name] = data
         return out
 
