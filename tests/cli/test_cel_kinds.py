@@ -258,7 +258,7 @@ def test_params_context_and_namespaces_reach_the_kinds(tmp_path):
                          Selector(), lambda *a: None)
     outcome = runner.run()
     params, context, namespaces = Recorder.seen[0]
-    assert [p["metadata"]["name"] for p in params] == ["limits"]
+    assert [p["metadata"] for p in params] == [{"name": "limits", "namespace": "default"}]
     assert context["resources"][0]["metadata"] == {"name": "registries", "namespace": "default"}
     assert context["images"] == [{"image": "nginx:1", "registry": "index.docker.io"}]
     assert namespaces["shop"]["metadata"]["labels"] == {"env": "prod"}

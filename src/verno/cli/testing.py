@@ -268,7 +268,8 @@ class SuiteRunner:
 
     def _params(self) -> list[dict[str, Any]]:
         """The Test's ``paramResources`` (admission policies' params), as read from their files."""
-        return [d.data for d in iter_resources([self._p(r) for r in self.test.param_resources])]
+        return [with_default_namespace(d.data)
+                for d in iter_resources([self._p(r) for r in self.test.param_resources])]
 
     def _cel_context(self) -> dict[str, Any]:
         """The Context file's ``spec.resources`` and ``spec.images`` (CEL lookups offline)."""
