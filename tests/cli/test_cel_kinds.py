@@ -14,7 +14,7 @@ from verno.cli import test_cmd
 from verno.cli.testing import Selector, SuiteRunner
 from verno.core.engine import Engine
 from verno.core.hookspecs import hookimpl
-from verno.core.models.testfile import TestFile
+from verno.core.models import testfile
 from verno.core.policykinds import PolicyKind
 
 
@@ -247,7 +247,7 @@ def test_params_context_and_namespaces_reach_the_kinds(tmp_path):
         "spec": {"resources": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "registries"},
                                 "data": {"allowed": "corp"}}],
                  "images": [{"image": "nginx:1", "registry": "index.docker.io"}]}}))
-    test = TestFile.model_validate({
+    test = testfile.TestFile.model_validate({
         "apiVersion": "cli.kyverno.io/v1alpha1", "kind": "Test", "metadata": {"name": "t"},
         "policies": ["probe.yaml"], "resources": ["pod.yaml"], "paramResources": ["params.yaml"],
         "context": "context.yaml",
@@ -258,7 +258,7 @@ def test_params_context_and_namespaces_reach_the_kinds(tmp_path):
                          Selector(), lambda *a: None)
     outcome = runner.run()
     params, context, namespaces = Recorder.seen[0]
-    assert [p["metadata"]["name"] for p in params] == ["limits"]
+    assert [p["metadata"] for p in params] == [{"name": "limits", "namespace": "default"}]
     assert context["resources"][0]["metadata"] == {"name": "registries", "namespace": "default"}
     assert context["images"] == [{"image": "nginx:1", "registry": "index.docker.io"}]
     assert namespaces["shop"]["metadata"]["labels"] == {"env": "prod"}
@@ -268,9 +268,13 @@ def test_params_context_and_namespaces_reach_the_kinds(tmp_path):
 def test_an_invalid_context_file_names_the_field(run, tmp_path):
     suite(tmp_path, RESULTS[:1], context="context.yaml")
     (tmp_path / "context.yaml").write_text("apiVersion: cli.kyverno.io/v1alpha1\nkind: Context\n"
-                                           "spec: {resources: [{kind: ConfigMap}], image: []}\n")
+                                           "spec: {resources: [], image: []}\n")
     r = run("test", tmp_path)
     assert r.exit_code == 1 and "context.yaml (document 1): spec.image: unknown field" in r.output
+    (tmp_path / "context.yaml").write_text("apiVersion: cli.kyverno.io/v1alpha1\nkind: Context\n"
+                                           "spec: {resources: [{kind: ConfigMap}]}\n")
+    r = run("test", tmp_path)
+    assert r.exit_code == 1 and "resources[0].apiVersion is required" in r.output
 
 
 # -- apply ------------------------------------------------------------------------------------------------
@@ -438,3 +442,29 @@ spec:
     r = run("test", tmp_path)
     assert r.exit_code == 0, r.output
     assert "Test Summary: 2 tests passed and 0 tests failed" in r.stdout
+
+
+@pytest.mark.parametrize("entry,where", [
+    ("- metadata: {name: {a: 1}}", "namespaces[0].metadata.name: Input should be a valid string"),
+    ("- [prod]", "namespaces[0]: Input should be a valid dictionary"),
+    ("- metadata: {name: prod, labels: {env: [a]}}", "namespaces[0].metadata.labels.env"),
+])
+def test_values_namespaces_are_namespace_objects(run, tmp_path, entry, where):
+    suite(tmp_path, RESULTS)
+    (tmp_path / "bad.yaml").write_text(f"apiVersion: cli.kyverno.io/v1alpha1\nkind: Values\nnamespaces:\n{entry}\n")
+    r = run("apply", tmp_path / "policies.yaml", "-r", tmp_path / "resources.yaml", "-f", tmp_path / "bad.yaml")
+    assert r.exit_code == 1 and f"bad.yaml (document 1): {where}" in r.stderr
+
+
+def test_a_global_context_entry_with_projections_is_a_map_of_them(run, tmp_path):
+    (tmp_path / "policy.yaml").write_text(GCTX_POLICY.replace('jmesPath: "length(@)"', 'jmesPath: "names | length(@)"'))
+    (tmp_path / "resources.yaml").write_text(yaml.safe_dump(deployment("new", 1)))
+    test = {"apiVersion": "cli.kyverno.io/v1alpha1", "kind": "Test", "metadata": {"name": "g"},
+            "policies": ["policy.yaml"], "resources": ["resources.yaml"],
+            "globalContextEntries": [{"name": "deployments", "data": {"items": [{"name": "a"}, {"name": "b"}]},
+                                      "projections": [{"name": "names", "path": "items[].name"}]}],
+            "results": [{"policy": "replica-budget", "rule": "budget", "resources": ["new"], "result": "fail"}]}
+    (tmp_path / "kyverno-test.yaml").write_text(yaml.safe_dump(test))
+    r = run("test", tmp_path, "--detailed-results")
+    assert r.exit_code == 0, r.output
+    assert "too many deployments: 2" in r.stdout

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: seed suites inside the project (directories holding a kyverno-test.yaml)
 PROJECT_SEEDS = [ROOT / "examples", ROOT / "tests/fuzz/seeds/features", ROOT / "tests/data/cli/suite",
-                 ROOT / "tests/data/cli/values-operation", ROOT / "tests/data/cli/multi"]
+                 ROOT / "tests/data/cli/values-operation", ROOT / "tests/data/cli/multi", ROOT / "tests/fuzz/seeds/cel"]
 
 #: field names a mutation may add, so that mutations reach the parts of the schema that matter
 FIELDS = [
@@ -48,6 +48,10 @@ FIELDS = [
     "rule", "resource", "patchedResource", "generatedResource", "cloneSourceResource", "values",
     "globalValues", "policies", "userinfo", "variables", "exceptions", "clusterResources", "ruleNames",
     "policyName", "containers", "image", "securityContext", "privileged", "autogen-x", "=(tier)", "+(x)",
+    "matchConstraints", "resourceRules", "apiGroups", "apiVersions", "matchConditions", "expression",
+    "validations", "messageExpression", "auditAnnotations", "valueExpression", "validationActions",
+    "failurePolicy", "evaluation", "mode", "policyRefs", "allowedValues", "reportResult", "jsonPayloads",
+    "paramResources", "isValidatingPolicy",
     "X(y)", "^(name)", "<(a)", "(name)", "subresources", "namespaceSelector", "imageExtractors",
     "mutateExistingOnPolicyUpdate", "generateExisting", "applyRules", "webhookTimeoutSeconds", "schemaValidation",
 ]
@@ -191,7 +195,8 @@ def load_seed(directory: Path) -> Seed | None:
     for d in docs:
         add(d.get("policies"), policies)
         add(d.get("resources"), resources)
-        for key in ("exceptions", "clusterResources", "targetResources", "variables", "userinfo", "values"):
+        for key in ("exceptions", "clusterResources", "targetResources", "variables", "userinfo", "values",
+                    "jsonPayloads", "paramResources", "context"):
             add(d.get(key))
         for r in d.get("results") or []:
             if isinstance(r, dict):

@@ -225,9 +225,8 @@ def namespace_objects(values: Any) -> dict[str, dict[str, Any]]:
         out[entry.name] = {"apiVersion": "v1", "kind": "Namespace",
                            "metadata": {"name": entry.name, "labels": dict(entry.labels or {})}}
     for obj in values.namespaces:
-        name = str(((obj or {}).get("metadata") or {}).get("name") or "")
-        if name:
-            out[name] = obj
+        if obj.metadata.name:
+            out[obj.metadata.name] = obj.as_object()
     return out
 
 

@@ -21,7 +21,8 @@ from verno.core.errors import LoadError, VernoError
 from verno.core.loaders.cluster_resources import read_cluster_resources
 from verno.core.loaders.offline_cluster import OfflineCluster
 from verno.core.loading import iter_file_documents, validate_model
-from verno.core.models.testfile import ContextFile, TestFile, TestResult
+from verno.core.models.contextfile import ContextFile
+from verno.core.models.testfile import TestFile, TestResult
 from verno.core.objectshape import object_problem
 from verno.core.policykinds import KindInputs
 from verno.core.policyset import PolicySet, load_policy_set
@@ -291,7 +292,7 @@ class SuiteRunner:
                 raise LoadError(path, problem[1], document=docs[0].index,
                                 field=f"spec.resources[{i}].{problem[0]}")
         return {"resources": [with_default_namespace(r) for r in context.spec.resources],
-                "images": list(context.spec.images)}
+                "images": [i.model_dump(by_alias=True, exclude_unset=True) for i in context.spec.images]}
 
     def _cel_data(self, sources: Any, cluster: list[dict[str, Any]] | None) -> Any:
         """What the CEL data libraries read in this Test: the Context file, the apiCallResponses mocks and

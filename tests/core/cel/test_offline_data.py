@@ -179,5 +179,5 @@ def test_context_file_loading(tmp_path):
         load_context_file(str(path))
     path.write_text("apiVersion: cli.kyverno.io/v1alpha1\nkind: Context\nspec:\n  resources:\n"
                     "  - apiVersion: v1\n    metadata: {name: c}\n")
-    with pytest.raises(LoadError, match=r"resources\[0\] needs a kind"):
+    with pytest.raises(LoadError, match=r"resources\[0\]\.kind is required"):
         load_context_file(str(path))

@@ -51,21 +51,46 @@ class Sizes:
 
 
 def input_size(*values: object) -> Sizes:
-    """The longest list or map and the longest string anywhere in ``values``."""
+    """The longest list or map and the longest string anywhere in ``values``.
+
+    A list or map met again (``request.object`` is ``object``) is measured once."""
     items = chars = 0
     stack = list(values)
+    seen: set[int] = set()
+    push, pop = stack.append, stack.pop
     while stack:
-        value = stack.pop()
-        if isinstance(value, (str, bytes, bytearray)):
-            chars = max(chars, len(value))
-        elif isinstance(value, dict):
-            items = max(items, len(value))
-            stack.extend(value.values())
-            stack.extend(k for k in value if isinstance(k, str))
-        elif isinstance(value, (list, tuple)):
-            items = max(items, len(value))
-            stack.extend(value)
+        value = pop()
+        kind = type(value)
+        if kind is str or kind is bytes or kind is bytearray or isinstance(value, (str, bytes, bytearray)):
+            if len(value) > chars:  # type: ignore[arg-type]
+                chars = len(value)  # type: ignore[arg-type]
+        elif kind is dict or isinstance(value, dict):
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
+            if len(value) > items:  # type: ignore[arg-type]
+                items = len(value)  # type: ignore[arg-type]
+            for key, item in value.items():  # type: ignore[union-attr]
+                if type(key) is str and len(key) > chars:
+                    chars = len(key)
+                if type(item) is str:
+                    if len(item) > chars:
+                        chars = len(item)
+                elif item is not None and type(item) not in (bool, int, float):
+                    push(item)
+        elif kind is list or kind is tuple or isinstance(value, (list, tuple)):
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
+            if len(value) > items:  # type: ignore[arg-type]
+                items = len(value)  # type: ignore[arg-type]
+            stack.extend(value)  # type: ignore[arg-type]
     return Sizes(items, chars)
+
+
+def larger(a: Sizes, b: Sizes) -> Sizes:
+    """Bounds covering both."""
+    return Sizes(max(a.items, b.items), max(a.chars, b.chars))
 
 
 @dataclass

@@ -83,6 +83,18 @@ class Program:
     tree: Node
     needs_size_check: bool
     unbounded: str = ""
+    #: estimated costs by input sizes (many inputs have the same sizes)
+    estimates: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def estimate(self, sizes: costs.Sizes) -> int:
+        """The cost bound of one evaluation on inputs within ``sizes`` (raises ``costs.Unbounded``)."""
+        cost = self.estimates.get(sizes)
+        if cost is None:
+            cost = costs.estimate(self.tree, sizes)
+            if len(self.estimates) >= 256:
+                self.estimates.clear()
+            self.estimates[sizes] = cost
+        return cost
 
     def evaluate(self, activation: Activation) -> object:
         return activation.evaluate(self)
@@ -199,7 +211,7 @@ class Activation:
         try:
             self.values[name] = self.evaluate(self.variables.programs[name])
             if self._sizes is not None:  # a new value may be larger than what was measured
-                self._sizes = None
+                self._sizes = costs.larger(self._sizes, costs.input_size(self.values[name]))
         except CELError as exc:
             self.errors[name] = exc
 
@@ -210,7 +222,7 @@ class Activation:
             raise CELCostError(program.source, f"{COST_MESSAGE}: {program.unbounded}")
         if program.needs_size_check:
             try:
-                estimate = costs.estimate(program.tree, self.sizes())
+                estimate = program.estimate(self.sizes())
             except costs.Unbounded as exc:  # pragma: no cover - caught at compile time
                 raise CELCostError(program.source, f"{COST_MESSAGE}: {exc}") from None
             if estimate > self._limit:

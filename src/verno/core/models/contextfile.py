@@ -34,11 +34,11 @@ class ContextSpec(Model):
         for i, obj in enumerate(resources):
             for key in ("apiVersion", "kind"):
                 if not isinstance(obj.get(key), str) or not obj.get(key):
-                    raise ValueError(f"resources[{i}] needs a {key}")
+                    raise ValueError(f"resources[{i}].{key} is required (a non-empty string)")
             metadata = obj.get("metadata")
             if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str) \
                     or not metadata.get("name"):
-                raise ValueError(f"resources[{i}] needs a metadata.name")
+                raise ValueError(f"resources[{i}].metadata.name is required (a non-empty string)")
         return resources
 
 

@@ -116,19 +116,3 @@ class TestFile(Model):
         if isinstance(data, dict) and "name" in data and "metadata" not in data:
             raise ValueError("uses a deprecated schema (top-level name) — please migrate to cli.kyverno.io/v1alpha1")
         return data
-
-
-class ContextSpec(Model):
-    #: objects served to CEL ``resource.Get/List``
-    resources: list[dict[str, Any]] = []
-    #: image metadata served to CEL ``image.GetMetadata`` (``image`` is the reference as written)
-    images: list[dict[str, Any]] = []
-
-
-class ContextFile(Model):
-    """A Test's ``context`` file (``cli.kyverno.io/v1alpha1`` kind Context)."""
-
-    api_version: Literal["cli.kyverno.io/v1alpha1"]
-    kind: Literal["Context"]
-    metadata: Metadata = Field(default_factory=Metadata)
-    spec: ContextSpec = Field(default_factory=ContextSpec)

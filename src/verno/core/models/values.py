@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from verno.core.models.base import Metadata, Model
 
@@ -47,11 +47,29 @@ class Subresource(Model):
     subresource: dict[str, Any]
 
 
+class NamespaceMetadata(Metadata):
+    """A Namespace's metadata as the Values file gives it: the name is required."""
+
+    name: str
+
+
+class NamespaceObject(BaseModel):
+    """A Namespace object of a Values file (kept whole; its name and labels are checked)."""
+
+    model_config = ConfigDict(extra="allow")
+    metadata: NamespaceMetadata
+
+    def as_object(self) -> dict[str, Any]:
+        """The object as written."""
+        return self.model_dump(by_alias=True, exclude_unset=True)
+
+
 class ValuesBody(Model):
     global_values: dict[str, Any] = {}
     policies: list[PolicyValues] = []
     namespace_selector: list[NamespaceSelector] = []
-    namespaces: list[dict[str, Any]] = []
+    #: Namespace objects (a name required; labels and annotations string maps; other fields kept)
+    namespaces: list[NamespaceObject] = []
     subresources: list[Subresource] = []
 
     _operation = field_validator("global_values")(_check_operation)
@@ -66,9 +84,8 @@ class ValuesFile(ValuesBody):
         """Namespace name -> labels, from ``namespaceSelector`` and ``namespaces``."""
         out = {ns.name: dict(ns.labels) for ns in self.namespace_selector}
         for obj in self.namespaces:
-            meta = obj.get("metadata") or {}
-            if meta.get("name"):
-                out.setdefault(meta["name"], {}).update(meta.get("labels") or {})
+            if obj.metadata.name:
+                out.setdefault(obj.metadata.name, {}).update(obj.metadata.labels)
         return out
 
     def policy(self, name: str) -> PolicyValues | None:

@@ -22,16 +22,20 @@ from verno.plugins.validatingpolicy.policy import CompiledSpec, ValidatingPolicy
 
 __all__ = ["load", "verno_register_policy_kinds"]
 
-_ENVIRONMENTS: dict[tuple[int, str], Any] = {}
+#: (library registry, kind) -> environment: one compile cache per registry and kind for the process (the
+#: registry is held, so its id is not reused while cached)
+_ENVIRONMENTS: dict[tuple[int, str], tuple[Any, Any]] = {}
 
 
 def _environment(engine: Any, kind: str) -> Any:
+    """The kind's CEL environment over the engine's library registry (the default one until engines carry
+    their own)."""
     registry = getattr(engine, "cel_registry", None)
     key = (id(registry), kind)
-    env = _ENVIRONMENTS.get(key)
-    if env is None:
-        env = _ENVIRONMENTS[key] = environment_for(kind, registry)
-    return env
+    cached = _ENVIRONMENTS.get(key)
+    if cached is None or cached[0] is not registry:
+        cached = _ENVIRONMENTS[key] = (registry, environment_for(kind, registry))
+    return cached[1]
 
 
 def _simple(constraints: dict[str, Any] | None) -> bool:
