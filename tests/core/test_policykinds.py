@@ -168,3 +168,26 @@ def test_a_stage_must_be_known():
     with pytest.raises(ValueError, match="not one of"):
         PolicyKind("a", frozenset({"B"}), "somewhere", _load)
     assert STAGES.index("mutating-policy") < STAGES.index("validating-policy")
+
+
+def test_the_built_in_kinds_offer_everything_a_kind_policy_must(tmp_path):
+    """The CLI, reports, the webhook and webhook-config read these attributes of every kind policy."""
+    (tmp_path / "p.yaml").write_text("""apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {name: v}
+spec:
+  matchConstraints: {resourceRules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}]}
+  validations: [{expression: "true"}]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: a}
+spec:
+  matchConstraints: {resourceRules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}]}
+  validations: [{expression: "true"}]
+""")
+    ps = load_policy_set(Engine(), [str(tmp_path / "p.yaml")])
+    assert [p.kind for p in ps.kind_policies] == ["ValidatingPolicy", "ValidatingAdmissionPolicy"]
+    for policy in ps.kind_policies:
+        assert isinstance(policy, KindPolicy)
+        assert policy.document["metadata"]["name"] == policy.name

@@ -19,9 +19,16 @@ COLLECTIONS = {
     "/apis/kyverno.io/v1/policies": "policies",
     "/apis/kyverno.io/v2/policyexceptions": "policyexceptions",
     "/api/v1/namespaces": "namespaces",
+    "/apis/policies.kyverno.io/v1/validatingpolicies": "validatingpolicies",
+    "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies": "validatingadmissionpolicies",
+    "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings": "validatingadmissionpolicybindings",
 }
 LIST_KINDS = {"clusterpolicies": ("kyverno.io/v1", "ClusterPolicyList"), "policies": ("kyverno.io/v1", "PolicyList"),
-              "policyexceptions": ("kyverno.io/v2", "PolicyExceptionList"), "namespaces": ("v1", "NamespaceList")}
+              "policyexceptions": ("kyverno.io/v2", "PolicyExceptionList"), "namespaces": ("v1", "NamespaceList"),
+              "validatingpolicies": ("policies.kyverno.io/v1", "ValidatingPolicyList"),
+              "validatingadmissionpolicies": ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyList"),
+              "validatingadmissionpolicybindings": ("admissionregistration.k8s.io/v1",
+                                                    "ValidatingAdmissionPolicyBindingList")}
 
 
 class FakeAPI:

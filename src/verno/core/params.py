@@ -59,6 +59,26 @@ def collect_params(sources: Sources, kind: ParamKind, ref: ParamRef, namespace: 
     return found
 
 
+def cluster_params(sources: Sources, api_version: str, kind: str, namespace: str, name: str = "") -> list[dict[str, Any]]:
+    """Objects of a parameter kind as the cluster has them: the one named ``name``, or all in ``namespace``
+    (``""``: cluster-wide); empty without a cluster. A read the API server refuses is a :class:`ParamError`."""
+    if sources.cluster is None:
+        return []
+    group, version = split_api_version(api_version)
+    path = _path(group, version, kind, namespace, name)
+    try:
+        answer = sources.cluster.raw_get(path)
+    except ContextLoadError as exc:
+        if "HTTP 404" in str(exc):
+            return []
+        raise ParamError(str(exc)) from None
+    if not isinstance(answer, dict):
+        return []
+    if name:
+        return [answer]
+    return [i for i in answer.get("items") or [] if isinstance(i, dict)]
+
+
 def _path(group: str, version: str, kind: str, namespace: str, name: str = "") -> str:
     base = f"/apis/{group}/{version}" if group else f"/api/{version}"
     if namespace:

@@ -65,6 +65,10 @@ class KindPolicy(Protocol):
     def key(self) -> str:
         """``<namespace>/<name>`` or ``<name>``: how Test results and reports name the policy."""
 
+    # Optional: ``admission_message(rule, action) -> str``, the words of a denial (``action`` "Deny") or a
+    # warning ("Warn") at admission; without it, Kyverno's ``Policy <name> failed: <message>``. A rule's
+    # ``validationActions`` property (comma-separated) overrides :attr:`validation_actions` for that rule.
+
     def evaluate(self, request: Request, inputs: KindInputs, *, payload: bool = False) -> PolicyResponse | None:
         """The policy's response for one resource (``payload``: a JSON payload, not a Kubernetes object).
 

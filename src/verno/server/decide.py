@@ -45,19 +45,25 @@ def _errors(response: PolicyResponse, rule: Any, blocked: dict[str, dict[str, st
 
 def _kind_verdicts(response: PolicyResponse, denials: list[str], warnings: list[str]) -> None:
     """A policy of another kind (ValidatingPolicy, VAP): its ``fail`` and ``error`` results deny under
-    ``Deny`` and warn under ``Warn`` (Kyverno: ``Policy <name> failed: <msg>`` / ``error: <msg>``); ``Audit``
-    only reports. failurePolicy does not soften a validation's runtime error."""
+    ``Deny`` and warn under ``Warn``; ``Audit`` only reports. A rule's ``validationActions`` property (a
+    VAP binding's) overrides the policy's. The words are the kind's (``KindPolicy.admission_message``) or
+    Kyverno's ``Policy <name> failed: <msg>`` / ``error: <msg>``. failurePolicy does not soften a
+    validation's runtime error."""
     policy = response.policy
+    worded = getattr(policy, "admission_message", None)
     for rule in response.rules:
         if rule.status not in (Status.FAIL, Status.ERROR):
             continue
-        how = "failed" if rule.status == Status.FAIL else "error"
-        text = f"Policy {policy.name} {how}: {rule.message}"
-        actions = policy.validation_actions
-        if "Deny" in actions:
-            denials.append(text)
-        if "Warn" in actions:
-            warnings.append(text)
+        listed = rule.properties.get("validationActions") if rule.properties else None
+        actions = set(listed.split(",")) if listed else policy.validation_actions
+        for action, out in (("Deny", denials), ("Warn", warnings)):
+            if action not in actions:
+                continue
+            if worded is not None:
+                out.append(worded(rule, action))
+            else:
+                how = "failed" if rule.status == Status.FAIL else "error"
+                out.append(f"Policy {policy.name} {how}: {rule.message}")
 
 
 def validate_decision(snapshot: Snapshot, request: Request, responses: list[PolicyResponse]) -> Decision:

@@ -35,12 +35,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verno.core.cel.admission import admission_inputs
-from verno.core.errors import LoadError
+from verno.core.errors import LoadError, VernoError
 from verno.core.loading import Document, validate_model
 from verno.core.matchresources import NAME_LABEL, MatchResources
+from verno.core.params import cluster_params
 from verno.core.policykinds import KindInputs, kind_key
 from verno.core.request import Request
 from verno.core.results import PolicyResponse, RuleResponse, Status
+from verno.core.scope import is_cluster_scoped
 
 from verno.plugins.admissionpolicy import models
 from verno.plugins.admissionpolicy.expressions import CompiledPolicy, ExpressionError, compile_policy
@@ -113,6 +115,8 @@ class AdmissionPolicy:
     background: bool = True
     #: the union of the actions of the bindings naming the policy, as last seen
     validation_actions: frozenset[str] = frozenset({"Deny"})
+    #: the document as read (the webhook's policy-set digest covers it; webhook-config reads its constraints)
+    document: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.match = MatchResources(_dump(self.spec.match_constraints))
@@ -120,6 +124,13 @@ class AdmissionPolicy:
     @property
     def key(self) -> str:
         return self.name
+
+    def admission_message(self, rule: RuleResponse, action: str) -> str:
+        """The API server's words for a denial or a warning of this policy at admission."""
+        binding = rule.properties.get("binding", "")
+        if action == "Deny":
+            return f"ValidatingAdmissionPolicy '{self.name}' with binding '{binding}' denied request: {rule.message}"
+        return f"Validation failed for ValidatingAdmissionPolicy '{self.name}' with binding '{binding}': {rule.message}"
 
     @property
     def failure_policy(self) -> str:
@@ -199,8 +210,8 @@ class AdmissionPolicy:
                 continue
             props = {"binding": binding.name, "validationActions": ",".join(binding.actions)}
             try:
-                found = admission_params(self.spec.param_kind, binding.spec.param_ref, inputs.params,
-                                         params_namespace)
+                params = inputs.params or self._cluster_params(binding, inputs, params_namespace)
+                found = admission_params(self.spec.param_kind, binding.spec.param_ref, params, params_namespace)
             except ParamError as exc:
                 message = f"failed to configure binding: {exc}"
                 if self.failure_policy == "Ignore":
@@ -216,6 +227,17 @@ class AdmissionPolicy:
             return None
         return PolicyResponse(self, request.resource, rules, operation=request.operation,
                               namespace_labels=dict(request.namespace_labels))
+
+    def _cluster_params(self, binding: Binding, inputs: KindInputs, namespace: str) -> list[dict[str, Any]]:
+        """The binding's candidate params read from the cluster the webhook serves (none offline)."""
+        kind, ref = self.spec.param_kind, binding.spec.param_ref
+        if kind is None or ref is None or inputs.sources.cluster is None:
+            return []
+        where = "" if is_cluster_scoped(kind.kind) else (ref.namespace or namespace)
+        try:
+            return cluster_params(inputs.sources, kind.api_version, kind.kind, where, ref.name or "")
+        except VernoError as exc:
+            raise ParamError(str(exc)) from None
 
     @staticmethod
     def _admission_namespace(request: Request, inputs: KindInputs) -> dict[str, Any] | None:
@@ -272,4 +294,4 @@ def load_policy(doc: Document, engine: Any) -> AdmissionPolicy:
         raise LoadError(doc.source, f"ValidatingAdmissionPolicy {name}: {exc.error}", document=doc.index,
                         field=exc.field) from None
     return AdmissionPolicy(name, model.api_version, doc.source, model.spec, compiled,
-                           dict(model.metadata.annotations))
+                           dict(model.metadata.annotations), document=doc.data)

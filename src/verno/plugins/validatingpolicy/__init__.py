@@ -134,7 +134,7 @@ def load(doc: Document, engine: Any) -> ValidatingPolicy:
         validation_actions=frozenset(spec.validation_actions or ["Deny"]),
         admission=True if admission is None else admission, background=True if background is None else background,
         mode=mode, env=env, variants=variants, simple_constraints=_simple(raw_spec.get("matchConstraints")),
-        timeout_seconds=timeout or 10, spec=spec)
+        timeout_seconds=timeout or 10, spec=spec, document=doc.data)
 
 
 @hookimpl

@@ -72,6 +72,8 @@ class ValidatingPolicy:
     report_source: str = REPORT_SOURCE
     timeout_seconds: int = 10
     spec: Any = field(default=None, repr=False)
+    #: the document as read (the webhook's policy-set digest covers it; webhook-config reads its constraints)
+    document: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def key(self) -> str:
