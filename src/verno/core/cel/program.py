@@ -110,20 +110,28 @@ class VariableSet:
     inlined: dict[str, str] = field(default_factory=dict)  # optional-valued variable => its source
 
     @classmethod
-    def compile(cls, env, variables: Iterable[tuple[str, str]]) -> VariableSet:
+    def compile(cls, env, variables: Iterable[tuple[str, str]], *, inline: bool = False) -> VariableSet:
+        """``inline``: every variable is written into the expressions that use it (up to
+        :data:`MAX_INLINED` characters each), so those expressions read only the inputs and one runtime
+        activation can serve every policy of a request; without it, only optional-valued variables are."""
         result = cls((), {}, ())
         for name, expression in variables:
             if name in result.programs:
                 raise CELCompileError(expression, f"variable {name!r} is defined twice")
             program = compile_program(env, expression, (), result)
             programs = {**result.programs, name: program}
-            if program.output_type.startswith("optional_type"):
+            if program.output_type.startswith("optional_type") or (
+                    inline and not result.declared and len(program.text) <= MAX_INLINED):
                 result = cls(result.names + (name,), programs, result.declared,
                              {**result.inlined, name: program.text})
             else:
                 declared = result.declared + ((f"variables.{name}", program.compiled.return_type()),)
                 result = cls(result.names + (name,), programs, declared, result.inlined)
         return result
+
+
+#: the longest variable text written into the expressions that use it (nested variables grow it)
+MAX_INLINED = 4096
 
 
 def _inline(expression: str, tree: Node, inlined: Mapping[str, str]) -> str:
@@ -183,7 +191,10 @@ class Activation:
     """
 
     def __init__(self, inputs: Mapping[str, object], variables: VariableSet | None = None, *,
-                 sizes: costs.Sizes | None = None, cost_limit: int | None = None):
+                 sizes: costs.Sizes | None = None, cost_limit: int | None = None,
+                 shared: dict[tuple, object] | None = None):
+        """``shared``: runtime activations of exactly these ``inputs``, kept by the caller across
+        evaluations (the runtime converts the inputs once per activation, which dominates a check)."""
         self.inputs = dict(inputs)
         self.variables = variables
         self.values: dict[str, object] = {}
@@ -191,6 +202,7 @@ class Activation:
         self._sizes = sizes
         self._limit = cost_limit if cost_limit is not None else costs.cost_limit()
         self._activations: dict[tuple, object] = {}
+        self._shared = shared
 
     def sizes(self) -> costs.Sizes:
         if self._sizes is None:
@@ -230,7 +242,11 @@ class Activation:
                                                    f"limit {self._limit})")
         bound = tuple(n for n in program.variables if n in self.values)
         key = (id(program.runtime_env), bound)
-        activation = self._activations.get(key)
+        cache = self._activations
+        if self._shared is not None and not bound:
+            # the inputs alone: one runtime activation serves programs of any environment (data by name)
+            cache, key = self._shared, ()
+        activation = cache.get(key)
         if activation is None:
             data = dict(self.inputs)
             for name in bound:
@@ -239,7 +255,7 @@ class Activation:
                 activation = program.runtime_env.Activation(data)
             except (RuntimeError, TypeError, ValueError) as exc:
                 raise CELEvaluationError(program.source, f"input cannot be converted: {exc}") from None
-            self._activations[key] = activation
+            cache[key] = activation
         try:
             result = program.compiled.eval(activation)
         except RuntimeError as exc:

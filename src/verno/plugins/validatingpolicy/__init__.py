@@ -55,15 +55,18 @@ def _compile(doc: Document, env: Any, spec: ValidatingPolicySpec, raw: dict[str,
         return LoadError(doc.source, f"{err}{what}", document=doc.index, field=f"{prefix}.{where}")
 
     try:
-        variables = VariableSet.compile(env, [(v.name, v.expression) for v in spec.variables])
+        variables = VariableSet.compile(env, [(v.name, v.expression) for v in spec.variables], inline=True)
     except CELError as err:
         names = [v.name for v in spec.variables]
         index = next((i for i, v in enumerate(spec.variables) if v.expression == err.expression), len(names) - 1)
         raise fail(f"variables[{index}].expression", err) from None
     conditions = []
+    # match conditions type-check against the variables but never see their values (not written into them)
+    declared = VariableSet.compile(env, [(v.name, v.expression) for v in spec.variables]) \
+        if spec.match_conditions and spec.variables else variables
     for i, cond in enumerate(spec.match_conditions):
         try:
-            conditions.append((cond.name, env.compile(cond.expression, expect=("bool",), variables=variables)))
+            conditions.append((cond.name, env.compile(cond.expression, expect=("bool",), variables=declared)))
         except CELError as err:
             raise fail(f"matchConditions[{i}].expression", err) from None
     validations = []

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verno.core.cel import Activation, CELError, VariableSet
-from verno.core.cel.admission import admission_inputs
+from verno.core.cel.admission import measured_admission_inputs
+from verno.core.cel.cost import Sizes, input_size, larger
 from verno.core.cel.exceptions import exception_rule, exceptions_for, match_exceptions
 from verno.core.matchresources import MatchResources
 from verno.core.policykinds import KindInputs
@@ -83,7 +84,7 @@ class ValidatingPolicy:
     def evaluate(self, request: Request, inputs: KindInputs, *, payload: bool = False) -> PolicyResponse | None:
         obj = request.resource or request.old_resource or {}
         if self.mode == "JSON":
-            return self._evaluate(self.variants[0], request, obj, inputs, _json_inputs(obj))
+            return self._evaluate(self.variants[0], request, obj, inputs, _json_inputs(obj), None)
         if payload:
             return None  # Kubernetes-mode policies do not read JSON payloads
         if self.namespace and request.namespace != self.namespace:
@@ -98,16 +99,22 @@ class ValidatingPolicy:
                 return None
             return PolicyResponse(self, obj, [], operation=request.operation,
                                   namespace_labels=dict(request.namespace_labels))
-        return self._evaluate(variant, request, obj, inputs, admission_inputs(request, namespace))
+        values, sizes = measured_admission_inputs(request, namespace)
+        return self._evaluate(variant, request, obj, inputs, values, sizes, request.cache)
 
     def _evaluate(self, variant: CompiledSpec, request: Request, obj: dict[str, Any], inputs: KindInputs,
-                  values: dict[str, Any]) -> PolicyResponse:
+                  values: dict[str, Any], sizes: Sizes | None,
+                  memo: dict[Any, Any] | None = None) -> PolicyResponse:
         response = PolicyResponse(self, obj, [], operation=request.operation,
                                   namespace_labels=dict(request.namespace_labels))
-        response.rules.append(self._rule(variant, values, inputs))
+        response.rules.append(self._rule(variant, values, inputs, sizes, memo))
         return response
 
-    def _rule(self, variant: CompiledSpec, values: dict[str, Any], inputs: KindInputs) -> RuleResponse:
+    def _rule(self, variant: CompiledSpec, values: dict[str, Any], inputs: KindInputs,
+              sizes: Sizes | None = None, memo: dict[Any, Any] | None = None) -> RuleResponse:
+        """``sizes``: bounds on ``values`` already measured; ``memo``: the request's, where the runtime's
+        activations of the same inputs are shared by every policy of the request (converted once)."""
+        given = values  # the request's shared inputs (the memo's key)
         # the typed variables cannot be null in the runtime: an unset one fails the expressions that read it
         values = {k: v for k, v in values.items() if v is not None or k not in _TYPED}
         compiled = exceptions_for(self.kind, self.name, inputs.companions, self.env, inputs.memo,
@@ -118,11 +125,23 @@ class ValidatingPolicy:
         if outcome.error is not None:
             return RuleResponse("evaluation", RULE_TYPE, Status.ERROR,
                                 f"failed to load context: {outcome.error.detail}")
-        values = {**values, "exceptions": outcome.variable()}
-        error = self._match_conditions(variant, values)
+        shared = None
+        exempt_values = outcome.variable()
+        if memo is not None and not exempt_values["allowedImages"] and not exempt_values["allowedValues"]:
+            key = ("cel.vpol.inputs", id(given))
+            entry = memo.get(key)
+            if entry is None or entry[0] is not given:
+                entry = (given, {**values, "exceptions": exempt_values}, {})
+                memo[key] = entry
+            values, shared = entry[1], entry[2]
+        else:
+            values = {**values, "exceptions": exempt_values}
+        if sizes is not None and shared is None:  # the empty exceptions variable changes no bound
+            sizes = larger(sizes, input_size(values["exceptions"]))
+        error = self._match_conditions(variant, values, sizes, shared)
         if error is not None:
             return error
-        activation = Activation(values, variant.variables)
+        activation = Activation(values, variant.variables, sizes=sizes, shared=shared)
         properties: dict[str, str] = {}
         status, message = Status.PASS, "success"
         for index, validation in enumerate(variant.validations):
@@ -148,10 +167,11 @@ class ValidatingPolicy:
                 properties[key] = str(value)
         return RuleResponse("", RULE_TYPE, status, message, properties=properties)
 
-    def _match_conditions(self, variant: CompiledSpec, values: dict[str, Any]) -> RuleResponse | None:
+    def _match_conditions(self, variant: CompiledSpec, values: dict[str, Any],
+                          sizes: Sizes | None = None, shared: dict[tuple, Any] | None = None) -> RuleResponse | None:
         if not variant.conditions:
             return None
-        activation = Activation(values)
+        activation = Activation(values, sizes=sizes, shared=shared)
         first_error: CELError | None = None
         for _name, program in variant.conditions:
             try:
