@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT / "tests" / "server"))
 
 from certs import write_self_signed  # noqa: E402
 
-SETS = {"empty": [HERE / "empty"], "3 simple": [HERE / "simple"], "16 PSS": [HERE / "pss"]}
+SETS = {"empty": [HERE / "empty"], "3 simple": [HERE / "simple"], "16 PSS": [HERE / "pss"],
+        "16 PSS (CEL)": [HERE / "pss-cel"]}
 TWENTY = [HERE / "pss", HERE / "simple", HERE / "extra"]
 
 
