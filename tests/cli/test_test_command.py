@@ -170,21 +170,6 @@ def test_excluded_is_pass(run, data, tmp_path):
     assert ["1", "require-team-label", "check-team", "ConfigMap/cfg", "Pass", "Excluded"] in table_rows(r.stdout)
 
 
-def test_unsupported_field(run, data, tmp_path):
-    write_test(tmp_path, data, HEAD + """httpPayloads: ["@DATA@/resources/pods.yaml"]
-results:
-  - policy: require-team-label
-    rule: check-team
-    kind: Pod
-    resources: [good]
-    result: pass
-""")
-    r = run("test", tmp_path)
-    assert r.exit_code == 1
-    assert "kyverno-test.yaml: httpPayloads: not supported: verno does not run kyverno-authz" in r.output
-    assert "Traceback" not in r.output
-
-
 def test_deprecated_schema(run, data, tmp_path):
     write_test(tmp_path, data, """name: old-style
 policies: ["@DATA@/policies/require-team-label.yaml"]

@@ -142,8 +142,8 @@ class Session:
         return [by_policy[id(p)] for p in policies]
 
     def evaluate_kinds(self, engine: Any, policies: list[Any], resource: dict[str, Any], inputs: Any,
-                       operation: str | None = None, *, payload: bool = False) -> list[Any]:
-        """Evaluate a resource (or, with ``payload``, a JSON payload) against policies of plugin-registered
+                       operation: str | None = None, *, payload: bool | str = False) -> list[Any]:
+        """Evaluate a resource (or, with ``payload``, a JSON, Envoy or HTTP payload) against policies of plugin-registered
         kinds (CEL policies, admission policies), as Kyverno's CLI does after a ClusterPolicy's rules.
 
         As Kyverno's CLI (``ProcessResources``), every integer of a resource read from a file is a float64
@@ -152,7 +152,7 @@ class Session:
         if not policies:
             return []
         if payload:
-            return engine.evaluate_kinds(policies, Request(resource), inputs, payload=True)
+            return engine.evaluate_kinds(policies, Request(resource), inputs, payload=payload)
         resource = float64_numbers(with_default_namespace(resource))
         return engine.evaluate_kinds(policies, self.request(resource, operation), inputs)
 

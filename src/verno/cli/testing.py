@@ -30,12 +30,8 @@ from verno.core.results import PolicyResponse
 from verno.core.scope import with_default_namespace
 from verno.core.wildcard import match as wildcard
 
-#: Test fields of kyverno-authz (HTTP and Envoy authorization payloads), which verno does not run: a Test
-#: using them fails clearly.
-UNSUPPORTED_FIELDS = {
-    "httpPayloads": "http_payloads",
-    "envoyPayloads": "envoy_payloads",
-}
+#: Test fields verno does not run: a Test using them fails clearly (none at present).
+UNSUPPORTED_FIELDS: dict[str, str] = {}
 UNSUPPORTED_RESULT_FIELDS: dict[str, str] = {}
 
 
@@ -168,6 +164,7 @@ class SuiteRunner:
             ("clusterResources", t.cluster_resources), ("targetResources", t.target_resources),
             ("variables", [t.variables] if t.variables else []), ("userinfo", [t.userinfo] if t.userinfo else []),
             ("paramResources", t.param_resources), ("jsonPayloads", t.json_payloads),
+            ("envoyPayloads", t.envoy_payloads), ("httpPayloads", t.http_payloads),
             ("jsonPayload", [t.json_payload] if t.json_payload else []),
             ("context", [t.context] if t.context else []),
         ]
@@ -196,10 +193,7 @@ class SuiteRunner:
             return outcome
         missing = self.unsupported()
         if missing:
-            message = "not supported yet"
-            if missing in UNSUPPORTED_FIELDS:
-                message = "not supported: verno does not run kyverno-authz (HTTP and Envoy authorization policies)"
-            raise LoadError(self.path, message, field=missing)
+            raise LoadError(self.path, "not supported yet", field=missing)
         self._check_paths()
         t = self.test
         self.echo("  Loading values/variables ...")
@@ -262,9 +256,9 @@ class SuiteRunner:
                 for response in session.evaluate_kinds(self.engine, policy_set.kind_policies, resource, inputs,
                                                        op):
                     kind_out.append(("", response))
-            for path, payload in payloads:
+            for kind, path, payload in payloads:
                 for response in session.evaluate_kinds(self.engine, policy_set.kind_policies, payload, inputs,
-                                                       payload=True):
+                                                       payload=kind):
                     kind_out.append((path, response))
             evaluated[op] = out
             kinds[op] = kind_out
@@ -312,20 +306,27 @@ class SuiteRunner:
                                                                    self.engine.jmespath.search, load_files=load_files),
                               egress=sources.egress, egress_timeout=sources.egress_timeout)
 
-    def _payloads(self) -> list[tuple[str, dict[str, Any]]]:
-        """``(path as written, payload)`` for each JSON payload; a .json file's numbers are float64, as
-        Kyverno's CLI reads them (YAML payloads keep their integers)."""
-        out: list[tuple[str, dict[str, Any]]] = []
-        paths = list(self.test.json_payloads) + ([self.test.json_payload] if self.test.json_payload else [])
-        for rel in paths:
-            for doc in iter_file_documents(self._p(rel)):
-                if doc.data is None:
-                    continue
-                if not isinstance(doc.data, dict):
-                    raise LoadError(doc.source, f"a JSON payload must be an object, got "
-                                                f"{type(doc.data).__name__}", document=doc.index)
-                data = float64_numbers(doc.data) if rel.lower().endswith(".json") else doc.data
-                out.append((rel, data))
+    def _payloads(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """``(payload kind, path as written, payload)`` for each JSON, Envoy and HTTP payload. A JSON
+        payload's numbers are float64 when read from a .json file, as Kyverno's CLI reads them (YAML payloads
+        keep their integers); Envoy and HTTP requests are read as the authz server reads them (integers
+        stay integers)."""
+        out: list[tuple[str, str, dict[str, Any]]] = []
+        t = self.test
+        groups = [("json", "a JSON payload", list(t.json_payloads) + ([t.json_payload] if t.json_payload else [])),
+                  ("envoy", "an Envoy payload", list(t.envoy_payloads)),
+                  ("http", "an HTTP payload", list(t.http_payloads))]
+        for kind, what, paths in groups:
+            for rel in paths:
+                for doc in iter_file_documents(self._p(rel)):
+                    if doc.data is None:
+                        continue
+                    if not isinstance(doc.data, dict):
+                        raise LoadError(doc.source, f"{what} must be an object, got "
+                                                    f"{type(doc.data).__name__}", document=doc.index)
+                    data = float64_numbers(doc.data) if kind == "json" and rel.lower().endswith(".json") \
+                        else doc.data
+                    out.append((kind, rel, data))
         return out
 
     def _check_kind(self, result: TestResult, name: str, responses: list[tuple[str, PolicyResponse]]) \

@@ -226,8 +226,9 @@ class Engine:
         return responses
 
     def evaluate_kinds(self, policies: Iterable[KindPolicy], request: Request, inputs: KindInputs, *,
-                       payload: bool = False) -> list[PolicyResponse]:
+                       payload: bool | str = False) -> list[PolicyResponse]:
         """Evaluate one resource against policies of plugin-registered kinds, stage by stage in Kyverno's order.
+        ``payload``: the resource is a payload of that kind (:func:`~verno.core.policykinds.payload_kind`).
 
         A response carrying a ``patched_resource`` that differs from the resource (a mutating kind) hands
         the patched object to every later policy. A policy that does not apply gives no response. A policy

@@ -69,13 +69,32 @@ class KindPolicy(Protocol):
     # warning ("Warn") at admission; without it, Kyverno's ``Policy <name> failed: <message>``. A rule's
     # ``validationActions`` property (comma-separated) overrides :attr:`validation_actions` for that rule.
 
-    def evaluate(self, request: Request, inputs: KindInputs, *, payload: bool = False) -> PolicyResponse | None:
-        """The policy's response for one resource (``payload``: a JSON payload, not a Kubernetes object).
+    def evaluate(self, request: Request, inputs: KindInputs, *, payload: bool | str = False) \
+            -> PolicyResponse | None:
+        """The policy's response for one resource. ``payload`` (see :func:`payload_kind`) says when the
+        resource is not a Kubernetes object: ``"json"`` (or ``True``) a JSON payload, ``"envoy"`` an Envoy
+        authorization request, ``"http"`` an HTTP one; a kind that reads no such payload returns ``None``.
 
         ``None`` means the policy does not apply at all (no response, as Kyverno's engines give none for
         unmatched constraints). Runtime failures of the policy's expressions are ``error`` rule responses;
         a :class:`~verno.core.errors.VernoError` is for input the engine cannot evaluate at all.
         """
+
+
+#: what a Test may hand a kind policy instead of a Kubernetes object (``jsonPayloads``, ``envoyPayloads``,
+#: ``httpPayloads``)
+PAYLOAD_KINDS = ("json", "envoy", "http")
+
+
+def payload_kind(payload: bool | str) -> str:
+    """``""`` for a Kubernetes object, else one of :data:`PAYLOAD_KINDS` (``True`` is ``"json"``)."""
+    if payload is True:
+        return "json"
+    if not payload:
+        return ""
+    if payload not in PAYLOAD_KINDS:
+        raise ValueError(f"unknown payload kind {payload!r}: use one of {', '.join(PAYLOAD_KINDS)}")
+    return payload  # type: ignore[return-value]
 
 
 @dataclass

@@ -114,12 +114,27 @@ spec:
     assert policy.mode == "JSON" and policy.variants[0].audit_annotations == []
 
 
+@pytest.mark.parametrize("mode, response", [("Envoy", "envoy.Allowed().Response()"),
+                                            ("HTTP", "http.Allowed().Response()")])
+def test_authorization_modes_load_without_admission(vp, mode, response):
+    policy = vp.load(f"""apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {{name: authz}}
+spec:
+  evaluation: {{mode: {mode}}}
+  validations:
+  - expression: "{response}"
+""")
+    assert policy.mode == mode and not policy.admission and not policy.background
+    assert policy.variants[0].match is None and len(policy.variants) == 1
+
+
 @pytest.mark.parametrize("mode", ["Envoy", "HTTP"])
-def test_authorization_modes_are_refused(vp, mode):
-    with pytest.raises(LoadError, match="kyverno-authz") as err:
+def test_authorization_validation_returning_bool_is_a_load_error(vp, mode):
+    with pytest.raises(LoadError, match=f"a validation in {mode} mode returns a CheckResponse or null") as err:
         vp.load(HEAD.format(version="v1", kind="ValidatingPolicy") + VALIDATIONS
                 + f"  evaluation: {{mode: {mode}}}\n")
-    assert err.value.field == "spec.evaluation.mode"
+    assert err.value.field == "spec.validations[0].expression"
 
 
 def test_policy_files_load_with_cel_exceptions_as_companions(engine, tmp_path):

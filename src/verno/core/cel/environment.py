@@ -112,6 +112,13 @@ KINDS: dict[str, EnvironmentSpec] = {
     "ClusterPolicy": EnvironmentSpec(
         "ClusterPolicy", {**_ADMISSION, "namespaceObject": _DYN, "authorizer": _DYN},
         _K8S_LIBS + ("k8s.authz",), or_value_compat=False),
+    # ValidatingPolicy in evaluation mode Envoy or HTTP (kyverno-authz): ``object`` is the authorization
+    # request; the mode's response library (``envoy`` / ``http``, the latter not Kyverno's http.Get/Post)
+    # and ``jwt`` beside the Kubernetes libraries.
+    "EnvoyValidatingPolicy": EnvironmentSpec(
+        "EnvoyValidatingPolicy", {"object": _DYN}, _K8S_LIBS + ("authz.envoy", "authz.jwt"), typed=()),
+    "HTTPValidatingPolicy": EnvironmentSpec(
+        "HTTPValidatingPolicy", {"object": _DYN}, _K8S_LIBS + ("authz.http", "authz.jwt"), typed=()),
 }
 for _kind in ("ValidatingPolicy", "MutatingPolicy", "GeneratingPolicy", "DeletingPolicy",
               "ImageValidatingPolicy"):

@@ -3,7 +3,9 @@
 Registered through ``verno_register_policy_kinds``: documents of both kinds (v1alpha1, v1beta1, v1) are
 loaded by :func:`load`, which checks the spec as the API server would and compiles every expression once
 (a compile error is a load error naming the field, as Kyverno rejects the policy). ``policies.kyverno.io``
-PolicyExceptions are read beside them as companions. Evaluation: :mod:`.policy`.
+PolicyExceptions are read beside them as companions. Evaluation: :mod:`.policy`; policies in evaluation
+mode ``Envoy`` or ``HTTP`` (kyverno-authz) are compiled in their own environments and decided by
+:mod:`.authz`.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from verno.core.hookspecs import hookimpl
 from verno.core.loading import Document, validate_model
 from verno.core.matchresources import MatchResources
 from verno.core.policykinds import PolicyKind
+from verno.plugins.validatingpolicy.authz import AUTHZ_MODES, ENVIRONMENTS, check_output_type
 from verno.plugins.validatingpolicy.model import GROUP, KINDS, ValidatingPolicyDocument, ValidatingPolicySpec
 from verno.plugins.validatingpolicy.policy import CompiledSpec, ValidatingPolicy, ValidationProgram
 
@@ -49,7 +52,8 @@ def _simple(constraints: dict[str, Any] | None) -> bool:
 
 
 def _compile(doc: Document, env: Any, spec: ValidatingPolicySpec, raw: dict[str, Any], config: str,
-             json_mode: bool, prefix: str = "spec") -> CompiledSpec:
+             mode: str, prefix: str = "spec") -> CompiledSpec:
+    json_mode = mode != "Kubernetes"  # JSON, Envoy and HTTP: no resource matching, no audit annotations
     def fail(where: str, err: CELError) -> LoadError:
         what = f" (autogen {config})" if config else ""
         return LoadError(doc.source, f"{err}{what}", document=doc.index, field=f"{prefix}.{where}")
@@ -72,9 +76,14 @@ def _compile(doc: Document, env: Any, spec: ValidatingPolicySpec, raw: dict[str,
     validations = []
     for i, v in enumerate(spec.validations):
         try:
-            program = env.compile(v.expression, expect=("bool",), variables=variables)
+            program = env.compile(v.expression, expect=() if mode in AUTHZ_MODES else ("bool",),
+                                  variables=variables)
         except CELError as err:
             raise fail(f"validations[{i}].expression", err) from None
+        problem = check_output_type(mode, program.output_type) if mode in AUTHZ_MODES else ""
+        if problem:
+            raise LoadError(doc.source, f"compiling CEL expression `{v.expression}`: {problem}",
+                            document=doc.index, field=f"{prefix}.validations[{i}].expression")
         message_program = None
         if v.message_expression:
             try:
@@ -111,25 +120,23 @@ def load(doc: Document, engine: Any) -> ValidatingPolicy:
     spec = parsed.spec
     evaluation = spec.evaluation
     mode = (evaluation.mode if evaluation else None) or "Kubernetes"
-    if mode in ("Envoy", "HTTP"):
-        raise LoadError(doc.source, f"evaluation mode {mode} belongs to kyverno-authz (Envoy and HTTP "
-                                    "authorization), which verno does not run", document=doc.index,
-                        field="spec.evaluation.mode")
     raw_spec = doc.data.get("spec") or {}
-    json_mode = mode == "JSON"
-    if not json_mode and not (spec.match_constraints and spec.match_constraints.resource_rules):
+    authz = mode in AUTHZ_MODES
+    if mode == "Kubernetes" and not (spec.match_constraints and spec.match_constraints.resource_rules):
         raise LoadError(doc.source, "a policy in Kubernetes mode needs matchConstraints with at least one "
                                     "resourceRule (Kyverno rejects it otherwise; for JSON payloads set "
                                     "spec.evaluation.mode: JSON)", document=doc.index,
                         field="spec.matchConstraints.resourceRules")
-    env = _environment(engine, parsed.kind)
-    variants = [_compile(doc, env, spec, raw_spec, "", json_mode)]
-    if not json_mode:
+    env = _environment(engine, ENVIRONMENTS[mode] if authz else parsed.kind)
+    variants = [_compile(doc, env, spec, raw_spec, "", mode)]
+    if mode == "Kubernetes":
         for config, variant_raw in pod_controller_variants(raw_spec):
             variant_spec = ValidatingPolicySpec.model_validate(variant_raw)
-            variants.append(_compile(doc, env, variant_spec, variant_raw, config, json_mode))
+            variants.append(_compile(doc, env, variant_spec, variant_raw, config, mode))
     admission = evaluation.admission.enabled if evaluation and evaluation.admission else None
     background = evaluation.background.enabled if evaluation and evaluation.background else None
+    if authz:  # an authorization policy decides requests to a service, never Kubernetes admission or scans
+        admission = background = False
     timeout = spec.webhook_configuration.timeout_seconds if spec.webhook_configuration else None
     return ValidatingPolicy(
         kind=parsed.kind, api_version=parsed.api_version, name=name, namespace=namespace, source=doc.source,

@@ -11,6 +11,9 @@ Evaluation of one resource (``pkg/cel/policies/vpol/engine``):
 4. ``validations`` in order with lazy ``variables``; the first non-true one is the result (``fail`` with its
    message, or ``error``), with property ``cel.validationIndex``.
 5. ``auditAnnotations`` (Kubernetes mode) become properties on pass and on fail; an error is the result.
+
+Envoy and HTTP modes (kyverno-authz) read only Envoy or HTTP payloads (:mod:`.authz`); the other modes
+ignore those payloads.
 """
 from __future__ import annotations
 
@@ -23,9 +26,10 @@ from verno.core.cel.admission import measured_admission_inputs
 from verno.core.cel.cost import Sizes, input_size, larger
 from verno.core.cel.exceptions import exception_rule, exceptions_for, match_exceptions
 from verno.core.matchresources import MatchResources
-from verno.core.policykinds import KindInputs
+from verno.core.policykinds import KindInputs, payload_kind
 from verno.core.request import Request
 from verno.core.results import PolicyResponse, RuleResponse, Status
+from verno.plugins.validatingpolicy.authz import AUTHZ_MODES, PAYLOADS, authz_rule
 
 RULE_TYPE = "Validation"
 _TYPED = ("request", "namespaceObject")
@@ -81,8 +85,18 @@ class ValidatingPolicy:
         return f"{self.namespace}/{self.name}" if self.namespace else self.name
 
     # -- evaluation --------------------------------------------------------------------------------------
-    def evaluate(self, request: Request, inputs: KindInputs, *, payload: bool = False) -> PolicyResponse | None:
+    def evaluate(self, request: Request, inputs: KindInputs, *, payload: bool | str = False) \
+            -> PolicyResponse | None:
         obj = request.resource or request.old_resource or {}
+        kind = payload_kind(payload)
+        if self.mode in AUTHZ_MODES:
+            if kind != PAYLOADS[self.mode]:
+                return None  # an authorization policy reads only its mode's requests
+            response = PolicyResponse(self, obj, [], operation=request.operation)
+            response.rules.append(authz_rule(self, self.variants[0], obj))
+            return response
+        if kind not in ("", "json"):
+            return None  # Envoy and HTTP payloads are for authorization policies only
         if self.mode == "JSON":
             return self._evaluate(self.variants[0], request, obj, inputs, _json_inputs(obj), None)
         if payload:

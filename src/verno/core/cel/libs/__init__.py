@@ -1,4 +1,4 @@
-"""The built-in CEL libraries (Kubernetes' and Kyverno's), and the plugin that registers them.
+"""The built-in CEL libraries (Kubernetes', Kyverno's and kyverno-authz's), and the plugin that registers them.
 
 This module is the built-in plugin (entry point ``cel-libraries``) implementing
 ``verno_register_cel_libraries``; :func:`default_registry` holds the same libraries for callers that build
@@ -16,13 +16,13 @@ __all__ = ["builtin_libraries", "default_registry", "verno_register_cel_librarie
 
 def builtin_libraries() -> list[Library]:
     """Every built-in library, in registration order (each a fresh object)."""
-    from verno.core.cel.libs import (k8s, kyverno_data, kyverno_encoding, kyverno_image, kyverno_math,
+    from verno.core.cel.libs import (authz_envoy, authz_http, authz_jwt, k8s, kyverno_data, kyverno_encoding, kyverno_image, kyverno_math,
                                      kyverno_random, kyverno_time, kyverno_transform, kyverno_user,
                                      kyverno_x509)
 
     libraries: list[Library] = [*k8s.libraries()]
     for module in (kyverno_encoding, kyverno_math, kyverno_time, kyverno_random, kyverno_transform,
-                   kyverno_user, kyverno_x509, kyverno_image, kyverno_data):
+                   kyverno_user, kyverno_x509, kyverno_image, kyverno_data, authz_envoy, authz_http, authz_jwt):
         libraries.extend(module.libraries())
     for library in libraries:
         library.plugin = "verno"
