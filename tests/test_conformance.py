@@ -3,7 +3,8 @@
 The suites are in ../shared/conformance beside the checkout (or in $VERNO_CONFORMANCE); the test is
 skipped as a whole when they are absent, except under CI (CI set), where their absence is a failure.
 
-One parametrized test: each suite listed in legacy-subset.txt must pass every result row. The list is
+One parametrized test: each suite listed in legacy-subset.txt and in cel-validate.txt (ValidatingPolicy,
+ValidatingAdmissionPolicy and bindings, ``validate.cel``) must pass every result row. The list is
 the only source of skips: a suite it flags ``needs-registry`` (it reads images from the public
 internet) is skipped, naming the flag. Anything else that keeps a suite from running (a plugin that did
 not load, a rule type verno reports as not supported, a crash, no summary) fails the test: a regression
@@ -28,6 +29,8 @@ from verno.cli.main import cli
 SHARED = Path(os.environ.get("VERNO_CONFORMANCE") or Path(__file__).resolve().parents[1].parent / "shared" / "conformance")
 CORPUS = SHARED / "kyverno-cli"
 LIST = SHARED / "legacy-subset.txt"
+#: the CEL suites of the kinds verno runs (the other CEL kinds' list, cel-other.txt, is not run yet)
+CEL_LIST = SHARED / "cel-validate.txt"
 SUMMARY = re.compile(r"Test Summary: (\d+) tests passed and (\d+) tests failed")
 #: the list's flags that leave a suite out of an offline run (the only reason a suite is skipped)
 SKIP_FLAGS = {"needs-registry": "reads images from a public registry (flagged needs-registry in legacy-subset.txt)"}
@@ -37,10 +40,16 @@ TEST_FILES = ("kyverno-test.yaml", "kyverno-test.yml")
 
 
 def _suites() -> list:
-    if not LIST.exists():
-        return []
     out = []
-    for line in LIST.read_text().splitlines():
+    for listed in (LIST, CEL_LIST):
+        if listed.exists():
+            out += _suites_of(listed)
+    return out
+
+
+def _suites_of(listed: Path) -> list:
+    out = []
+    for line in listed.read_text().splitlines():
         parts = line.split("\t")
         if not parts[0]:
             continue
@@ -48,9 +57,10 @@ def _suites() -> list:
         flags = [f for f in parts[2:] if f]
         unknown = [f for f in flags if f not in SKIP_FLAGS]
         if unknown:
-            raise ValueError(f"{LIST}: suite {parts[0]}: unknown flag(s) {unknown}; known: {sorted(SKIP_FLAGS)}")
+            raise ValueError(f"{listed}: suite {parts[0]}: unknown flag(s) {unknown}; known: {sorted(SKIP_FLAGS)}")
         marks = [pytest.mark.skip(reason=SKIP_FLAGS[f]) for f in flags[:1]]
-        out.append(pytest.param(parts[0], types, marks=marks, id=parts[0]))
+        prefix = "" if listed == LIST else "cel:"
+        out.append(pytest.param(parts[0], types, marks=marks, id=prefix + parts[0]))
     return out
 
 
@@ -111,5 +121,6 @@ def test_list_flags_are_the_only_skips() -> None:
     if not LIST.exists():
         pytest.skip("../shared/conformance is absent")
     skipped = [p.values[0] for p in SUITES if p.marks]
-    flagged = [line.split("\t")[0] for line in LIST.read_text().splitlines() if "needs-registry" in line.split("\t")[2:]]
+    flagged = [line.split("\t")[0] for listed in (LIST, CEL_LIST) if listed.exists()
+               for line in listed.read_text().splitlines() if "needs-registry" in line.split("\t")[2:]]
     assert skipped == flagged and len(SUITES) - len(skipped) > 0
