@@ -28,12 +28,33 @@ REPLICA_LIMIT = {
         "validations": [{"expression": "object.spec.replicas <= int(params.data.maxReplicas)",
                          "messageExpression": "'at most ' + params.data.maxReplicas + ' replicas'"}]}}
 
+CONTAINER_LIMIT = {
+    "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+    "metadata": {"name": "container-limit"},
+    "spec": {
+        "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
+        "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                                                "resources": ["pods"], "operations": ["CREATE"]}]},
+        "validations": [{"expression": "size(object.spec.containers) <= int(params.data.maxContainers)",
+                         "messageExpression": "'at most ' + params.data.maxContainers + ' containers'"}]}}
+
+CONTAINER_BINDING = {
+    "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+    "metadata": {"name": "container-limit-all"},
+    "spec": {"policyName": "container-limit", "validationActions": ["Deny"],
+             "paramRef": {"name": "replica-limits", "namespace": "platform",
+                          "parameterNotFoundAction": "Deny"}}}
+
 BINDING = {
     "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
     "metadata": {"name": "replica-limit-default"},
     "spec": {"policyName": "replica-limit", "validationActions": ["Deny"],
              "paramRef": {"name": "replica-limits", "namespace": "platform",
                           "parameterNotFoundAction": "Deny"}}}
+
+
+LIMITS = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "replica-limits", "namespace": "platform"},
+          "data": {"maxReplicas": "3", "maxContainers": "1"}}
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +65,9 @@ def cluster(tmp_path_factory):
     fake.put("validatingpolicies", NO_LATEST)
     fake.put("validatingadmissionpolicies", REPLICA_LIMIT)
     fake.put("validatingadmissionpolicybindings", BINDING)
-    fake.configmaps[("platform", "replica-limits")] = {
-        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "replica-limits", "namespace": "platform"},
-        "data": {"maxReplicas": "3"}}
+    fake.put("validatingadmissionpolicies", CONTAINER_LIMIT)
+    fake.put("validatingadmissionpolicybindings", CONTAINER_BINDING)
+    fake.configmaps[("platform", "replica-limits")] = LIMITS
     srv = VernoServer(work, ["--kubeconfig", str(fake.kubeconfig(work / "kubeconfig")), "--timeout", "5"])
     srv.fake = fake
     try:
@@ -57,9 +78,10 @@ def cluster(tmp_path_factory):
         fake.close()
 
 
-def pod(image: str) -> dict:
+def pod(image: str, sidecars: int = 0) -> dict:
+    containers = [{"name": "c", "image": image}] + [{"name": f"s{i}", "image": "proxy:1"} for i in range(sidecars)]
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default"},
-            "spec": {"containers": [{"name": "c", "image": image}]}}
+            "spec": {"containers": containers}}
 
 
 def deployment(replicas: int) -> dict:
@@ -82,6 +104,13 @@ def test_a_vap_with_a_binding_and_cluster_params_denies_as_the_api_server(cluste
     assert cluster.review("/validate", admission_request(deployment(2)))["allowed"] is True
 
 
+def test_a_vap_with_a_binding_and_params_denies_a_pod(cluster):
+    answer = cluster.review("/validate", admission_request(pod("nginx:1.27", sidecars=1)))
+    assert answer["allowed"] is False
+    assert answer["status"]["message"] == ("ValidatingAdmissionPolicy 'container-limit' with binding "
+                                           "'container-limit-all' denied request: at most 1 containers")
+
+
 def test_a_missing_param_denies_by_parameter_not_found_action(cluster):
     del cluster.fake.configmaps[("platform", "replica-limits")]
     try:
@@ -89,6 +118,4 @@ def test_a_missing_param_denies_by_parameter_not_found_action(cluster):
         assert answer["allowed"] is False
         assert "failed to configure binding" in answer["status"]["message"]
     finally:
-        cluster.fake.configmaps[("platform", "replica-limits")] = {
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "replica-limits", "namespace": "platform"}, "data": {"maxReplicas": "3"}}
+        cluster.fake.configmaps[("platform", "replica-limits")] = LIMITS
