@@ -60,3 +60,19 @@ def object_problem(obj: dict[str, Any], *, kind_required: bool = True) -> tuple[
                 hint = " (quote it)" if isinstance(v, (bool, int, float)) else ""
                 return f"metadata.{key}.{k}", f"must be a string, got {type_name(v)}{hint}"
     return None
+
+
+def first_non_finite(value: Any) -> float | None:
+    """The first NaN or infinity anywhere in a JSON-like value (JSON has neither), or None."""
+    import math
+
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, dict):
+            todo.extend(v.values())
+        elif isinstance(v, list):
+            todo.extend(v)
+        elif isinstance(v, float) and not math.isfinite(v):
+            return v
+    return None

@@ -77,7 +77,7 @@ spec:
 @pytest.mark.parametrize("extra, field, words", [
     ("  validationActions: [Block]\n", "spec.validationActions[0]", "'Deny', 'Warn' or 'Audit'"),
     ("  validationActions: [Deny, Warn]\n", "spec.validationActions", "both Deny and Warn"),
-    ("  paramRef: {name: a, selector: {}}\n", "spec.paramRef", "mutually exclusive"),
+    ("  paramRef: {name: a, selector: {}}\n", "spec.paramRef", "sets both name and selector"),
     ("  paramRef: {name: a, parameterNotFoundAction: Skip}\n", "spec.paramRef.parameterNotFoundAction", "Allow"),
     ("  matchResources: {namespaceSelectors: {}}\n", "spec.matchResources.namespaceSelectors", "did you mean"),
 ])

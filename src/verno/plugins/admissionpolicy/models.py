@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from verno.core.models.base import JSON, Metadata, Model
 from verno.core.models.match import LabelSelector
+from verno.core.models.policy import ParamKind, ParamRef  # shared with validate.cel
 
 API_VERSIONS = ("admissionregistration.k8s.io/v1", "admissionregistration.k8s.io/v1beta1")
 ApiVersion = Literal["admissionregistration.k8s.io/v1", "admissionregistration.k8s.io/v1beta1"]
@@ -31,11 +32,6 @@ class MatchResources(Model):
     resource_rules: list[NamedRuleWithOperations] = []
     exclude_resource_rules: list[NamedRuleWithOperations] = []
     match_policy: Literal["Exact", "Equivalent"] | None = None
-
-
-class ParamKind(Model):
-    api_version: str = ""
-    kind: str = ""
 
 
 class Validation(Model):
@@ -105,19 +101,6 @@ class ValidatingAdmissionPolicy(Model):
     metadata: Metadata
     spec: PolicySpec
     status: JSON = None
-
-
-class ParamRef(Model):
-    name: str = ""
-    namespace: str = ""
-    selector: LabelSelector | None = None
-    parameter_not_found_action: Literal["Allow", "Deny"] | None = None
-
-    @model_validator(mode="after")
-    def _one_of(self) -> ParamRef:
-        if self.name and self.selector is not None:
-            raise ValueError("paramRef.name and paramRef.selector are mutually exclusive")
-        return self
 
 
 class BindingSpec(Model):

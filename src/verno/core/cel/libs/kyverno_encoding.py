@@ -20,6 +20,7 @@ from typing import Any
 from verno.core import limits, yamlio
 from verno.core.cel.library import FunctionError, Library
 from verno.core.errors import LoadError
+from verno.core.objectshape import first_non_finite
 from verno.core.jmespath.functions._go import go_json
 
 __all__ = ["as_go_json", "libraries"]
@@ -132,15 +133,9 @@ def json_library() -> Library:
 
 # ---------------------------------------------------------------------------------------------- yaml
 def _non_finite(value: Any) -> None:
-    todo = [value]
-    while todo:
-        v = todo.pop()
-        if isinstance(v, dict):
-            todo.extend(v.values())
-        elif isinstance(v, list):
-            todo.extend(v)
-        elif isinstance(v, float) and not math.isfinite(v):
-            raise FunctionError(f"json: unsupported value: {_go_name(v)}")
+    bad = first_non_finite(value)
+    if bad is not None:
+        raise FunctionError(f"json: unsupported value: {_go_name(bad)}")
 
 
 def _go_name(v: float) -> str:

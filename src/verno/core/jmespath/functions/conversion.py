@@ -8,6 +8,7 @@ from typing import Any
 
 from verno.core import yamlio
 from verno.core.errors import JMESPathError, LoadError
+from verno.core.objectshape import first_non_finite
 from verno.core.jmespath.functions._go import fn_error
 from verno.core.jmespath.functions._spec import S, Spec
 
@@ -46,15 +47,9 @@ def _go_float_text(value: float) -> str:
 
 def _reject_non_finite(value: Any) -> None:
     """sigs.k8s.io/yaml converts to JSON, which has no NaN or infinity."""
-    todo = [value]
-    while todo:
-        v = todo.pop()
-        if isinstance(v, dict):
-            todo.extend(v.values())
-        elif isinstance(v, list):
-            todo.extend(v)
-        elif isinstance(v, float) and not math.isfinite(v):
-            raise fn_error("parse_yaml", f"json: unsupported value: {_go_float_text(v)}")
+    bad = first_non_finite(value)
+    if bad is not None:
+        raise fn_error("parse_yaml", f"json: unsupported value: {_go_float_text(bad)}")
 
 
 def parse_yaml(s: str) -> Any:
