@@ -6,9 +6,9 @@ import pytest
 
 from verno.core.cel import Activation, CELCompileError, CELEvaluationError, environment_for
 from verno.core.cel import cost as costs
-from verno.core.cel.libs.k8s_format import FORMATS
-from verno.core.cel.library import Library, LibraryRegistry
 from verno.core.cel.environment import Environment, EnvironmentSpec
+from verno.core.cel.library import Library, LibraryRegistry
+from verno.core.cel.libs.k8s_format import FORMATS
 from verno.core.cel.optional_calls import rewrite_optional_calls, source_positions
 from verno.core.cel.syntax import parse
 

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 
 from verno.core.errors import PluginError
 
-__all__ = ["Function", "FunctionError", "Library", "LibraryRegistry", "Overload", "cel_type", "optional_element"]
+__all__ = ["Function", "FunctionError", "Library", "LibraryRegistry", "Overload", "cel_type",
+           "optional_element"]
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 

@@ -1,4 +1,5 @@
-"""Go's ``net/url.ParseRequestURI`` as a check, with Go's error texts (``parse "x": invalid URI for request``).
+"""Go's ``net/url.ParseRequestURI`` as a check, with Go's error texts
+(``parse "x": invalid URI for request``).
 
 Kubernetes' ``format.uri()`` reports the error Go's parser gives; this reproduces the parser's rules for a
 request URI: control characters, the scheme, ``?`` query split, opaque forms, the authority (userinfo,
