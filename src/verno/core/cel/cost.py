@@ -203,6 +203,12 @@ def _call(node: Node, scope: dict[str, _Est], g: _Est) -> _Est:
     cost = 1 + sum(p.cost for p in parts) + scanned
     if name in STRING_TO_LIST or qualified in STRING_TO_LIST:
         n = max(n, size + 1)
+    if name == "validate" and node.target is not None and qualified is None:
+        # Kubernetes' format validation: a linear scan of the string (charged per character); format.uri()
+        # quotes the string in its message (Go's %q: up to 4 characters each)
+        scanned_text = parts[-1].s if len(parts) > 1 else g.s
+        cost += scanned_text
+        size = max(size, 4 * scanned_text + 256)
     if name in ("join", "format", "quote") or qualified == "strings.quote":
         size = max(size, sum(p.s * max(p.n, 1) for p in parts))
         cost += size // COPY

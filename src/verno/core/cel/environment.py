@@ -8,7 +8,8 @@ extensions Kyverno enables: bindings, encoders, lists, math, optional types, reg
 
 What the C++ checker cannot express is checked on verno's own syntax tree (:mod:`verno.core.cel.syntax`):
 fields of the typed ``request`` and ``namespaceObject`` (a misspelt field is a compile error, as in
-Kubernetes), and Kyverno's ``orValue`` compatibility macro.
+Kubernetes), Kyverno's ``orValue`` compatibility macro, and calls of functions that return an optional
+(``format.named``, ``<format>.validate``).
 """
 from __future__ import annotations
 
@@ -159,6 +160,16 @@ class Environment:
     _envs: dict = field(default_factory=dict, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _optional_functions: frozenset | None = field(default=None, repr=False)
+
+    @property
+    def optional_functions(self) -> frozenset[tuple[str, bool]]:
+        """``(name, receiver style)`` of the loaded functions that return an optional (their calls are
+        rewritten to ``f(...)[?0]``, :mod:`verno.core.cel.optional_calls`)."""
+        if self._optional_functions is None:
+            self._optional_functions = self.registry.optional_functions(
+                name for name in self.spec.libraries if name in self.registry)
+        return self._optional_functions
 
     def runtime_env(self, declared: tuple[tuple[str, str], ...] = ()):
         """The runtime environment with ``declared`` extra variables (``variables.<name>`` and their type

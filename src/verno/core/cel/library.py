@@ -6,6 +6,12 @@ A :class:`Library` is a named set of :class:`Function` declarations; each functi
 receiver-style overload (``x.f(y)`` calls ``impl(x, y)``). Qualified names (``math.round``,
 ``resource.Get``) are ordinary global functions.
 
+The runtime has no Python form for a CEL optional. A function declared with result ``optional(T)``
+returns a list of zero or one element (``[]`` for ``optional.none()``, ``[v]`` for ``optional.of(v)``); it
+is declared to the runtime as returning ``list(T)`` and every call of it is rewritten in the expression's
+source with an optional index after it, ``f(x)[?0]`` (:mod:`verno.core.cel.optional_calls`), which is the
+optional Kubernetes' function returns.
+
 The C++ runtime dispatches on argument *kinds* only, so two overloads of one function whose parameters
 differ only in opaque types (``isGreaterThan`` for quantities and for semvers) cannot be told apart by it.
 Such values are therefore declared ``dyn`` and carried as tagged maps (:mod:`verno.core.cel.opaque`);
@@ -23,7 +29,8 @@ from dataclasses import dataclass, field
 
 from verno.core.errors import PluginError
 
-__all__ = ["Function", "FunctionError", "Library", "LibraryRegistry", "Overload", "cel_type"]
+__all__ = ["Function", "FunctionError", "Library", "LibraryRegistry", "Overload", "cel_type",
+           "optional_element"]
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -73,6 +80,12 @@ class Library:
                 return self
         self.functions.append(Function(name, (overload,)))
         return self
+
+
+def optional_element(result: str) -> str | None:
+    """``T`` for a result type ``optional(T)``, else None."""
+    sig = result.strip()
+    return sig[len("optional("):-1] if sig.startswith("optional(") and sig.endswith(")") else None
 
 
 def _split_args(inner: str) -> list[str]:
@@ -131,10 +144,19 @@ def _check_result(value: object, name: str) -> object:
     raise FunctionError(f"{name}: returned a {type(value).__name__}, which is not a CEL value")
 
 
-def _guarded(function: str, library: Library, impl: Callable[..., object]) -> Callable[..., object]:
+def _optional_result(value: object, function: str) -> object:
+    if not isinstance(value, (list, tuple)) or len(value) > 1:
+        raise FunctionError(f"{function}: an optional result must be returned as a list of at most one "
+                            f"element, not {type(value).__name__}")
+    return value
+
+
+def _guarded(function: str, library: Library, impl: Callable[..., object],
+             optional: bool = False) -> Callable[..., object]:
     def call(*args):
         try:
-            return _check_result(impl(*args), function)
+            result = impl(*args)
+            return _check_result(_optional_result(result, function) if optional else result, function)
         except FunctionError:
             raise
         except RecursionError:
@@ -199,6 +221,17 @@ class LibraryRegistry:
     def names(self) -> list[str]:
         return list(self._libraries)
 
+    def optional_functions(self, names: Iterable[str]) -> frozenset[tuple[str, bool]]:
+        """``(function name, receiver style)`` of the overloads with an ``optional(T)`` result in the named
+        libraries: their calls are rewritten to ``f(...)[?0]``."""
+        found = set()
+        for name in names:
+            for function in self.get(name).functions:
+                for o in function.overloads:
+                    if optional_element(o.result) is not None:
+                        found.add((function.name, o.member))
+        return frozenset(found)
+
     def by_plugin(self, plugin: str) -> list[str]:
         return [name for name, library in self._libraries.items() if library.plugin == plugin]
 
@@ -213,7 +246,10 @@ class LibraryRegistry:
             for function in library.functions:
                 decls = merged.setdefault(function.name, [])
                 for o in function.overloads:
-                    decls.append(cel.Overload(o.id, cel_type(o.result), [cel_type(p) for p in o.params],
+                    element = optional_element(o.result)
+                    result = cel_type(o.result if element is None else f"list({element})")
+                    decls.append(cel.Overload(o.id, result, [cel_type(p) for p in o.params],
                                               is_member=o.member,
-                                              impl=_guarded(function.name, library, o.impl)))
+                                              impl=_guarded(function.name, library, o.impl,
+                                                            optional=element is not None)))
         return cel.CelExtension("verno", [cel.FunctionDecl(fname, decls) for fname, decls in merged.items()])

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from verno.core.cel import cost as costs
 from verno.core.cel.errors import CELCompileError, CELCostError, CELError, CELEvaluationError
+from verno.core.cel.optional_calls import rewrite_optional_calls, source_positions
 from verno.core.cel.orvalue import rewrite_or_value
 from verno.core.cel.syntax import Node, parse
 
@@ -157,6 +158,10 @@ def compile_program(env, expression: str, expect: tuple[str, ...], variables: Va
         text = _inline(text, tree, variables.inlined)
     if env.spec.or_value_compat and "orValue" in text:
         text = rewrite_or_value(text, parse(text), set())
+    before_optional_calls, inserted = text, []
+    if env.optional_functions:
+        text, inserted = rewrite_optional_calls(text, parse(text) if text != expression else tree,
+                                                env.optional_functions)
     final_tree = parse(text) if text != expression else tree
     names, whole = _referenced_variables(final_tree)
     known = variables.names if variables is not None else ()
@@ -166,7 +171,8 @@ def compile_program(env, expression: str, expect: tuple[str, ...], variables: Va
     try:
         compiled = runtime_env.compile(text)
     except RuntimeError as exc:
-        raise CELCompileError(expression, runtime_message(str(exc))) from None
+        message = source_positions(runtime_message(str(exc)), text, before_optional_calls, inserted)
+        raise CELCompileError(expression, message) from None
     output = compiled.return_type().name()
     output_name = output.lower() if "<" not in output else output
     if expect and output_name not in expect:
