@@ -134,11 +134,12 @@ def is_label_value(value: bytes) -> list[str]:
 
 def _mask_trailing_dash(name: bytes) -> bytes:
     """apimachinery's ``maskTrailingDash`` for generated-name prefixes: ``name[:len(name)-2] + "a"``
-    (it drops the character before the dash too). A lone ``-`` makes Go's slice panic, which cel-go
-    reports as an internal error of the evaluation; so does verno."""
+    (it drops the character before the dash too). A lone ``-`` makes Go's slice panic (cel-go reports
+    "internal error: runtime error: slice bounds out of range"); verno fails the call saying why."""
     if name.endswith(b"-"):
         if len(name) < 2:
-            raise FunctionError("internal error: runtime error: slice bounds out of range [:-1]")
+            raise FunctionError("validate: a prefix format cannot check '-' alone (Kubernetes' validator fails "
+                                "on it too): check the value is not '-' first")
         return name[:-2] + b"a"
     return name
 
