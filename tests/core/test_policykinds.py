@@ -191,3 +191,16 @@ spec:
     for policy in ps.kind_policies:
         assert isinstance(policy, KindPolicy)
         assert policy.document["metadata"]["name"] == policy.name
+
+
+def test_the_stage_order_is_computed_once_per_policy_list(tmp_path):
+    (tmp_path / "p.yaml").write_text(POLICIES)
+    engine = _engine()
+    ps = load_policy_set(engine, [str(tmp_path / "p.yaml")])
+    calls = []
+    original = engine.stage_of
+    engine.stage_of = lambda p: calls.append(p) or original(p)
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}
+    for _ in range(3):
+        engine.evaluate_kinds(ps.kind_policies, Request(pod), KindInputs(Sources()))
+    assert len(calls) == len(ps.kind_policies)

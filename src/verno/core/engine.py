@@ -243,14 +243,14 @@ class Engine:
         # what the CEL data libraries read: the run's (a Test's context, the cluster), else nothing reachable
         data = inputs.sources.cel_data if inputs.sources.cel_data is not None else ClusterCelData(
             egress=inputs.sources.egress, egress_timeout=inputs.sources.egress_timeout)
-        by_stage: dict[str, list[KindPolicy]] = {}
-        for policy in policies:
-            by_stage.setdefault(self.stage_of(policy), []).append(policy)
         out: list[PolicyResponse] = []
-        for stage in STAGES:
-            for policy in by_stage.get(stage, ()):
+        with bound(data):  # rebound for a namespaced policy, whose data functions read its namespace only
+            for policy in self._kind_plan(policies):
                 try:
-                    with bound(data, namespace=policy.namespace):
+                    if policy.namespace:
+                        with bound(data, namespace=policy.namespace):
+                            response = policy.evaluate(request, inputs, payload=payload)
+                    else:
                         response = policy.evaluate(request, inputs, payload=payload)
                 except VernoError:
                     raise
@@ -265,6 +265,21 @@ class Engine:
                 if patched is not None and patched is not request.resource and patched != request.resource:
                     request = request.with_resource(patched)
         return out
+
+    def _kind_plan(self, policies: Iterable[KindPolicy]) -> tuple[KindPolicy, ...]:
+        """The policies in Kyverno's stage order (stable within a stage), computed once per policy list.
+
+        A plan holds its policies, so the ids in its key cannot be reused while it is cached."""
+        policies = policies if isinstance(policies, (list, tuple)) else list(policies)
+        key = ("kinds", tuple(map(id, policies)))
+        plan = self._plans.get(key)
+        if plan is None:
+            order = {stage: i for i, stage in enumerate(STAGES)}
+            plan = tuple(sorted(policies, key=lambda p: order[self.stage_of(p)]))
+            if len(self._plans) >= 256:
+                self._plans.clear()
+            self._plans[key] = plan  # type: ignore[assignment]
+        return plan  # type: ignore[return-value]
 
     def stage_of(self, policy: KindPolicy) -> str:
         """The stage (:data:`~verno.core.policykinds.STAGES`) at which a kind policy runs."""

@@ -25,7 +25,14 @@ NAME_LABEL = "kubernetes.io/metadata.name"
 
 def request_resource(request: Request) -> tuple[str, str, str, str]:
     """(group, version, resource, subresource) of a request, the resource guessed from the kind as
-    Kubernetes' REST mapper would name it."""
+    Kubernetes' REST mapper would name it (kept in the request's memo)."""
+    found = request.cache.get("gvrs")
+    if found is None:
+        found = request.cache["gvrs"] = _request_resource(request)
+    return found
+
+
+def _request_resource(request: Request) -> tuple[str, str, str, str]:
     if request.request_kind is not None:
         group, version, kind = request.request_kind
     else:
