@@ -24,7 +24,7 @@ def one(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[
 
 
 def container(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    (c,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    (c,) = one(docs, "Deployment", "verno")["spec"]["template"]["spec"]["containers"]
     return c
 
 
@@ -36,9 +36,11 @@ def test_default_render_is_valid_kubernetes(render, validate):
         "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition",
         "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition",
         "CustomResourceDefinition", "ServiceAccount", "Secret", "Service", "Deployment", "PodDisruptionBudget",
-        "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRole",
-        "ClusterRoleBinding", "ClusterRoleBinding",
+        "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
         "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+        # verno controller: its own ClusterRole, the aggregated generate role and its defaults, the view binding
+        "ServiceAccount", "Deployment", "PodDisruptionBudget", "ClusterRole", "ClusterRole", "ClusterRole",
+        "ClusterRoleBinding", "ClusterRoleBinding", "ClusterRoleBinding", "Role", "RoleBinding",
     ])
 
 
@@ -51,7 +53,7 @@ def test_helm_lint_passes(chart_dir, certs):
 
 def test_deployment_is_highly_available(render):
     docs = render()
-    deployment = one(docs, "Deployment")
+    deployment = one(docs, "Deployment", "verno")
     spec = deployment["spec"]
     pod_labels = spec["template"]["metadata"]["labels"]
     assert spec["replicas"] == 3
@@ -60,7 +62,7 @@ def test_deployment_is_highly_available(render):
         "preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
     assert term["topologyKey"] == "kubernetes.io/hostname"
     assert term["labelSelector"]["matchLabels"].items() <= pod_labels.items()
-    pdb = one(docs, "PodDisruptionBudget")
+    pdb = one(docs, "PodDisruptionBudget", "verno")
     assert pdb["spec"]["maxUnavailable"] == 1
     assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
     service = one(docs, "Service")
@@ -71,11 +73,11 @@ def test_deployment_is_highly_available(render):
 def test_hard_anti_affinity_and_min_available(render, validate):
     docs = render({"antiAffinity": "hard", "podDisruptionBudget": {"minAvailable": 2}, "replicas": 5})
     validate(docs)
-    spec = one(docs, "Deployment")["spec"]
+    spec = one(docs, "Deployment", "verno")["spec"]
     assert spec["replicas"] == 5
     (term,) = spec["template"]["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert term["topologyKey"] == "kubernetes.io/hostname"
-    pdb = one(docs, "PodDisruptionBudget")["spec"]
+    pdb = one(docs, "PodDisruptionBudget", "verno")["spec"]
     assert pdb["minAvailable"] == 2 and "maxUnavailable" not in pdb
 
 
@@ -101,7 +103,7 @@ def test_egress_allowances_become_serve_flags(render):
 
 def test_runs_as_non_root_read_only(render):
     docs = render()
-    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    pod = one(docs, "Deployment", "verno")["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
     sc = container(docs)["securityContext"]
     assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
@@ -114,7 +116,7 @@ def test_tls_secret_is_mounted(render, certs):
     assert secret["type"] == "kubernetes.io/tls"
     assert base64.b64decode(secret["data"]["tls.crt"]).decode() == certs.cert
     assert base64.b64decode(secret["data"]["tls.key"]).decode() == certs.key
-    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    pod = one(docs, "Deployment", "verno")["spec"]["template"]["spec"]
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["tls"]["secret"]["secretName"] == secret["metadata"]["name"]
     mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
@@ -125,7 +127,7 @@ def test_existing_tls_secret(render, validate):
     docs = render({"tls": {"existingSecret": "my-tls", "cert": "", "key": ""}})
     validate(docs)
     assert not [d for d in docs if d["kind"] == "Secret"]
-    volumes = {v["name"]: v for v in one(docs, "Deployment")["spec"]["template"]["spec"]["volumes"]}
+    volumes = {v["name"]: v for v in one(docs, "Deployment", "verno")["spec"]["template"]["spec"]["volumes"]}
     assert volumes["tls"]["secret"]["secretName"] == "my-tls"
 
 
@@ -184,7 +186,7 @@ def test_policies_from_a_config_map(render, validate, tmp_path):
     validate(docs)
     cm = one(docs, "ConfigMap")
     assert cm["data"] == files
-    pod = one(docs, "Deployment")["spec"]["template"]
+    pod = one(docs, "Deployment", "verno")["spec"]["template"]
     assert "checksum/policies" in pod["metadata"]["annotations"]
     args = pod["spec"]["containers"][0]["args"]
     assert "--policies=/etc/verno/policies" in args and "--in-cluster" not in args
@@ -202,7 +204,7 @@ def test_policies_from_a_config_map(render, validate, tmp_path):
 
 def test_rbac(render):
     docs = render(release="verno", namespace="verno-system")
-    sa = one(docs, "ServiceAccount")
+    sa = one(docs, "ServiceAccount", "verno")
     roles = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ClusterRole"}
     bindings = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ClusterRoleBinding"}
     subject = {"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": "verno-system"}
@@ -218,12 +220,15 @@ def test_rbac(render):
     assert bindings["verno:admission"]["roleRef"]["name"] == "verno:admission"
     assert bindings["verno:admission"]["subjects"] == [subject]
 
-    generate = roles["verno:generate"]
-    selector = generate["aggregationRule"]["clusterRoleSelectors"][0]["matchLabels"]
-    aggregated = [n for n, r in roles.items() if selector.items() <= r["metadata"]["labels"].items()]
-    assert aggregated == ["verno:generate:defaults"]
-    assert bindings["verno:generate"]["roleRef"]["name"] == "verno:generate"
-    assert bindings["verno:generate"]["subjects"] == [subject]
+    # generate runs in verno controller: the webhook only hands the work over, as UpdateRequests in its namespace
+    assert not [n for n, b in bindings.items() if subject in b["subjects"] and n != "verno:admission"]
+    handoff = one(docs, "Role", "verno:handoff")
+    assert handoff["metadata"]["namespace"] == "verno-system"
+    assert handoff["rules"] == [{"apiGroups": ["kyverno.io"], "resources": ["updaterequests"], "verbs": ["create"]}]
+    binding = one(docs, "RoleBinding", "verno:handoff")
+    assert binding["metadata"]["namespace"] == "verno-system"
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "verno:handoff"}
+    assert binding["subjects"] == [subject]
 
     view = roles["verno:view-policies"]["metadata"]["labels"]
     assert view["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
@@ -232,11 +237,17 @@ def test_rbac(render):
 
 def test_no_rbac_and_external_service_account(render, validate):
     docs = render({"rbac": {"create": False}, "serviceAccount": {"create": False, "name": "policy-sa"},
-                   "podDisruptionBudget": {"enabled": False}})
+                   "podDisruptionBudget": {"enabled": False},
+                   "controller": {"serviceAccount": {"create": False, "name": "generate-sa"},
+                                  "podDisruptionBudget": {"enabled": False}}})
     validate(docs)
     kinds = {d["kind"] for d in docs}
-    assert not kinds & {"ClusterRole", "ClusterRoleBinding", "ServiceAccount", "PodDisruptionBudget"}
-    assert one(docs, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "policy-sa"
+    assert not kinds & {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount",
+                        "PodDisruptionBudget"}
+    assert one(docs, "Deployment", "verno")["spec"]["template"]["spec"]["serviceAccountName"] == "policy-sa"
+    assert one(docs, "Deployment", "verno-controller")["spec"]["template"]["spec"]["serviceAccountName"] == \
+        "generate-sa"
+    assert "--controller-username=system:serviceaccount:verno-system:generate-sa" in container(docs)["args"]
 
 
 @pytest.fixture

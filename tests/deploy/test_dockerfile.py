@@ -44,13 +44,18 @@ def final_stage() -> list[tuple[str, str]]:
     return ins[last_from:]
 
 
-def serve_options() -> dict[str, click.Option]:
+def command_options(name: str) -> dict[str, click.Option]:
     from verno.cli.main import cli
 
-    serve = cli.get_command(click.Context(cli), "serve")
-    if serve is None:
-        pytest.skip("verno serve is not registered")
-    return {opt: p for p in serve.params if isinstance(p, click.Option) for opt in p.opts}
+    command = cli.get_command(click.Context(cli), name)
+    if command is None:
+        pytest.skip(f"verno {name} is not registered")
+    return {opt: p for p in command.params if isinstance(p, click.Option)
+            for opt in (*p.opts, *p.secondary_opts)}
+
+
+def serve_options() -> dict[str, click.Option]:
+    return command_options("serve")
 
 
 def test_base_image_and_entrypoint():
@@ -77,16 +82,16 @@ def test_runs_as_a_non_root_user_after_installing():
     assert words.index("USER") < words.index("ENTRYPOINT")
 
 
-def _split(args: list[str]) -> list[tuple[str, str | None]]:
+def _split(args: list[str], command: str = "serve") -> list[tuple[str, str | None]]:
     """(--option, value) pairs of ``--opt value`` / ``--opt=value`` / ``--flag`` arguments."""
     out: list[tuple[str, str | None]] = []
-    options = serve_options()
+    options = command_options(command)
     i = 0
     while i < len(args):
         arg = args[i]
         assert arg.startswith("--"), f"unexpected argument {arg!r}"
         name, eq, value = arg.partition("=")
-        assert name in options, f"{name} is not an option of verno serve"
+        assert name in options, f"{name} is not an option of verno {command}"
         if eq or options[name].is_flag:
             out.append((name, value if eq else None))
             i += 1
@@ -105,7 +110,7 @@ def test_image_command_uses_serve_options():
 
 def test_chart_arguments_are_serve_options(render):
     docs = render({"policies": {"inCluster": False}, "server": {"excludeNamespaces": ["x"]}})
-    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "verno"]
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[0] == "serve"
     options = serve_options()
@@ -113,7 +118,7 @@ def test_chart_arguments_are_serve_options(render):
         param = options[name]
         if value is not None and not isinstance(param.type, click.Path):
             param.type.convert(value, param, None)  # raises on a value serve would refuse
-    (deployment,) = [d for d in render() if d["kind"] == "Deployment"]
+    (deployment,) = [d for d in render() if d["kind"] == "Deployment" and d["metadata"]["name"] == "verno"]
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--in-cluster" in args and dict(_split(args[1:]))["--in-cluster"] is None
 

@@ -83,3 +83,35 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
   rules:
     {{- toYaml .rules | nindent 4 }}
 {{- end -}}
+
+{{/* verno controller: its own name, so the webhook's selectors (Service, PDB, anti-affinity) never match it. */}}
+{{- define "verno.controller.fullname" -}}
+{{- printf "%s-controller" (include "verno.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "verno.controller.selectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-controller" (include "verno.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "verno.controller.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "verno.controller.selectorLabels" . }}
+app.kubernetes.io/component: controller
+app.kubernetes.io/part-of: {{ include "verno.name" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "verno.controller.serviceAccountName" -}}
+{{- if .Values.controller.serviceAccount.create -}}
+{{- default (include "verno.controller.fullname" .) .Values.controller.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.controller.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The user the controller's requests come as (verno serve --controller-username). */}}
+{{- define "verno.controller.username" -}}
+{{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "verno.controller.serviceAccountName" .) -}}
+{{- end -}}
