@@ -64,6 +64,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             body = self._read_body()
             url = urlparse(self.path)
+            self.app.audit.append((self.command, url.path))
             query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
             if self.command == "GET":
                 doc = self._discovery(url.path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections import deque
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ class APIServer:
         self.watch_timeout = watch_timeout
         self.bookmark_interval = bookmark_interval
         self.verbose = verbose
+        #: the audit log: (verb, path) of every request served, newest last (bounded)
+        self.audit: deque[tuple[str, str]] = deque(maxlen=20000)
         handler = type("BoundHandler", (Handler,), {"app": self})
         self.httpd = _HTTPServer((host, port), handler)
         self.host, self.port = self.httpd.server_address[:2]

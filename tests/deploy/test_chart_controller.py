@@ -211,6 +211,8 @@ def test_controller_rbac(render):
         assert can(held, "*", "kyverno.io", resource, "get", "list", "watch")
         assert not can(held, "*", "kyverno.io", resource, "create") and not can(held, "*", "kyverno.io", resource,
                                                                                 "update")
+        # the policies' status (READY) is written through its subresource only
+        assert can(held, "*", "kyverno.io", f"{resource}/status", "get", "update")
     # UpdateRequests: watched everywhere (the informer lists all namespaces), written only in its namespace
     assert can(held, "*", "kyverno.io", "updaterequests", "get", "list", "watch")
     assert can(held, ns, "kyverno.io", "updaterequests", "create", "update", "delete")

@@ -3,7 +3,8 @@
 Work items are UpdateRequests (the durable hand-off records) keyed by name. A worker re-reads the record,
 processes it when Pending (or Failed, on its backoff), writes ``Completed`` with the generated resources and
 deletes it; a failure writes ``Failed`` with the message and ``retryCount`` and is retried with backoff;
-past ``MAX_RETRIES`` the record is deleted and an Event on the policy says why.
+past ``MAX_RETRIES`` the record is deleted and an Event on the policy says why. The leader also writes each
+ClusterPolicy's and Policy's status (``policystatus``).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from verno.controller.lease import LeaderElector
 from verno.controller.metrics import Metrics
 from verno.controller.metrics import serve as serve_http
 from verno.controller.policies import PolicyCache
+from verno.controller.policystatus import StatusWriter
 from verno.controller.triggers import Triggers
 from verno.controller.workqueue import WorkQueue
 from verno.core.engine import Engine
@@ -90,6 +92,7 @@ class Controller:
                                      lease_duration=settings.lease_duration, renew_deadline=settings.renew_deadline,
                                      retry_period=settings.retry_period) if settings.leader_elect else None
         self.triggers: Triggers | None = None
+        self.status: StatusWriter | None = None
         self.working = threading.Event()
         self.processed = 0
         self._threads: list[threading.Thread] = []
@@ -127,6 +130,8 @@ class Controller:
     def stop(self) -> None:
         self.stop_event.set()
         self.queue.close()
+        if self.status is not None:
+            self.status.close()
         if self.http is not None:
             self.http.shutdown()
             self.http.server_close()
@@ -148,6 +153,7 @@ class Controller:
                                  self.generator.written, self.generator.deleted,
                                  watch_seconds=self.settings.watch_seconds)
         self.policies.listeners.append(self.triggers.on_policy)
+        self.status = StatusWriter(self.kube, self.policies, self.stop_event, backoff=self.settings.backoff).start()
         informers = [Informer(self.kube, self.kube.resource("kyverno.io/v1", kind), self._policy_event,
                               self.stop_event, watch_seconds=self.settings.watch_seconds)
                      for kind in ("ClusterPolicy", "Policy")]
@@ -168,6 +174,8 @@ class Controller:
 
     def _policy_event(self, kind: str, obj: dict[str, Any]) -> None:
         self.policies.event(kind, obj)
+        if self.status is not None:
+            self.status.event(kind, obj)
 
     def _scanner(self) -> None:
         while not self.stop_event.wait(self.settings.scan_interval):

@@ -1,12 +1,17 @@
-"""ClusterPolicies and Policies as the cluster has them, each prepared once per resourceVersion.
+"""ClusterPolicies and Policies as the cluster has them, each prepared once per change of what verno loads
+(everything but ``status`` and the bookkeeping metadata: a status write does not prepare the policy again).
 
-A policy that does not load is logged and left out (its generate requests then fail with that reason).
+A policy that does not load is logged and left out (its generate requests then fail with that reason, and its
+status says so).
 Listeners see every change as (event, key, prepared or None, previous prepared or None).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from verno.core.engine import Engine
@@ -20,32 +25,53 @@ log = logging.getLogger("verno.controller.policies")
 Listener = Callable[[str, str, "PreparedPolicy | None", "PreparedPolicy | None"], None]
 
 
+#: metadata a write changes without changing the policy
+_BOOKKEEPING = ("managedFields", "resourceVersion", "generation")
+
+
 def _clean(obj: dict[str, Any]) -> dict[str, Any]:
     meta = dict(obj.get("metadata") or {})
     meta.pop("managedFields", None)
     return {**obj, "metadata": meta}
 
 
+def fingerprint(obj: dict[str, Any]) -> str:
+    """What verno loads of a policy object: equal fingerprints prepare alike."""
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _BOOKKEEPING}
+    body = {k: v for k, v in obj.items() if k not in ("metadata", "status")}
+    return hashlib.sha256(json.dumps([meta, body], sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """One policy as last loaded: its fingerprint, the prepared policy or the load error."""
+    fingerprint: str
+    prepared: PreparedPolicy | None
+    error: str
+
+
 class PolicyCache:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._lock = threading.Lock()
-        self._by_key: dict[str, tuple[str, PreparedPolicy | None, str]] = {}  # key -> (rv, prepared, error)
+        self._by_key: dict[str, Loaded] = {}
         self.listeners: list[Listener] = []
 
-    def get(self, key: str) -> PreparedPolicy | None:
+    def loaded(self, key: str) -> Loaded | None:
         with self._lock:
-            entry = self._by_key.get(key)
-        return entry[1] if entry else None
+            return self._by_key.get(key)
+
+    def get(self, key: str) -> PreparedPolicy | None:
+        entry = self.loaded(key)
+        return entry.prepared if entry else None
 
     def error(self, key: str) -> str:
-        with self._lock:
-            entry = self._by_key.get(key)
-        return entry[2] if entry else ""
+        entry = self.loaded(key)
+        return entry.error if entry else ""
 
     def all(self) -> list[PreparedPolicy]:
         with self._lock:
-            return [p for _, p, _ in self._by_key.values() if p is not None]
+            return [e.prepared for e in self._by_key.values() if e.prepared is not None]
 
     def event(self, kind: str, obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}
@@ -53,14 +79,14 @@ class PolicyCache:
         key = policy_key(str(meta.get("name") or ""), namespace)
         with self._lock:
             previous = self._by_key.get(key)
-        old = previous[1] if previous else None
+        old = previous.prepared if previous else None
         if kind == "DELETED":
             with self._lock:
                 self._by_key.pop(key, None)
             self._notify("DELETED", key, None, old)
             return
-        rv = str(meta.get("resourceVersion") or "")
-        if previous is not None and previous[0] == rv:
+        mark = fingerprint(obj)
+        if previous is not None and previous.fingerprint == mark:
             return
         prepared: PreparedPolicy | None = None
         error = ""
@@ -73,7 +99,7 @@ class PolicyCache:
             log.error("policy not loaded", extra={"policy": key, "error": error})
             prepared = None
         with self._lock:
-            self._by_key[key] = (rv, prepared, error)
+            self._by_key[key] = Loaded(mark, prepared, error)
         self._notify("ADDED" if previous is None else "MODIFIED", key, prepared, old)
 
     def _notify(self, kind: str, key: str, new: PreparedPolicy | None, old: PreparedPolicy | None) -> None:
