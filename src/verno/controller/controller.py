@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from verno.controller.denials import Denials
 from verno.controller.events import EventRecorder
 from verno.controller.generate import GenerateFailed, Generator
 from verno.controller.informer import Informer
@@ -87,7 +88,8 @@ class Controller:
         self.policies = PolicyCache(self.engine)
         self.events = EventRecorder(self.kube)
         self.metrics = Metrics(self.queue.depth, self._leading)
-        self.generator = Generator(self.kube, self.engine, self.policies, self.events, self.metrics)
+        self.denials = Denials()
+        self.generator = Generator(self.kube, self.engine, self.policies, self.events, self.metrics, self.denials)
         self.elector = LeaderElector(self.kube, settings.namespace, LEASE_NAME, self.identity,
                                      lease_duration=settings.lease_duration, renew_deadline=settings.renew_deadline,
                                      retry_period=settings.retry_period) if settings.leader_elect else None
@@ -153,7 +155,8 @@ class Controller:
                                  self.generator.written, self.generator.deleted,
                                  watch_seconds=self.settings.watch_seconds)
         self.policies.listeners.append(self.triggers.on_policy)
-        self.status = StatusWriter(self.kube, self.policies, self.stop_event, backoff=self.settings.backoff).start()
+        self.status = StatusWriter(self.kube, self.policies, self.stop_event, backoff=self.settings.backoff,
+                                   denials=self.denials).start()
         informers = [Informer(self.kube, self.kube.resource("kyverno.io/v1", kind), self._policy_event,
                               self.stop_event, watch_seconds=self.settings.watch_seconds)
                      for kind in ("ClusterPolicy", "Policy")]

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from verno.controller import downstream
+from verno.controller.denials import Denials
 from verno.controller.events import EventRecorder
 from verno.controller.kube import APIError, Kube
 from verno.controller.metrics import Metrics
@@ -90,9 +91,11 @@ def _check_scope(prepared: PreparedPolicy, desired: dict[str, Any]) -> None:
 
 class Generator:
     def __init__(self, kube: Kube, engine: Engine, policies: PolicyCache, events: EventRecorder,
-                 metrics: Metrics | None = None):
+                 metrics: Metrics | None = None, denials: Denials | None = None):
         self.kube, self.engine, self.policies, self.events = kube, engine, policies, events
         self.metrics = metrics or Metrics(lambda: 0, lambda: False)
+        #: the 403s met per policy, for its PermissionDenied condition (read by the status writer)
+        self.denials = denials or Denials()
         self.data_source = KubeDataSource(kube)
         #: (uid, resourceVersion) of objects this controller wrote, uids of those it deleted (their watch
         #: events are its own)
@@ -115,6 +118,7 @@ class Generator:
             except downstream.PermissionDenied as exc:
                 errors.append(str(exc))
                 self.metrics.denied.inc(exc.verb, exc.kind, exc.namespace)
+                self.denials.denied(key, exc.verb, exc.kind, exc.namespace)
                 self.events.policy_warning(key, str(exc))
             except (APIError, GenerateFailed) as exc:
                 errors.append(f"rule {ctx.rule}: {exc}")
@@ -151,6 +155,7 @@ class Generator:
             self.deleted.add(str((obj.get("metadata") or {}).get("uid") or ""))
             downstream.delete(self.kube, res, obj)
             self.metrics.writes.inc("deleted")
+            self.denials.allowed(key, ("delete",), res.kind, str((obj.get("metadata") or {}).get("namespace") or ""))
             log.info("downstream deleted", extra={"policy": key, "rule": ctx.rule,
                                                   "object": downstream.reference(obj)})
 
@@ -238,6 +243,9 @@ class Generator:
                synchronize: bool) -> dict[str, str]:
         written = downstream.write(self.kube, desired, synchronize)
         meta = written.obj.get("metadata") or {}
+        verbs = {"created": ("get", "create"), "updated": ("get", "update")}.get(written.action, ("get",))
+        self.denials.allowed(prepared.policy.key, verbs, str(desired.get("kind") or ""),
+                             str(meta.get("namespace") or ""))
         if written.action in ("created", "updated"):
             self.metrics.writes.inc(written.action)
             self.written.add((str(meta.get("uid") or ""), str(meta.get("resourceVersion") or "")))

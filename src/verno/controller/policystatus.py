@@ -4,6 +4,13 @@ pkg/controllers/webhook/controller.go ``updatePolicyStatuses``), written by the 
 - ``conditions``: one of type ``Ready``: ``True``/``Succeeded``/``Ready`` when verno loaded and prepared the
   policy, ``False``/``Failed``/<the load error> when it cannot (so a policy verno rejects is visibly not ready).
   ``lastTransitionTime`` changes only when the condition's status flips; other condition types are kept.
+- ``conditions`` also holds ``PermissionDenied`` once a write of the policy's downstream met a 403 (verno's own;
+  Ready is untouched, the policy loaded): ``True``/``Forbidden``/each denied verb, kind and namespace
+  (``verno lacks permission to create NetworkPolicy in namespace locked``, ``; ``-separated). When later writes
+  for those (verb, kind, namespace) succeed it stays, as ``False``/``Allowed`` (Kubernetes keeps a condition
+  that no longer holds as ``False`` rather than dropping it); a policy never denied has none. The denials come
+  from the generator through ``denials.Denials``; after a restart the condition is kept until a write of the
+  policy is denied or allowed again.
 - ``ready`` (deprecated) is cleared; ``autogen.rules`` holds the generated ``autogen-*`` rules;
   ``rulecount`` counts the policy's own (non-autogen) rules by kind.
 
@@ -18,6 +25,7 @@ import logging
 import threading
 from typing import Any, Callable
 
+from verno.controller.denials import Denial, Denials, describe
 from verno.controller.kube import APIError, Kube
 from verno.controller.policies import PolicyCache, fingerprint
 from verno.controller.workqueue import WorkQueue
@@ -27,6 +35,8 @@ from verno.core.updaterequest import policy_key
 log = logging.getLogger("verno.controller.status")
 
 READY = "Ready"
+PERMISSION_DENIED = "PermissionDenied"
+ALLOWED_MESSAGE = "verno's later writes for this policy were allowed"
 #: metav1.Condition's message limit (the API server refuses longer)
 MAX_MESSAGE = 32768
 #: status writes tried per change before the key goes back on the queue with backoff
@@ -74,21 +84,40 @@ def ready_condition(ready: bool, error: str) -> dict[str, Any]:
     return {"type": READY, "status": "False", "reason": "Failed", "message": message}
 
 
-def desired_status(obj: dict[str, Any], prepared: PreparedPolicy | None, error: str,
-                   clock: Callable[[], str] = now) -> dict[str, Any]:
-    """The status ``obj`` should have, built on the one it has (fields verno does not own are kept)."""
-    current = obj.get("status") if isinstance(obj.get("status"), dict) else {}
-    status = {k: v for k, v in current.items() if k != "ready"}
-    wanted = ready_condition(prepared is not None and not error, error)
-    conditions = [c for c in current.get("conditions") or [] if isinstance(c, dict)]
-    old = next((c for c in conditions if c.get("type") == READY), None)
+def permission_condition(denied: list[Denial]) -> dict[str, Any]:
+    if not denied:
+        return {"type": PERMISSION_DENIED, "status": "False", "reason": "Allowed", "message": ALLOWED_MESSAGE}
+    message = "; ".join(describe(d) for d in sorted(denied))
+    if len(message) > MAX_MESSAGE:
+        message = message[:MAX_MESSAGE - 3] + "..."
+    return {"type": PERMISSION_DENIED, "status": "True", "reason": "Forbidden", "message": message}
+
+
+def _set_condition(conditions: list[dict[str, Any]], wanted: dict[str, Any],
+                   clock: Callable[[], str]) -> list[dict[str, Any]]:
+    """``conditions`` with ``wanted`` in place of its type's (appended if none); the old lastTransitionTime
+    kept unless the status flips."""
+    old = next((c for c in conditions if c.get("type") == wanted["type"]), None)
     if old is not None and old.get("status") == wanted["status"] and old.get("lastTransitionTime"):
         wanted["lastTransitionTime"] = old["lastTransitionTime"]
     else:
         wanted["lastTransitionTime"] = clock()
     wanted = {k: wanted[k] for k in ("type", "status", "lastTransitionTime", "reason", "message")}
-    status["conditions"] = [wanted if c is old else c for c in conditions] if old is not None \
-        else [*conditions, wanted]
+    return [wanted if c is old else c for c in conditions] if old is not None else [*conditions, wanted]
+
+
+def desired_status(obj: dict[str, Any], prepared: PreparedPolicy | None, error: str,
+                   clock: Callable[[], str] = now, denied: list[Denial] | None = None) -> dict[str, Any]:
+    """The status ``obj`` should have, built on the one it has (fields verno does not own are kept).
+    ``denied``: the 403s met writing the policy's downstream (None: nothing known, PermissionDenied kept)."""
+    current = obj.get("status") if isinstance(obj.get("status"), dict) else {}
+    status = {k: v for k, v in current.items() if k != "ready"}
+    conditions = [c for c in current.get("conditions") or [] if isinstance(c, dict)]
+    conditions = _set_condition(conditions, ready_condition(prepared is not None and not error, error), clock)
+    had = any(c.get("type") == PERMISSION_DENIED for c in conditions)
+    if denied is not None and (denied or had):
+        conditions = _set_condition(conditions, permission_condition(denied), clock)
+    status["conditions"] = conditions
     rules = autogen_rules(prepared)
     status["autogen"] = {"rules": rules} if rules else {}
     status["rulecount"] = rule_count(obj)
@@ -98,8 +127,11 @@ def desired_status(obj: dict[str, Any], prepared: PreparedPolicy | None, error: 
 class StatusWriter:
     """Queues a policy on each of its events; a worker thread writes the status that differs."""
 
-    def __init__(self, kube: Kube, policies: PolicyCache, stop: threading.Event, backoff: float = 0.5):
+    def __init__(self, kube: Kube, policies: PolicyCache, stop: threading.Event, backoff: float = 0.5,
+                 denials: Denials | None = None):
         self.kube, self.policies, self.stop_event = kube, policies, stop
+        self.denials = denials or Denials()
+        self.denials.listeners.append(self._denials_changed)
         self.queue = WorkQueue(base_delay=backoff)
         self._latest: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
@@ -118,9 +150,18 @@ class StatusWriter:
         with self._lock:
             if kind == "DELETED":
                 self._latest.pop(key, None)
+                self.denials.forget(key_of(obj))
                 return
             self._latest[key] = obj
         self.queue.add(key)
+
+    def _denials_changed(self, policy: str) -> None:
+        """The generator met (or no longer meets) a 403 for ``policy``: its status is due again."""
+        key = f"{'Policy' if '/' in policy else 'ClusterPolicy'}/{policy}"
+        with self._lock:
+            known = key in self._latest
+        if known:
+            self.queue.add(key)
 
     def _run(self) -> None:
         while not self.stop_event.is_set():
@@ -148,7 +189,7 @@ class StatusWriter:
         res = self.kube.resource(str(obj.get("apiVersion") or "kyverno.io/v1"), str(obj.get("kind")))
         namespace = str((obj.get("metadata") or {}).get("namespace") or "")
         for _ in range(CONFLICT_RETRIES):
-            status = desired_status(obj, loaded.prepared, loaded.error)
+            status = desired_status(obj, loaded.prepared, loaded.error, denied=self.denials.of(key_of(obj)))
             if status == obj.get("status"):
                 return
             try:
