@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from verno.core.errors import ContextLoadError, VernoError
-from verno.core.loaders.offline_cluster import guess_resource, split_api_version
+from verno.core.loaders.offline_cluster import guess_resource, resource_path, split_api_version
 from verno.core.models.match import LabelSelector
 from verno.core.models.policy import ParamKind, ParamRef
 from verno.core.scope import is_cluster_scoped
@@ -80,11 +80,7 @@ def cluster_params(sources: Sources, api_version: str, kind: str, namespace: str
 
 
 def _path(group: str, version: str, kind: str, namespace: str, name: str = "") -> str:
-    base = f"/apis/{group}/{version}" if group else f"/api/{version}"
-    if namespace:
-        base += f"/namespaces/{quote(namespace, safe='')}"
-    base += f"/{guess_resource(kind)}"
-    return base + (f"/{quote(name, safe='')}" if name else "")
+    return resource_path(f"{group}/{version}" if group else version, guess_resource(kind), namespace, name)
 
 
 def _get(sources: Sources, kind: ParamKind, group: str, version: str, namespace: str,

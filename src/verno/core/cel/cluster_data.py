@@ -9,26 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from verno.core.cel.library import FunctionError
 from verno.core.cel.offline import OfflineCelData
 from verno.core.egress import STRICT, EgressPolicy
 from verno.core.errors import ContextLoadError
-from verno.core.loaders.offline_cluster import guess_resource
+from verno.core.loaders.offline_cluster import guess_resource, resource_path
 
 __all__ = ["ClusterCelData", "resource_path"]
-
-
-def resource_path(api_version: str, resource: str, namespace: str, name: str = "") -> str:
-    """The API path of a collection or an object (``v1`` is the core group)."""
-    base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
-    if namespace:
-        base += f"/namespaces/{quote(namespace, safe='')}"
-    base += f"/{quote(resource, safe='')}"
-    if name:
-        base += f"/{quote(name, safe='')}"
-    return base
 
 
 class ClusterCelData:

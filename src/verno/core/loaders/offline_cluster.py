@@ -15,7 +15,7 @@ import copy
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from verno.core.errors import ContextLoadError
 from verno.core.selectors import compile_selector
@@ -36,6 +36,17 @@ def guess_resource(kind: str) -> str:
     if singular.endswith("y"):
         return singular[:-1] + "ies"
     return singular + "s"
+
+
+def resource_path(api_version: str, resource: str, namespace: str, name: str = "") -> str:
+    """The API path of a collection or an object (``v1`` is the core group)."""
+    base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+    if namespace:
+        base += f"/namespaces/{quote(namespace, safe='')}"
+    base += f"/{quote(resource, safe='')}"
+    if name:
+        base += f"/{quote(name, safe='')}"
+    return base
 
 
 def split_api_version(api_version: str) -> tuple[str, str]:

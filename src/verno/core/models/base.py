@@ -29,3 +29,14 @@ class Metadata(BaseModel):
 
 #: A JSON value written by a user (patterns, conditions, data): kept as plain Python data.
 JSON = Any
+
+
+def unique_by(items: list[Any], attr: str, what: str, how: str = "used") -> list[Any]:
+    """``items`` when no two share ``attr``; a ValueError naming the repeated value otherwise."""
+    seen: set[Any] = set()
+    for item in items:
+        value = getattr(item, attr)
+        if value in seen:
+            raise ValueError(f"{what} {value!r} is {how} twice")
+        seen.add(value)
+    return items

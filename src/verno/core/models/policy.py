@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from verno.core.models.base import JSON, Metadata, Model
+from verno.core.models.base import JSON, Metadata, Model, unique_by
 from verno.core.models.conditions import AnyAllConditions, Condition, Conditions
 from verno.core.models.context import ContextEntry
 from verno.core.models.match import LabelSelector, MatchResources
@@ -84,22 +84,12 @@ class CEL(Model):
     @field_validator("variables")
     @classmethod
     def _unique_variables(cls, value: list[CELVariable]) -> list[CELVariable]:
-        seen: set[str] = set()
-        for variable in value:
-            if variable.name in seen:
-                raise ValueError(f"variable {variable.name!r} is defined twice")
-            seen.add(variable.name)
-        return value
+        return unique_by(value, "name", "variable", "defined")
 
     @field_validator("audit_annotations")
     @classmethod
     def _unique_keys(cls, value: list[AuditAnnotation]) -> list[AuditAnnotation]:
-        seen: set[str] = set()
-        for annotation in value:
-            if annotation.key in seen:
-                raise ValueError(f"audit annotation key {annotation.key!r} is used twice")
-            seen.add(annotation.key)
-        return value
+        return unique_by(value, "key", "audit annotation key")
 
     @property
     def has_params(self) -> bool:

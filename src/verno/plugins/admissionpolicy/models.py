@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from verno.core.models.base import JSON, Metadata, Model
+from verno.core.models.base import JSON, Metadata, Model, unique_by
 from verno.core.models.match import LabelSelector
 from verno.core.models.policy import ParamKind, ParamRef  # shared with validate.cel
 
@@ -52,12 +52,7 @@ class NamedExpression(Model):
 
 
 def _unique_names(items: list[NamedExpression], what: str) -> list[NamedExpression]:
-    seen: set[str] = set()
-    for item in items:
-        if item.name in seen:
-            raise ValueError(f"{what} name {item.name!r} is used twice")
-        seen.add(item.name)
-    return items
+    return unique_by(items, "name", f"{what} name")
 
 
 class PolicySpec(Model):
