@@ -241,8 +241,10 @@ class Engine:
         if inputs.engine is None:
             inputs.engine = self
         # what the CEL data libraries read: the run's (a Test's context, the cluster), else nothing reachable
-        data = inputs.sources.cel_data if inputs.sources.cel_data is not None else ClusterCelData(
-            egress=inputs.sources.egress, egress_timeout=inputs.sources.egress_timeout)
+        if inputs.sources.cel_data is None:  # made once per run, not per resource
+            inputs.sources.cel_data = ClusterCelData(egress=inputs.sources.egress,
+                                                     egress_timeout=inputs.sources.egress_timeout)
+        data = inputs.sources.cel_data
         out: list[PolicyResponse] = []
         with bound(data):  # rebound for a namespaced policy, whose data functions read its namespace only
             for policy in self._kind_plan(policies):
