@@ -2,6 +2,10 @@
 with short Lease timings, the official client, and waiting for a condition."""
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -78,3 +82,30 @@ def controllers(cluster: Any) -> Iterator[Callable[..., Running]]:
     yield start
     for running in started:
         running.stop()
+
+
+class ControllerProcess:
+    """`verno controller` as a process (Lease-elected, 2 workers, metrics on a free port)."""
+
+    def __init__(self, kubeconfig: Path, log: Path, *extra: str):
+        self.log_path = log
+        self._log = open(log, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "verno", "controller", "--kubeconfig", str(kubeconfig), "--namespace", NAMESPACE,
+             "--leader-election-retry-period", "0.5s", "--workers", "2", "--port", "0", *extra],
+            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ})
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+        return self.proc.returncode

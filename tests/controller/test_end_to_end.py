@@ -6,8 +6,6 @@ finishes it)."""
 from __future__ import annotations
 
 import base64
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +14,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from controller.harness import NAMESPACE, wait_for
+from controller.harness import NAMESPACE, ControllerProcess, wait_for
 from controller.policies import NETPOL, cluster_policy
 
 SERVER_TESTS = str(Path(__file__).resolve().parents[1] / "server")
@@ -34,31 +32,6 @@ COPY_CONFIGMAP = cluster_policy("copy-configmap", {
                  "namespace": "{{request.object.metadata.namespace}}", "synchronize": True,
                  "data": {"data": {"from": "{{request.object.metadata.name}}",
                                          "by": "{{request.userInfo.username}}"}}}})
-
-
-class ControllerProcess:
-    def __init__(self, kubeconfig: Path, log: Path):
-        self.log_path = log
-        self._log = open(log, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "verno", "controller", "--kubeconfig", str(kubeconfig), "--namespace", NAMESPACE,
-             "--leader-election-retry-period", "0.5s", "--workers", "2", "--port", "0"],
-            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ})
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._log.close()
-        return self.proc.returncode
 
 
 @pytest.fixture
