@@ -14,6 +14,7 @@ class Denial:
     group: str
     plural: str
     namespace: str = ""  # "" = every namespace (and the cluster scope)
+    user: str = ""  # "" = every user
 
 
 def verb_of(method: str, name: str, watch: bool) -> str:
@@ -29,8 +30,8 @@ class Authorizer:
         self._lock = threading.Lock()
         self.denials: list[Denial] = []
 
-    def deny(self, verb: str, group: str, plural: str, namespace: str = "") -> Denial:
-        denial = Denial(verb, group, plural, namespace)
+    def deny(self, verb: str, group: str, plural: str, namespace: str = "", user: str = "") -> Denial:
+        denial = Denial(verb, group, plural, namespace, user)
         with self._lock:
             self.denials.append(denial)
         return denial
@@ -39,11 +40,33 @@ class Authorizer:
         with self._lock:
             self.denials = [d for d in self.denials if d != denial]
 
-    def check(self, user: str, verb: str, group: str, plural: str, namespace: str, name: str) -> None:
+    def denial(self, user: str, verb: str, group: str, plural: str, namespace: str) -> str | None:
+        """The API server's reason when ``user`` may not ``verb`` ``group``/``plural`` in ``namespace``."""
         with self._lock:
             denials = list(self.denials)
         for d in denials:
-            if d.verb == verb and d.group == group and d.plural == plural and d.namespace in ("", namespace):
+            if (d.verb == verb and d.group == group and d.plural == plural and d.namespace in ("", namespace)
+                    and d.user in ("", user)):
                 where = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
-                raise forbidden(plural, group, name, f'User "{user}" cannot {verb} resource "{plural}" in API group '
-                                                     f'"{group}" {where}')
+                return f'User "{user}" cannot {verb} resource "{plural}" in API group "{group}" {where}'
+        return None
+
+    def check(self, user: str, verb: str, group: str, plural: str, namespace: str, name: str) -> None:
+        reason = self.denial(user, verb, group, plural, namespace)
+        if reason is not None:
+            raise forbidden(plural, group, name, reason)
+
+    def review(self, review: dict) -> dict:
+        """A SubjectAccessReview answered: allowed unless a denial set by the test covers it (the stand-in
+        has no RBAC of its own; a non-resource path is always allowed)."""
+        spec = review.get("spec") or {}
+        attrs = spec.get("resourceAttributes")
+        reason = None
+        if attrs is not None:
+            reason = self.denial(str(spec.get("user") or ""), str(attrs.get("verb") or ""),
+                                 str(attrs.get("group") or ""), str(attrs.get("resource") or ""),
+                                 str(attrs.get("namespace") or ""))
+        status = {"allowed": reason is None}
+        if reason is not None:
+            status["reason"] = reason
+        return {**review, "metadata": review.get("metadata") or {}, "status": status}

@@ -169,6 +169,8 @@ class Handler(BaseHTTPRequestHandler):
         if method == "POST" and not r.name:
             if rt.namespaced and not r.namespace:
                 raise unknown_resource()
+            if rt.group_resource == ("authorization.k8s.io", "subjectaccessreviews"):  # answered, never stored
+                return self._reply(201, self.app.authorizer.review(_json_body(body)))
             created = ops.create(rt, r.namespace, _json_body(body), dry_run, user, self.warnings)
             return self._reply(201, created)
         if method == "PUT" and r.name:

@@ -80,11 +80,17 @@ BUILTINS: tuple[ResourceType, ...] = (
     _b("rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding", True, generation=False),
     _b("rbac.authorization.k8s.io/v1", "clusterroles", "ClusterRole", False, generation=False),
     _b("rbac.authorization.k8s.io/v1", "clusterrolebindings", "ClusterRoleBinding", False, generation=False),
+    _b("authorization.k8s.io/v1", "subjectaccessreviews", "SubjectAccessReview", False, generation=False),
     _b("coordination.k8s.io/v1", "leases", "Lease", True, generation=False),
     _b("storage.k8s.io/v1", "storageclasses", "StorageClass", False, ["sc"], generation=False),
     _b("scheduling.k8s.io/v1", "priorityclasses", "PriorityClass", False, ["pc"], generation=False),
     _b("admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", False),
     _b("admissionregistration.k8s.io/v1", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", False),
+    # stored and served (verno reads them); the stand-in does not enforce them itself
+    _b("admissionregistration.k8s.io/v1", "validatingadmissionpolicies", "ValidatingAdmissionPolicy", False,
+       status=True),
+    _b("admissionregistration.k8s.io/v1", "validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding",
+       False),
     _b("apiextensions.k8s.io/v1", "customresourcedefinitions", "CustomResourceDefinition", False, ["crd", "crds"],
        status=True),
 )

@@ -110,9 +110,10 @@ class APIServer:
         rt = self.resource_for({"apiVersion": api_version, "kind": kind})
         return self.store.get(rt.group_resource, (namespace if rt.namespaced else "", name))
 
-    def deny(self, verb: str, group: str, plural: str, namespace: str = "") -> Denial:
-        """Refuse ``verb`` on ``group``/``plural`` (in ``namespace``, or everywhere) with a 403 Forbidden."""
-        return self.authorizer.deny(verb, group, plural, namespace)
+    def deny(self, verb: str, group: str, plural: str, namespace: str = "", user: str = "") -> Denial:
+        """Refuse ``verb`` on ``group``/``plural`` (in ``namespace``, or everywhere; to ``user``, or to everyone)
+        with a 403 Forbidden; SubjectAccessReviews answer the same."""
+        return self.authorizer.deny(verb, group, plural, namespace, user)
 
     def allow(self, denial: Denial) -> None:
         self.authorizer.allow(denial)

@@ -217,6 +217,9 @@ def test_rbac(render):
             ("policies.kyverno.io", "namespacedvalidatingpolicies"), ("policies.kyverno.io", "policyexceptions"),
             ("admissionregistration.k8s.io", "validatingadmissionpolicies"),
             ("admissionregistration.k8s.io", "validatingadmissionpolicybindings")} <= readable
+    # CEL `authorizer` checks are SubjectAccessReviews, created (never read back)
+    assert {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"],
+            "verbs": ["create"]} in admission
     assert bindings["verno:admission"]["roleRef"]["name"] == "verno:admission"
     assert bindings["verno:admission"]["subjects"] == [subject]
 

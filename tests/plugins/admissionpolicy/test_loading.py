@@ -31,8 +31,8 @@ def _error(vap, text: str) -> str:
      "spec.validations[0].messageExpression", "output is expected to be of type string, got int"),
     ("  validations:\n  - expression: params.max == 1\n", "spec.validations[0].expression",
      "undeclared reference to 'params'"),
-    ("  validations:\n  - expression: \"authorizer.group('apps').resource('x').check('get').allowed()\"\n",
-     "spec.validations[0].expression", "authorizer variable is not supported"),
+    ("  validations:\n  - expression: 'true'\n    messageExpression: \"authorizer.path('/x').check('get').reason()\"\n",
+     "spec.validations[0].messageExpression", "a messageExpression cannot use the authorizer"),
     ("  variables:\n  - {name: a, expression: 'variables.b'}\n  - {name: b, expression: '1'}\n"
      "  validations:\n  - expression: 'true'\n", "spec.variables[0].expression", "variables.b"),
     ("  matchConditions:\n  - {name: c, expression: request.uid == ''}\n  validations:\n  - expression: 'true'\n",

@@ -13,7 +13,7 @@ from typing import Any
 from verno.core.matchresources import request_resource
 from verno.core.request import Request
 
-__all__ = ["admission_inputs", "measured_admission_inputs", "namespace_object", "request_object"]
+__all__ = ["admission_inputs", "authorizer_input", "measured_admission_inputs", "namespace_object", "request_object"]
 
 
 def request_object(request: Request) -> dict[str, Any]:
@@ -48,6 +48,17 @@ def request_object(request: Request) -> dict[str, Any]:
         "object": _new(request),
         "oldObject": _old(request),
     }
+
+
+def authorizer_input(request: Request) -> dict[str, Any]:
+    """The ``authorizer`` variable (ValidatingAdmissionPolicy, ``validate.cel``): checks asked as the
+    request's user, ``authorizer.requestResource`` on the request's own resource."""
+    from verno.core.cel.libs.k8s_authz import authorizer_value
+
+    group, _, resource, sub = request_resource(request)
+    obj = request.resource or request.old_resource or {}
+    name = str((obj.get("metadata") or {}).get("name") or "")
+    return authorizer_value(request.user_info, (group, resource, sub, request.namespace, name))
 
 
 def namespace_object(namespace: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -46,6 +46,31 @@ class ClusterCelData:
                 raise FunctionError(f"{function}: permission denied: {exc}") from None
             raise FunctionError(f"{function}: {exc}") from None
 
+    def authorize(self, attributes: Any, extra: Mapping[str, Any]) -> Any:
+        """A SubjectAccessReview: the cluster's own authorizers answer."""
+        from verno.core.rbac import Decision
+
+        spec: dict[str, Any] = {"user": attributes.user, "groups": list(attributes.groups)}
+        for key in ("uid", "extra"):
+            if extra.get(key):
+                spec[key] = extra[key]
+        if attributes.path:
+            spec["nonResourceAttributes"] = {"path": attributes.path, "verb": attributes.verb}
+        else:
+            resource = {"namespace": attributes.namespace, "verb": attributes.verb, "group": attributes.group,
+                        "resource": attributes.resource, "subresource": attributes.subresource,
+                        "name": attributes.name}
+            for key in ("fieldSelector", "labelSelector"):
+                if extra.get(key):
+                    resource[key] = {"rawSelector": extra[key]}
+            spec["resourceAttributes"] = {k: v for k, v in resource.items() if v}
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec}
+        answer = self._call("authorizer.check", "POST",
+                            "/apis/authorization.k8s.io/v1/subjectaccessreviews", review) or {}
+        status = answer.get("status") or {}
+        return Decision(bool(status.get("allowed")), str(status.get("reason") or ""),
+                        str(status.get("evaluationError") or ""))
+
     def resource_get(self, api_version: str, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
         return self._call("resource.Get", "GET", resource_path(api_version, resource, namespace, name))
 

@@ -58,6 +58,12 @@ class CelData(Protocol):
         """A global context entry's value (``projection`` ``""``: the whole value); None when there is no
         such entry."""
 
+    def authorize(self, attributes: Any, extra: Mapping[str, Any]) -> Any:
+        """``authorizer.….check(verb)``: a :class:`verno.core.rbac.Decision` for the
+        :class:`verno.core.rbac.Attributes` asked (``extra``: the user's ``uid`` and ``extra``, a resource
+        check's ``fieldSelector`` and ``labelSelector``, when set). Optional: a data source without it
+        answers every check with an errored decision."""
+
     def image_metadata(self, image: str) -> dict[str, Any]:
         """``image.GetMetadata(image)``: ``{image, resolvedImage, registry, repository, identifier, tag,
         digest, imageIndex, manifest, config}``."""

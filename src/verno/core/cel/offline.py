@@ -118,6 +118,7 @@ class OfflineCelData:
         self._clients: dict[str, Any] = {}
         #: whether a refused URL should be mocked in a Test (offline) or allowed with --allow-egress (serve)
         self._offline = offline
+        self._rbac: Any = None  # built on the first authorizer check
 
     @classmethod
     def from_context(cls, context: ContextFile | None, **kwargs: Any) -> OfflineCelData:
@@ -150,6 +151,22 @@ class OfflineCelData:
         raise FunctionError(f"resource.ToGVR({api_version}, {kind}) is not available offline (Kyverno's CLI "
                             "does not implement it either): write the resource name, as in "
                             f"resource.List('{api_version}', '{guess_resource(kind)}', namespace)")
+
+    # -- authorizer ------------------------------------------------------------------------------------
+    def authorize(self, attributes: Any, extra: Mapping[str, Any]) -> Any:
+        """Kubernetes' RBAC over the Roles, ClusterRoles and bindings among the given objects."""
+        from verno.core.rbac import Decision
+
+        if self._rbac is None:
+            from verno.core.rbac import RBAC
+
+            self._rbac = RBAC(obj for by_ns in self._resources.values() for objs in by_ns.values()
+                              for obj in objs.values())
+        if self._rbac.empty:
+            return Decision(False, error="no RBAC bindings to decide with: give the Roles or ClusterRoles and "
+                                         "their bindings among the Test's clusterResources or in its Context "
+                                         "file's spec.resources")
+        return self._rbac.authorize(attributes)
 
     # -- http ------------------------------------------------------------------------------------------
     def _mock(self, method: str, url: str) -> Any:

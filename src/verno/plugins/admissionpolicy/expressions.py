@@ -67,22 +67,22 @@ def _identifiers(expression: str) -> set[str]:
     return {node.value for node in parse(expression).walk() if node.kind == "ident"}
 
 
-def _check_names(field: str, expression: str, has_params: bool) -> None:
+def _check_names(field: str, expression: str, has_params: bool, authorizer: bool = True) -> None:
     try:
         names = _identifiers(expression) if isinstance(expression, str) else set()
     except Exception as exc:  # the syntax tree reader rejects what the runtime would too
         raise ExpressionError(field, CELCompileError(str(expression), f"syntax error: {exc}")) from None
-    if "authorizer" in names:
-        raise ExpressionError(field, CELCompileError(
-            expression, "the authorizer variable is not supported: verno has no Kubernetes authorizer to ask"))
     if "params" in names and not has_params:
         raise ExpressionError(field, CELCompileError(
             expression, "undeclared reference to 'params' (the policy has no paramKind)"))
+    if "authorizer" in names and not authorizer:  # Kubernetes: not in messageExpression
+        raise ExpressionError(field, CELCompileError(
+            expression, "undeclared reference to 'authorizer' (a messageExpression cannot use the authorizer)"))
 
 
 def _compile(env, field: str, expression: str, expect: tuple[str, ...], variables: VariableSet | None,
-             has_params: bool) -> Program:
-    _check_names(field, expression, has_params)
+             has_params: bool, authorizer: bool = True) -> Program:
+    _check_names(field, expression, has_params, authorizer)
     try:
         return env.compile(expression, expect=expect, variables=variables)
     except CELCompileError as exc:
@@ -109,7 +109,7 @@ def compile_policy(spec: PolicySpec, engine: Any) -> CompiledPolicy:
         message_program = None
         if v.message_expression:
             message_program = _compile(env, f"spec.validations[{i}].messageExpression", v.message_expression,
-                                       ("string",), variables, has_params)
+                                       ("string",), variables, has_params, authorizer=False)
         validations.append(Validation(i, v.expression, program, v.message, message_program, v.reason or ""))
     annotations = [Annotation(a.key, a.value_expression,
                               _compile(env, f"spec.auditAnnotations[{i}].valueExpression", a.value_expression,

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from verno.core.cel.admission import admission_inputs
+from verno.core.cel.admission import admission_inputs, authorizer_input
 from verno.core.errors import LoadError, VernoError
 from verno.core.loading import Document, validate_model
 from verno.core.matchresources import NAME_LABEL, MatchResources
@@ -156,7 +156,7 @@ class AdmissionPolicy:
         obj = request.resource or request.old_resource or {}
         create = Request(obj, None, "CREATE", request.user_info, namespace_labels=dict(request.namespace_labels))
         namespace = self._offline_namespace(create, inputs)
-        base = admission_inputs(create, namespace)
+        base = {**admission_inputs(create, namespace), "authorizer": authorizer_input(create)}
         rule: RuleResponse | None = None
         if not bindings:
             if self.match.matches(create, namespace):
@@ -202,7 +202,7 @@ class AdmissionPolicy:
         namespace = self._admission_namespace(request, inputs)
         if not self.match.matches(request, namespace):
             return None
-        base = admission_inputs(request, namespace)
+        base = {**admission_inputs(request, namespace), "authorizer": authorizer_input(request)}
         params_namespace = "" if request.kind == "Namespace" and not request.subresource else request.namespace
         rules: list[RuleResponse] = []
         for binding in bindings:

@@ -68,6 +68,8 @@ class CompiledCEL:
     annotations: tuple[tuple[str, Program], ...]
     #: whether any expression reads ``namespaceObject`` (only then is the Namespace read from a cluster)
     reads_namespace: bool
+    #: whether any expression reads ``authorizer`` (only then is the run's data bound for its checks)
+    reads_authorizer: bool = False
 
 
 _environments: dict[tuple[bool, bool], Environment] = {}
@@ -132,9 +134,9 @@ def compile_rule(policy_name: str, rule: Any, rule_name: str) -> CompiledCEL | N
         for i, a in enumerate(cel.audit_annotations))
     programs = [*variables.programs.values(), *preconditions, *(c.program for c in checks),
                 *(c.message_program for c in checks if c.message_program), *(p for _, p in annotations)]
-    reads_namespace = any(node.kind == "ident" and node.value == "namespaceObject"
-                          for program in programs for node in program.tree.walk())
-    return CompiledCEL(variables, preconditions, tuple(checks), annotations, reads_namespace)
+    names = {node.value for program in programs for node in program.tree.walk() if node.kind == "ident"}
+    return CompiledCEL(variables, preconditions, tuple(checks), annotations, "namespaceObject" in names,
+                       "authorizer" in names)
 
 
 def prepare(policy: Any, rule: Any) -> None:
@@ -173,6 +175,21 @@ def validate_cel(rc: Any) -> RuleResponse:
             return rc.response(Status.ERROR, f"error in parameterized resource: {exc}")
     else:
         all_params = [None]
+    if not compiled.reads_authorizer:
+        return _validate(rc, compiled, inputs, all_params)
+    from verno.core.cel.admission import authorizer_input
+    from verno.core.cel.cluster_data import ClusterCelData
+    from verno.core.cel.datasources import bound
+
+    data = rc.sources.cel_data
+    if data is None:  # made once per run, as the policy kinds' data is
+        data = rc.sources.cel_data = ClusterCelData(egress=rc.sources.egress, egress_timeout=rc.sources.egress_timeout)
+    with bound(data):
+        return _validate(rc, compiled, {**inputs, "authorizer": authorizer_input(request)}, all_params)
+
+
+def _validate(rc: Any, compiled: CompiledCEL, inputs: dict[str, Any], all_params: list[Any]) -> RuleResponse:
+    cel = rc.rule.rule.validate_.cel
     properties: dict[str, str] = {}
     for params in all_params:
         bound = {**inputs, "params": params} if cel.has_params else inputs
