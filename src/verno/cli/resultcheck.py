@@ -89,11 +89,7 @@ class ResultChecker:
                 continue
             ran = True
             if rule.rule_type == "Generation":
-                files = [f for f in [self.result.generated_resource, *self.result.generated_resources] if f]
-                for generated in rule.generated_resources:
-                    row = self._generated_row(response, rule, generated, files)
-                    if row is not None:
-                        out.append(row)
+                out.extend(self.generated_outcomes(response, rule))
                 continue
             actual = response.patched_resource if rule.rule_type == "Mutation" else response.resource
             row = self._compare_row(response, rule, actual or response.resource, "patched",
@@ -101,6 +97,12 @@ class ResultChecker:
             if row is not None:
                 out.append(row)
         return out, ran
+
+    def generated_outcomes(self, response: PolicyResponse, rule: RuleResponse) -> list[Outcome]:
+        """One row per resource ``rule`` generated, compared with ``generatedResource(s)``."""
+        files = [f for f in [self.result.generated_resource, *self.result.generated_resources] if f]
+        rows = (self._generated_row(response, rule, generated, files) for generated in rule.generated_resources)
+        return [row for row in rows if row is not None]
 
     def _generated_row(self, response: PolicyResponse, rule: RuleResponse, generated: dict[str, Any],
                        files: list[str]) -> Outcome | None:

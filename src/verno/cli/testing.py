@@ -353,10 +353,17 @@ class SuiteRunner:
                                     actual="excluded", counted_as="skip"))
                 continue
             for rule in response.rules:
+                where = label if name else (key or _row_label(response.resource))
+                if rule.generated_resources:  # each generated resource is a row (a GeneratingPolicy's pass)
+                    checker = ResultChecker(result, self._p, {rule.name}, lambda _p, _r: False)
+                    for o in checker.generated_outcomes(response, rule):
+                        counted = ("skip" if expected == "skip" else "pass") if o.ok else "fail"
+                        rows.append(TestRow(0, **{**base, "resource": where}, result="Pass" if o.ok else "Fail",
+                                            reason=o.reason, message=o.message, actual=o.actual, counted_as=counted))
+                    continue
                 status = report_result(response, rule, False)
                 ok = status == expected
                 counted = ("skip" if expected == "skip" else "pass") if ok else "fail"
-                where = label if name else (key or _row_label(response.resource))
                 rows.append(TestRow(0, **{**base, "resource": where}, result="Pass" if ok else "Fail",
                                     reason="Ok" if ok else f"Want {expected}, got {status}", message=rule.message,
                                     actual=status, counted_as=counted))

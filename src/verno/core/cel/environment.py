@@ -92,7 +92,7 @@ KINDS: dict[str, EnvironmentSpec] = {
         _K8S_LIBS + _KYVERNO_LIBS + ("kyverno.user",)),
     "GeneratingPolicy": EnvironmentSpec(
         "GeneratingPolicy", {**_ADMISSION, "exceptions": "map(string, list(string))"},
-        _K8S_LIBS + _KYVERNO_LIBS, two_variable_comprehensions=False),
+        _K8S_LIBS + _KYVERNO_LIBS + ("kyverno.generator",), two_variable_comprehensions=False),
     "DeletingPolicy": EnvironmentSpec(
         "DeletingPolicy", {"object": _DYN, "namespaceObject": "map(string, dyn)"},
         _K8S_LIBS + _KYVERNO_LIBS, two_variable_comprehensions=False),
@@ -126,7 +126,7 @@ for _kind in ("ValidatingPolicy", "MutatingPolicy", "GeneratingPolicy", "Deletin
     _spec = KINDS[_kind]
     KINDS["Namespaced" + _kind] = replace(
         _spec, name="Namespaced" + _kind,
-        libraries=tuple("kyverno.resource.namespaced" if lib == "kyverno.resource" else lib
+        libraries=tuple(lib + ".namespaced" if lib in ("kyverno.resource", "kyverno.generator") else lib
                         for lib in _spec.libraries))
 
 
