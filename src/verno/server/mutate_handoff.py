@@ -54,5 +54,5 @@ def mutate_work(policies: tuple[PreparedPolicy, ...] | list[PreparedPolicy], req
                 continue
             if rule.matcher.matches(request):
                 subject = request.resource if request.operation != "DELETE" else request.old_resource
-                out.append(MutateWork(policy.key, rule.base_name, TriggerRef.of(subject or request.resource or {})))
+                out.append(MutateWork(policy.key, rule.name, TriggerRef.of(subject or request.resource or {})))
     return out
