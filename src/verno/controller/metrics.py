@@ -52,7 +52,7 @@ class Metrics:
                               "403 Forbidden answers to the controller's writes, by verb, kind and namespace.",
                               ("verb", "kind", "namespace"))
         self.mutations = Counter("verno_controller_mutate_existing_writes_total",
-                                 "mutateExisting targets, by result (patched, unchanged, conflict).", ("result",))
+                                 "mutateExisting targets, by result (patched, skipped, conflict).", ("result",))
         self.reconcile_seconds = Counter("verno_controller_reconcile_seconds_total",
                                          "Seconds spent processing UpdateRequests.")
         self.reconciles = Counter("verno_controller_reconciles_total", "UpdateRequests processed (any result).")

@@ -137,7 +137,8 @@ class Mutator:
             raise targets.denied[0]
         errors: list[str] = []
         for response in (r for resp in responses for r in resp.rules):
-            if response.status == Status.SKIP:
+            if response.status == Status.SKIP:  # no change, preconditions not met, a PolicyException
+                self.metrics.mutations.inc("skipped")
                 log.info("mutate rule skipped", extra={"policy": key, "rule": rule.name, "reason": response.message})
                 continue
             if response.status != Status.PASS or response.patched_resource is None:
@@ -162,7 +163,7 @@ class Mutator:
         res, subresource, original = targets.found[uid]
         namespace = str(meta.get("namespace") or "") if res.namespaced else ""
         if patched == original:
-            self.metrics.mutations.inc("unchanged")
+            self.metrics.mutations.inc("skipped")
             return
         body = {**patched, "metadata": {**meta, "resourceVersion": (original.get("metadata") or {})
                                         .get("resourceVersion")}}
