@@ -219,3 +219,36 @@ def test_restart_mid_work_loses_nothing(cluster, controllers):
     controllers()
     wait_for(lambda: synced(cluster, "Secret", "db", "team-a") == "v2", what="patched by the next controller")
     wait_for(lambda: no_requests_left(cluster), what="the record done")
+
+
+def test_policy_exception_skips_the_rule_for_its_triggers(cluster, controllers):
+    for ns in ("team-a", "legacy"):
+        namespace(cluster, ns)
+        configmap(cluster, "trigger", ns, {"value": ns})
+        secret(cluster, "db", ns, sync="yes")
+    cluster.create({"apiVersion": "kyverno.io/v2", "kind": "PolicyException",
+                    "metadata": {"name": "legacy", "namespace": "legacy"},
+                    "spec": {"exceptions": [{"policyName": "sync-annotation", "ruleNames": ["annotate"]}],
+                             "match": {"any": [{"resources": {"kinds": ["ConfigMap"], "namespaces": ["legacy"]}}]}}})
+    running = controllers()
+    cluster.create(cluster_policy("sync-annotation", annotate_rule(mutateExistingOnPolicyUpdate=True)))
+    wait_for(lambda: synced(cluster, "Secret", "db", "team-a") == "team-a", what="team-a patched")
+    wait_for(lambda: no_requests_left(cluster), what="records done")
+    assert synced(cluster, "Secret", "db", "legacy") is None
+    assert running.controller.metrics.requests.value("completed") == 2
+
+
+def test_status_target_is_written_through_the_status_subresource(cluster, controllers):
+    namespace(cluster, "team-a")
+    configmap(cluster, "trigger", "team-a", {"value": "7"})
+    cluster.create({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "quota", "namespace": "team-a"},
+                    "spec": {"hard": {"pods": "10"}}})
+    rule = annotate_rule(mutateExistingOnPolicyUpdate=True, targets=[
+        {"apiVersion": "v1", "kind": "ResourceQuota/status", "namespace": "team-a", "name": "quota"}])
+    rule["mutate"]["patchStrategicMerge"] = {"status": {"used": {"pods": "{{request.object.data.value}}"}}}
+    controllers()
+    cluster.create(cluster_policy("quota-status", rule))
+    wait_for(lambda: (cluster.get("v1", "ResourceQuota", "quota", "team-a").get("status") or {}).get("used")
+             == {"pods": "7"}, what="status written")
+    assert ("PUT", "/api/v1/namespaces/team-a/resourcequotas/quota/status") in list(cluster.audit)
+    assert cluster.get("v1", "ResourceQuota", "quota", "team-a")["spec"] == {"hard": {"pods": "10"}}
