@@ -8,6 +8,9 @@ backoff (0.5 s doubling, given up after about 3 s, logged). What a rule is conce
 - the object matches the rule (CREATE, UPDATE; DELETE only when the rule lists DELETE): generate for it;
 - a synchronized rule matched the old object and no longer matches (an UPDATE that removed a label, a
   DELETE): its downstream is deleted (``deleteDownstream``).
+
+mutateExisting rules get one ``requestType: mutate`` record each, chosen by ``server/mutate_handoff.py`` and
+written on the same path.
 """
 from __future__ import annotations
 
