@@ -289,3 +289,42 @@ def test_no_hand_off_role_in_file_mode(render, validate):
     docs = render({"policies": {"inCluster": False}})
     validate(docs)
     assert not [d for d in docs if d["kind"] in ("Role", "RoleBinding") and d["metadata"]["name"] == "verno:handoff"]
+
+
+def test_mutate_existing_targets_are_extended_by_labelled_cluster_roles(render, validate):
+    docs = render()
+    validate(docs)
+    role = one(docs, "ClusterRole", "verno:mutate-existing")
+    assert role["rules"] == []
+    (term,) = role["aggregationRule"]["clusterRoleSelectors"]
+    assert term["matchLabels"] == {"rbac.verno.io/aggregate-to-mutate-existing": "true"}
+    aggregated = [d["metadata"]["name"] for d in docs if d["kind"] == "ClusterRole"
+                  and matches(term["matchLabels"], d["metadata"].get("labels") or {})]
+    assert aggregated == ["verno:mutate-existing:defaults"]
+    binding = one(docs, "ClusterRoleBinding", "verno:mutate-existing")
+    assert binding["roleRef"]["name"] == "verno:mutate-existing"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "verno-controller", "namespace": "verno-system"}]
+    held = permissions(docs, "verno-controller", "verno-system")
+    # targets are read and written back with PUT; PolicyExceptions (which can skip the rule) are read
+    assert can(held, "*", "", "secrets", "get", "list", "update") and can(held, "*", "", "configmaps", "update")
+    assert can(held, "*", "kyverno.io", "policyexceptions", "get", "list", "watch")
+    # a user's ClusterRole with the label lets mutateExisting patch Deployments (and their status)
+    users = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+             "metadata": {"name": "mutate-deployments", "labels": dict(term["matchLabels"])},
+             "rules": [{"apiGroups": ["apps"], "resources": ["deployments", "deployments/status"],
+                        "verbs": ["get", "list", "update"]}]}
+    validate([users])
+    assert not can(held, "*", "apps", "deployments", "update")
+    held = permissions([*docs, users], "verno-controller", "verno-system")
+    assert can(held, "*", "apps", "deployments", "get", "list", "update")
+    assert can(held, "*", "apps", "deployments/status", "update")
+    # the defaults are values; a disabled controller has none of it
+    docs = render({"rbac": {"mutateExisting": {"rules": [{"apiGroups": [""], "resources": ["configmaps"],
+                                                          "verbs": ["get", "list", "update"]}]},
+                            "generate": {"rules": []}}})
+    validate(docs)
+    held = permissions(docs, "verno-controller", "verno-system")
+    assert can(held, "*", "", "configmaps", "update") and not can(held, "*", "", "secrets", "update")
+    docs = render({"controller": {"enabled": False}})
+    assert not [d for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding")
+                and d["metadata"]["name"].startswith("verno:mutate-existing")]

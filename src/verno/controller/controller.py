@@ -21,19 +21,22 @@ from typing import Any
 
 from verno.controller.denials import Denials
 from verno.controller.events import EventRecorder
+from verno.controller.exceptions import ExceptionCache
 from verno.controller.generate import GenerateFailed, Generator
 from verno.controller.informer import Informer
 from verno.controller.kube import APIError, Kube, api_client
 from verno.controller.lease import LeaderElector
 from verno.controller.metrics import Metrics
 from verno.controller.metrics import serve as serve_http
+from verno.controller.mutate_existing import Mutator
+from verno.controller.mutate_triggers import MutateTriggers
 from verno.controller.policies import PolicyCache
 from verno.controller.policystatus import StatusWriter
 from verno.controller.triggers import Triggers
 from verno.controller.workqueue import WorkQueue
 from verno.core.engine import Engine
 from verno.core.updaterequest import (
-    API_VERSION, COMPLETED, FAILED, KIND, MAX_RETRIES, PENDING, awaiting_status, state_of,
+    API_VERSION, COMPLETED, FAILED, KIND, MAX_RETRIES, MUTATE, PENDING, awaiting_status, request_type, state_of,
 )
 
 log = logging.getLogger("verno.controller")
@@ -90,6 +93,10 @@ class Controller:
         self.metrics = Metrics(self.queue.depth, self._leading)
         self.denials = Denials()
         self.generator = Generator(self.kube, self.engine, self.policies, self.events, self.metrics, self.denials)
+        self.exceptions = ExceptionCache()
+        self.mutator = Mutator(self.kube, self.engine, self.policies, self.events, self.metrics, self.denials,
+                               self.exceptions.all, self.generator.written)
+        self.mutate_triggers: MutateTriggers | None = None
         self.elector = LeaderElector(self.kube, settings.namespace, LEASE_NAME, self.identity,
                                      lease_duration=settings.lease_duration, renew_deadline=settings.renew_deadline,
                                      retry_period=settings.retry_period) if settings.leader_elect else None
@@ -155,11 +162,14 @@ class Controller:
                                  self.generator.written, self.generator.deleted,
                                  watch_seconds=self.settings.watch_seconds)
         self.policies.listeners.append(self.triggers.on_policy)
+        self.mutate_triggers = MutateTriggers(self.kube, self.policies, self.settings.namespace, self.triggers)
+        self.policies.listeners.append(self.mutate_triggers.on_policy)
         self.status = StatusWriter(self.kube, self.policies, self.stop_event, backoff=self.settings.backoff,
                                    denials=self.denials).start()
         informers = [Informer(self.kube, self.kube.resource("kyverno.io/v1", kind), self._policy_event,
                               self.stop_event, watch_seconds=self.settings.watch_seconds)
                      for kind in ("ClusterPolicy", "Policy")]
+        informers += self._exception_informers()
         for informer in informers:
             informer.start()
         for informer in informers:  # requests are processed against a complete policy set
@@ -180,13 +190,26 @@ class Controller:
         if self.status is not None:
             self.status.event(kind, obj)
 
+    def _exception_informers(self) -> list[Informer]:
+        """PolicyExceptions, where the cluster serves them (they can skip mutateExisting rules)."""
+        try:
+            res = self.kube.resource("kyverno.io/v2", "PolicyException")
+        except APIError as exc:
+            if not exc.not_found:
+                raise
+            log.warning("PolicyExceptions not served; none apply", extra={"error": str(exc)})
+            return []
+        return [Informer(self.kube, res, self.exceptions.event, self.stop_event,
+                         watch_seconds=self.settings.watch_seconds)]
+
     def _scanner(self) -> None:
         while not self.stop_event.wait(self.settings.scan_interval):
-            try:
-                assert self.triggers is not None
-                self.triggers.scan()
-            except Exception:
-                log.exception("periodic scan failed")
+            for triggers in (self.triggers, self.mutate_triggers):
+                try:
+                    assert triggers is not None
+                    triggers.scan()
+                except Exception:
+                    log.exception("periodic scan failed")
 
     # -- update requests ------------------------------------------------------------------------------------
     def _ur_event(self, kind: str, obj: dict[str, Any]) -> None:
@@ -231,7 +254,7 @@ class Controller:
             return
         started = time.perf_counter()
         try:
-            generated = self.generator.process(ur)
+            generated = (self.mutator if request_type(ur) == MUTATE else self.generator).process(ur)
         except GenerateFailed as exc:
             self._count(started)
             self._failed(ur, str(exc))
@@ -254,7 +277,7 @@ class Controller:
         policy = str((ur.get("spec") or {}).get("policy") or "")
         if retries > MAX_RETRIES:
             log.error("update request given up", extra={"request": name, "policy": policy, "error": message})
-            self.events.policy_warning(policy, f"generate failed after {MAX_RETRIES} retries: {message}")
+            self.events.policy_warning(policy, f"{request_type(ur)} failed after {MAX_RETRIES} retries: {message}")
             self.metrics.requests.inc("given_up")
             self.kube.delete(res, ns, name)
             self.queue.forget(name)

@@ -51,6 +51,8 @@ class Metrics:
         self.denied = Counter("verno_controller_permission_denied_total",
                               "403 Forbidden answers to the controller's writes, by verb, kind and namespace.",
                               ("verb", "kind", "namespace"))
+        self.mutations = Counter("verno_controller_mutate_existing_writes_total",
+                                 "mutateExisting targets, by result (patched, skipped, conflict).", ("result",))
         self.reconcile_seconds = Counter("verno_controller_reconcile_seconds_total",
                                          "Seconds spent processing UpdateRequests.")
         self.reconciles = Counter("verno_controller_reconciles_total", "UpdateRequests processed (any result).")
@@ -64,7 +66,8 @@ class Metrics:
             "# TYPE verno_controller_leader gauge",
             f"verno_controller_leader {1 if self.leader() else 0}",
         ]
-        for counter in (self.requests, self.writes, self.denied, self.reconcile_seconds, self.reconciles):
+        for counter in (self.requests, self.writes, self.denied, self.mutations, self.reconcile_seconds,
+                        self.reconciles):
             lines.extend(counter.render())
         return "\n".join(lines) + "\n"
 

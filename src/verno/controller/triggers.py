@@ -39,7 +39,7 @@ def _clones(rule: Any) -> bool:
                for p in patterns)
 
 
-def _match_kinds(rule: Any) -> list[str]:
+def match_kinds(rule: Any) -> list[str]:
     block = rule.match
     kinds: list[str] = []
     for f in [*(block.any or []), *(block.all or []), block]:
@@ -97,7 +97,7 @@ class Triggers:
         for prepared in self.policies.all():
             self.generate_existing(prepared.policy.key, prepared)
 
-    def _find_kind(self, text: str) -> Resource | None:
+    def find_kind(self, text: str) -> Resource | None:
         """The resource of a match kind (``Pod``, ``v1/Pod``, ``apps/v1/Deployment``), by discovery."""
         if text in self._kinds:
             return self._kinds[text]
@@ -124,7 +124,7 @@ class Triggers:
         return [str((g.get("preferredVersion") or {}).get("groupVersion") or "") for g in groups
                 if (g.get("preferredVersion") or {}).get("groupVersion")]
 
-    def _namespace_labels(self) -> dict[str, dict[str, str]]:
+    def namespace_labels(self) -> dict[str, dict[str, str]]:
         listed = self.kube.list(self.kube.resource("v1", "Namespace"))
         return {str((n.get("metadata") or {}).get("name")): dict((n.get("metadata") or {}).get("labels") or {})
                 for n in listed.get("items") or []}
@@ -133,12 +133,12 @@ class Triggers:
         rules = [r for r in generate_rules(prepared) if _generate_existing(prepared, r)]
         if not rules:
             return
-        labels = self._namespace_labels()
+        labels = self.namespace_labels()
         contexts: list[RuleContext] = []
         policy_ns = prepared.policy.namespace
         for rule in rules:
-            for text in _match_kinds(rule.rule):
-                res = self._find_kind(text)
+            for text in match_kinds(rule.rule):
+                res = self.find_kind(text)
                 if res is None:
                     continue
                 for obj in self.kube.list(res, policy_ns if res.namespaced else "").get("items") or []:

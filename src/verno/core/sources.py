@@ -21,6 +21,15 @@ class ClusterClient(Protocol):
     def raw_post(self, url_path: str, body: Any) -> Any: ...
 
 
+class TargetFinder(Protocol):
+    """Cluster mode: the objects one mutateExisting target spec selects."""
+
+    def __call__(self, selector: dict[str, Any]) -> list[dict[str, Any]]:
+        """``selector``: the target spec with its variables substituted (``apiVersion``, ``kind``,
+        ``namespace``, ``name`` with wildcards, ``uid``, ``selector``), the namespace already a namespaced
+        Policy's own. Raises a :class:`~verno.core.errors.VernoError` when the cluster cannot be read."""
+
+
 @dataclass
 class Sources:
     """Data handed to context loaders through ``rc.sources``."""
@@ -46,6 +55,9 @@ class Sources:
     registry_access: bool = False
     #: resources available to clone/list lookups offline (``clusterResources``)
     cluster_resources: list[dict[str, Any]] = field(default_factory=list)
+    #: where mutateExisting targets are read from in cluster mode (``verno controller``); None: they are
+    #: selected from ``cluster_resources``
+    targets: TargetFinder | None = None
     #: clone sources one rule may read offline, by ``<policy key>/<rule name>`` (a Test's
     #: ``cloneSourceResource``); Kyverno scopes them to that rule only
     clone_sources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)

@@ -1,8 +1,9 @@
 """The hand-off record between the admission webhook and the controller: Kyverno's ``kyverno.io/v2``
-UpdateRequest (generate requests), as plain dicts.
+UpdateRequest (generate and mutate requests), as plain dicts.
 
-The webhook writes one for each admission request a generate rule is concerned with; the controller writes
-them for policy events and downstream changes; the controller's workers process them. Only the shape lives
+The webhook writes one for each admission request a generate rule is concerned with, and one per
+mutateExisting rule (``mutate.targets``) the request matches; the controller writes them for policy events
+and downstream changes; the controller's workers process them. Only the shape lives
 here (no API access), so both sides agree on it.
 """
 from __future__ import annotations
@@ -17,6 +18,13 @@ KIND = "UpdateRequest"
 PLURAL = "updaterequests"
 #: label naming the policy of a generate request (the name only, also for a namespaced Policy)
 POLICY_LABEL = "generate.kyverno.io/policy-name"
+
+#: labels of a mutate request (Kyverno's): policy name, trigger name (63 characters at most), namespace, kind
+#: and apiVersion (``/`` written ``-``)
+MUTATE_PREFIX = "mutate.updaterequest.kyverno.io/"
+MUTATE_POLICY_LABEL = MUTATE_PREFIX + "policy-name"
+#: ``spec.requestType`` values
+GENERATE, MUTATE = "generate", "mutate"
 
 PENDING, COMPLETED, FAILED = "Pending", "Completed", "Failed"
 #: retries before a failing request is given up (Kyverno: "retry up to three times")
@@ -120,3 +128,40 @@ def awaiting_status(ur: dict[str, Any]) -> bool:
     if not contexts or not all(c.delete_downstream and not c.trigger.kind for c in contexts):
         return False
     return "generatedResources" not in (ur.get("status") or {})
+
+
+def _label_value(text: str) -> str:
+    """``text`` as a label value: at most 63 characters, ending in an alphanumeric."""
+    text = text[:63]
+    while text and not text[-1].isalnum():
+        text = text[:-1]
+    return text
+
+
+def mutate_labels(policy: str, trigger: TriggerRef) -> dict[str, str]:
+    """The labels of a mutate request: what tells one (policy, trigger) apart."""
+    return {MUTATE_POLICY_LABEL: _label_value(policy.rpartition("/")[2]),
+            MUTATE_PREFIX + "trigger-name": _label_value(trigger.name),
+            MUTATE_PREFIX + "trigger-namespace": _label_value(trigger.namespace),
+            MUTATE_PREFIX + "trigger-kind": _label_value(trigger.kind),
+            MUTATE_PREFIX + "trigger-apiversion": _label_value(trigger.api_version.replace("/", "-"))}
+
+
+def mutate_request(policy: str, rule: str, trigger: TriggerRef, namespace: str, *,
+                   admission_request: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A mutate UpdateRequest: one mutateExisting ``rule`` of ``policy`` (its key) for one trigger, in
+    ``namespace`` (the controller's); ``admission_request`` as for :func:`generate_request`."""
+    body = generate_request(policy, [], namespace, admission_request=admission_request)
+    body["metadata"]["labels"] = mutate_labels(policy, trigger)
+    body["spec"].update(requestType=MUTATE, rule=rule, resource=trigger.to_dict())
+    del body["spec"]["ruleContext"]
+    return body
+
+
+def request_type(ur: dict[str, Any]) -> str:
+    return str((ur.get("spec") or {}).get("requestType") or GENERATE)
+
+
+def resource_of(ur: dict[str, Any]) -> TriggerRef:
+    """The trigger of a mutate request (``spec.resource``)."""
+    return TriggerRef.from_dict((ur.get("spec") or {}).get("resource"))

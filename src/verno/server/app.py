@@ -22,6 +22,7 @@ from verno.server.evalpool import EvalPool, EvaluationFailed, EvaluationStale, E
 from verno.server.evaluate import Evaluator
 from verno.server.policies import failure_policy, has_match_conditions
 from verno.server.metrics import CONTENT_TYPE, Metrics
+from verno.server.mutate_handoff import mutate_existing_rules
 from verno.server.settings import Settings
 
 log = logging.getLogger("verno.server")
@@ -248,15 +249,16 @@ class App:
                                                 "reason": decision.message.strip()})
 
     def _hand_off(self, key: str, review: Review) -> None:
-        """Cluster mode: the generate rules this admitted request concerns become an UpdateRequest for
-        ``verno controller`` (each policy on the validating route of its failurePolicy, or on its own)."""
+        """Cluster mode: the generate and mutateExisting rules this admitted request concerns become
+        UpdateRequests for ``verno controller`` (each policy on the validating route of its failurePolicy, or
+        on its own)."""
         evaluator = self.evaluator
         if evaluator is None or evaluator.handoff is None or self._excluded(review) or not evaluator.store.ready:
             return
         if review.request.get("dryRun"):
             return
         policies = tuple(p for p in evaluator.store.snapshot.policies
-                         if "generate" in p.kinds and _on_route(p, key))
+                         if ("generate" in p.kinds or mutate_existing_rules(p)) and _on_route(p, key))
         if not policies:
             return
         request = build_request(review, evaluator.store.namespace_labels(review.namespace))

@@ -8,6 +8,9 @@ backoff (0.5 s doubling, given up after about 3 s, logged). What a rule is conce
 - the object matches the rule (CREATE, UPDATE; DELETE only when the rule lists DELETE): generate for it;
 - a synchronized rule matched the old object and no longer matches (an UPDATE that removed a label, a
   DELETE): its downstream is deleted (``deleteDownstream``).
+
+mutateExisting rules get one ``requestType: mutate`` record each, chosen by ``server/mutate_handoff.py`` and
+written on the same path.
 """
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ from typing import Any, Callable
 
 from verno.core.prepare import PreparedPolicy, PreparedRule
 from verno.core.request import Request
-from verno.core.updaterequest import PLURAL, API_VERSION, RuleContext, TriggerRef, generate_request
+from verno.core.updaterequest import PLURAL, API_VERSION, RuleContext, TriggerRef, generate_request, mutate_request
+from verno.server.mutate_handoff import mutate_work
 
 log = logging.getLogger("verno.server.handoff")
 
@@ -100,6 +104,14 @@ class HandOff:
             return
         for policy, contexts in work.items():
             self._write(generate_request(policy, contexts, self.namespace, admission_request=admission), policy)
+        try:  # mutateExisting: one record per rule (server/mutate_handoff.py)
+            mutations = mutate_work(policies, request, self.background_user)
+        except Exception:
+            log.exception("mutate hand-off: matching failed", extra={"uid": admission.get("uid")})
+            return
+        for item in mutations:
+            self._write(mutate_request(item.policy, item.rule, item.trigger, self.namespace,
+                                       admission_request=admission), item.policy)
 
     def _write(self, body: dict[str, Any], policy: str) -> None:
         delay, started = BACKOFF_START, time.monotonic()
@@ -113,7 +125,7 @@ class HandOff:
                 if time.monotonic() - started + delay > GIVE_UP_AFTER:
                     with self._lock:
                         self.lost += 1
-                    log.error("generate hand-off failed: UpdateRequest not written",
+                    log.error("hand-off failed: UpdateRequest not written",
                               extra={"policy": policy, "error": str(exc)})
                     return
                 self.sleep(delay)

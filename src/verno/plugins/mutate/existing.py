@@ -2,7 +2,8 @@
 
 Each target spec (variables substituted) selects resources from ``rc.sources.cluster_resources`` (the
 CLI's ``--target-resource(s)`` / a Test's ``targetResources``) by apiVersion, kind, namespace and name
-(wildcards) and label selector; a namespaced Policy only reaches its own namespace. For each target:
+(wildcards) and label selector, or, in cluster mode, asks ``rc.sources.targets`` (the controller reads the
+cluster); a namespaced Policy only reaches its own namespace. For each target:
 ``target`` is set in the context, the target's ``context`` and ``preconditions`` are evaluated, and the
 rule's patch (``@`` meaning the target) is applied to it. Every target gives its own response; a passing
 one carries the patched target in ``patched_resource``. The trigger itself is never modified.
@@ -47,6 +48,8 @@ def _resolve(rc: Any, spec: Any) -> dict[str, Any]:
 def find_targets(rc: Any, selector: dict[str, Any]) -> list[dict[str, Any]]:
     """The known resources a (substituted) target spec selects, in their given order."""
     namespace = rc.policy.namespace or selector.get("namespace") or ""
+    if rc.sources.targets is not None:
+        return rc.sources.targets({**selector, "namespace": namespace})
     name = selector.get("name") or ""
     found = []
     for resource in rc.sources.cluster_resources:
