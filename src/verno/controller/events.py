@@ -21,21 +21,25 @@ class EventRecorder:
     def __init__(self, kube: Kube):
         self.kube = kube
 
-    def policy_warning(self, policy_key: str, message: str, reason: str = "PolicyError") -> None:
-        self._record(policy_key, "Warning", reason, message)
+    def policy_warning(self, policy_key: str, message: str, reason: str = "PolicyError", *,
+                       involved: tuple[str, str] | None = None) -> None:
+        """``involved``: (apiVersion, kind) of a policy other than a ClusterPolicy/Policy (a DeletingPolicy)."""
+        self._record(policy_key, "Warning", reason, message, involved)
 
-    def policy_normal(self, policy_key: str, reason: str, message: str) -> None:
-        self._record(policy_key, "Normal", reason, message)
+    def policy_normal(self, policy_key: str, reason: str, message: str, *,
+                      involved: tuple[str, str] | None = None) -> None:
+        self._record(policy_key, "Normal", reason, message, involved)
 
-    def _record(self, policy_key: str, type_: str, reason: str, message: str) -> None:
+    def _record(self, policy_key: str, type_: str, reason: str, message: str,
+                involved: tuple[str, str] | None = None) -> None:
         namespace, _, name = policy_key.rpartition("/")
-        kind = "Policy" if namespace else "ClusterPolicy"
+        api_version, kind = involved or ("kyverno.io/v1", "Policy" if namespace else "ClusterPolicy")
         event_ns = namespace or "default"
         now = _now()
         body = {
             "apiVersion": "v1", "kind": "Event",
             "metadata": {"generateName": f"{name}.", "namespace": event_ns},
-            "involvedObject": {"apiVersion": "kyverno.io/v1", "kind": kind, "name": name,
+            "involvedObject": {"apiVersion": api_version, "kind": kind, "name": name,
                                **({"namespace": namespace} if namespace else {})},
             "reason": reason, "message": message[:1024], "type": type_,
             "source": {"component": COMPONENT}, "reportingComponent": COMPONENT,
