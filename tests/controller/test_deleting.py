@@ -151,3 +151,17 @@ def test_a_policy_verno_cannot_load_never_runs_and_says_why(world, scheduler):
     assert scheduler.due()[0] == []
     events = [e for e in world.store.items(("", "events"))[0] if e["involvedObject"].get("kind") == "DeletingPolicy"]
     assert events and "policy not loaded" in events[0]["message"] and "spec.conditions[0]" in events[0]["message"]
+
+
+def test_the_leader_runs_deleting_policies(world, controllers, api_client):
+    from kubernetes import client
+
+    world.create(deleting_policy(conditions=[]))
+    custom = client.CustomObjectsApi(api_client)
+    policy = custom.get_cluster_custom_object("policies.kyverno.io", "v1", "deletingpolicies", "stale-pods")
+    policy["status"] = {"lastExecutionTime": "2020-01-01T00:00:00Z"}  # long overdue
+    custom.replace_cluster_custom_object_status("policies.kyverno.io", "v1", "deletingpolicies", "stale-pods", policy)
+    controllers()
+    wait_for(lambda: pods(world) == [], timeout=20, what="every pod deleted by the controller")
+    wait_for(lambda: world.get("policies.kyverno.io/v1", "DeletingPolicy", "stale-pods")["status"]
+             ["lastExecutionTime"] > "2026", what="the run recorded")

@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from verno.controller.deleting import DeletionScheduler
 from verno.controller.denials import Denials
 from verno.controller.events import EventRecorder
 from verno.controller.exceptions import ExceptionCache
@@ -101,6 +102,7 @@ class Controller:
                                      lease_duration=settings.lease_duration, renew_deadline=settings.renew_deadline,
                                      retry_period=settings.retry_period) if settings.leader_elect else None
         self.triggers: Triggers | None = None
+        self.deleting: DeletionScheduler | None = None
         self.status: StatusWriter | None = None
         self.working = threading.Event()
         self.processed = 0
@@ -183,6 +185,8 @@ class Controller:
             t.start()
             self._threads.append(t)
         threading.Thread(target=self._scanner, name="verno-scan", daemon=True).start()
+        self.deleting = DeletionScheduler(self.kube, self.engine, self.events, self.metrics, self.stop_event,
+                                          watch_seconds=self.settings.watch_seconds).start()
         self.working.set()
 
     def _policy_event(self, kind: str, obj: dict[str, Any]) -> None:
