@@ -24,6 +24,7 @@ COMMANDS = {
     "controller": "verno.cli.controller:controller_command",
     "webhook-config": "verno.cli.webhookconfig:webhook_config_command",
     "certs": "verno.cli.certs:certs_command",
+    "migrate": "verno.cli.migrate:migrate_command",
 }
 
 

@@ -110,6 +110,17 @@ def verno_register_policy_kinds(register: Callable[..., None]) -> None:
     """
 
 
+@hookspec(firstresult=True)
+def verno_migrate_rule(policy: Policy, rule: Any) -> Any:
+    """``verno migrate``: write one ClusterPolicy/Policy rule as a CEL policy.
+
+    Return a :class:`verno.core.migration.model.RuleMigration` (the CEL kind, its spec fields besides
+    matching, and match conditions the rule needs), ``None`` for a rule this plugin does not translate, or
+    raise :class:`verno.core.migration.expressions.Untranslatable` saying why the rule has no faithful
+    translation. The first result wins; the built-in translations are ``trylast``.
+    """
+
+
 @hookspec
 def verno_register_cel_libraries(register: Callable[[Library], None]) -> None:
     """Register CEL function libraries for the CEL policy kinds.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import re2
 
@@ -140,3 +141,77 @@ def kind_of(selector: str) -> str:
 def contains_kind(selectors: Iterable[str], kind: str) -> bool:
     """Kyverno's ``ContainsKind``: whether any selector names ``kind`` exactly (no wildcards)."""
     return any(kind_of(s) == kind for s in selectors)
+
+
+# ------------------------------------------------------------------------------------------------------
+# Built-in kinds and their resources (webhook rules, CEL matchConstraints)
+
+class KindInfo(NamedTuple):
+    group: str
+    version: str
+    resource: str
+
+
+def _table() -> dict[str, KindInfo]:
+    rows = {
+        ("", "v1"): "Binding ComponentStatus ConfigMap Endpoints Event LimitRange Namespace Node "
+                    "PersistentVolume PersistentVolumeClaim Pod PodTemplate ReplicationController "
+                    "ResourceQuota Secret Service ServiceAccount",
+        ("apps", "v1"): "ControllerRevision DaemonSet Deployment ReplicaSet StatefulSet",
+        ("batch", "v1"): "CronJob Job",
+        ("autoscaling", "v2"): "HorizontalPodAutoscaler",
+        ("policy", "v1"): "PodDisruptionBudget",
+        ("networking.k8s.io", "v1"): "Ingress IngressClass NetworkPolicy",
+        ("rbac.authorization.k8s.io", "v1"): "ClusterRole ClusterRoleBinding Role RoleBinding",
+        ("storage.k8s.io", "v1"): "CSIDriver CSINode CSIStorageCapacity StorageClass VolumeAttachment",
+        ("admissionregistration.k8s.io", "v1"): "MutatingWebhookConfiguration ValidatingAdmissionPolicy "
+                                                "ValidatingAdmissionPolicyBinding ValidatingWebhookConfiguration",
+        ("apiextensions.k8s.io", "v1"): "CustomResourceDefinition",
+        ("apiregistration.k8s.io", "v1"): "APIService",
+        ("scheduling.k8s.io", "v1"): "PriorityClass",
+        ("coordination.k8s.io", "v1"): "Lease",
+        ("discovery.k8s.io", "v1"): "EndpointSlice",
+        ("certificates.k8s.io", "v1"): "CertificateSigningRequest",
+        ("node.k8s.io", "v1"): "RuntimeClass",
+        ("events.k8s.io", "v1"): "Event",
+        ("flowcontrol.apiserver.k8s.io", "v1"): "FlowSchema PriorityLevelConfiguration",
+        ("kyverno.io", "v1"): "ClusterPolicy Policy",
+        ("kyverno.io", "v2"): "PolicyException",
+    }
+    out: dict[str, KindInfo] = {}
+    for (group, version), kinds in rows.items():
+        for kind in kinds.split():
+            out.setdefault(kind, KindInfo(group, version, plural(kind)))
+    return out
+
+
+_IRREGULAR = {"Endpoints": "endpoints"}
+
+
+def plural(kind: str) -> str:
+    """The resource name of a kind (lowercase plural), as Kubernetes' default RESTMapper guesses it."""
+    if kind in _IRREGULAR:
+        return _IRREGULAR[kind]
+    low = kind.lower()
+    if low.endswith(("s", "x", "z", "ch", "sh")):
+        return low + "es"
+    if low.endswith("y") and len(low) > 1 and low[-2] not in "aeiou":
+        return low[:-1] + "ies"
+    return low + "s"
+
+
+#: built-in kind -> (group, preferred version, resource)
+BUILTIN_KINDS: dict[str, KindInfo] = _table()
+
+
+def kind_entries(selector: str) -> tuple[str, str, str, str]:
+    """(group, version, resource, subresource) for one kind selector of a rule."""
+    group, version, kind, sub = parse_kind_selector(selector)
+    if not kind:
+        raise ValueError(f"invalid kind selector {selector!r}")
+    if wildcard.has_wildcard(kind):
+        return group or "*", version or "*", "*", sub
+    info = BUILTIN_KINDS.get(kind)
+    if info is not None and group in ("*", info.group):
+        return info.group, info.version if version == "*" else version, info.resource, sub
+    return group, version, plural(kind), sub

@@ -1,0 +1,178 @@
+"""Kyverno's variables and conditions written as CEL (for ``verno migrate``).
+
+Only what has one meaning in both languages is translated: ``{{ request.object.a.b }}``-style paths into the
+admission request (``request.object`` -> ``object``, ``request.oldObject`` -> ``oldObject``, ``request.*`` ->
+``request.*``), literals, and the condition operators with a direct CEL form. Anything else (JMESPath functions,
+filters, ``||`` defaults, context entries) raises :class:`Untranslatable` saying what.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+__all__ = ["Untranslatable", "cel_literal", "condition_block", "glob_regex", "message_fields", "path_expression",
+           "select", "value_expression"]
+
+
+class Untranslatable(Exception):
+    """A construct with no faithful CEL form; the message says which and why."""
+
+
+_VAR = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+_SEGMENT = re.compile(r'\s*(?:([A-Za-z_][A-Za-z0-9_]*)|"((?:[^"\\]|\\.)*)"|\[(\d+)\])\s*')
+_REQUEST_FIELDS = {"operation", "namespace", "name", "userInfo", "kind", "resource", "subResource", "dryRun"}
+_RESERVED = {"in", "as", "break", "const", "continue", "else", "for", "function", "if", "import", "let", "loop",
+             "package", "namespace", "return", "var", "void", "while", "true", "false", "null"}
+
+
+_META = set(".^$|?*+()[]{}\\/")
+
+
+def glob_regex(glob: str) -> str:
+    """Kyverno's wildcard (``*`` any run, ``?`` one character) as an anchored RE2 expression."""
+    out = []
+    for ch in glob:
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        elif ch in _META:
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "(?s)^" + "".join(out) + "$"
+
+
+def cel_literal(value: Any) -> str:
+    """A CEL literal for a JSON value (maps and lists as CEL map and list literals)."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise Untranslatable("a NaN or infinite number")
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(cel_literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))}: {cel_literal(v)}" for k, v in value.items()) + "}"
+    raise Untranslatable(f"a {type(value).__name__} value")
+
+
+def _segments(text: str) -> list[str | int]:
+    out: list[str | int] = []
+    i = 0
+    while i < len(text):
+        if out and text[i] == ".":
+            i += 1
+        m = _SEGMENT.match(text, i)
+        if not m or m.end() == i:
+            raise Untranslatable(f"the JMESPath expression {text!r} (only field paths translate)")
+        name, quoted, index = m.groups()
+        out.append(int(index) if index is not None else (quoted if quoted is not None else name))
+        i = m.end()
+    return out
+
+
+def select(base: str, key: str | int) -> str:
+    """``base.key`` (or ``base["key"]`` / ``base[0]``)."""
+    if isinstance(key, int):
+        return f"{base}[{key}]"
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) and key not in _RESERVED:
+        return f"{base}.{key}"
+    return f"{base}[{json.dumps(key)}]"
+
+
+def path_expression(path: str) -> str:
+    """``request.object.spec.containers[0].image`` -> ``object.spec.containers[0].image``."""
+    segments = _segments(path.strip())
+    if segments[:2] in (["request", "object"], ["request", "oldObject"]):
+        out, rest = str(segments[1]), segments[2:]
+    elif segments[:1] == ["request"] and len(segments) > 1 and segments[1] in _REQUEST_FIELDS:
+        out, rest = "request", segments[1:]
+    else:
+        raise Untranslatable(f"the variable {{{{{path}}}}} (only request.object, request.oldObject and request "
+                             "fields translate)")
+    for seg in rest:
+        out = select(out, seg)
+    return out
+
+
+def value_expression(value: Any) -> str:
+    """A condition key or value: a literal, a whole ``{{ path }}``, or a string with paths inside (joined)."""
+    if isinstance(value, str):
+        spots = list(_VAR.finditer(value))
+        if not spots:
+            return cel_literal(value)
+        if len(spots) == 1 and spots[0].span() == (0, len(value)):
+            return path_expression(spots[0].group(1))
+        parts, cursor = [], 0
+        for m in spots:
+            if m.start() > cursor:
+                parts.append(cel_literal(value[cursor:m.start()]))
+            parts.append(f"string({path_expression(m.group(1))})")
+            cursor = m.end()
+        if cursor < len(value):
+            parts.append(cel_literal(value[cursor:]))
+        return " + ".join(parts)
+    if isinstance(value, list):
+        return "[" + ", ".join(value_expression(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))}: {value_expression(v)}" for k, v in value.items()) + "}"
+    return cel_literal(value)
+
+
+def message_fields(message: str) -> dict[str, str]:
+    """``{"message": text}`` for a plain message, ``{"messageExpression": expr}`` for one with variables."""
+    if "{{" not in message:
+        return {"message": message} if message else {}
+    return {"messageExpression": value_expression(message)}
+
+
+def _as_list(expr: str) -> str:
+    return f"(type({expr}) == list ? {expr} : [{expr}])"
+
+
+def _condition(cond: Any) -> str:
+    op = str(cond.operator)
+    key, value = value_expression(cond.key), value_expression(cond.value)
+    if op in ("Equals", "Equal"):
+        if isinstance(cond.value, str) and any(c in cond.value for c in "*?") and "{{" not in cond.value:
+            return f"string({key}).matches({json.dumps(glob_regex(cond.value))})"
+        return f"{key} == {value}"
+    if op in ("NotEquals", "NotEqual"):
+        return f"{key} != {value}"
+    if op in ("In", "AnyIn"):
+        return f"{_as_list(key)}.exists(k, k in {_as_list(value)})"
+    if op == "AllIn":
+        return f"{_as_list(key)}.all(k, k in {_as_list(value)})"
+    if op in ("NotIn", "AllNotIn"):
+        return f"{_as_list(key)}.all(k, !(k in {_as_list(value)}))"
+    if op == "AnyNotIn":
+        return f"{_as_list(key)}.exists(k, !(k in {_as_list(value)}))"
+    compare = {"GreaterThan": ">", "GreaterThanOrEquals": ">=", "LessThan": "<", "LessThanOrEquals": "<="}
+    if op in compare:
+        return f"double({key}) {compare[op]} double({value})"
+    raise Untranslatable(f"the condition operator {op}")
+
+
+def condition_block(block: Any) -> str:
+    """``any``/``all`` conditions (or a plain list, which means all) as one CEL boolean."""
+    if block is None:
+        return "true"
+    if isinstance(block, list):
+        return " && ".join(f"({_condition(c)})" for c in block) or "true"
+    parts = []
+    if block.any:
+        parts.append("(" + " || ".join(f"({_condition(c)})" for c in block.any) + ")")
+    if block.all:
+        parts.append("(" + " && ".join(f"({_condition(c)})" for c in block.all) + ")")
+    return " && ".join(parts) or "true"

@@ -1,0 +1,133 @@
+"""The built-in rule translations of ``verno migrate`` (the ``migrate-rules`` plugin): ``validate`` rules
+(pattern, anyPattern, deny, cel) to ValidatingPolicies and ``generate`` rules (data, clone) to
+GeneratingPolicies. Other rules (mutate, verifyImages, foreach, podSecurity, context entries) are left to
+other plugins; untranslated, they are reported with the reason."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from verno.core.hookspecs import hookimpl
+from verno.core.kinds import kind_entries
+from verno.core.migration.expressions import (
+    Untranslatable, condition_block, message_fields, value_expression,
+)
+from verno.core.migration.model import RuleMigration
+from verno.core.migration.pattern import translate_pattern
+
+__all__ = ["verno_migrate_rule"]
+
+
+def _failure_action(policy: Any, rule: Any) -> str:
+    return rule.validate_.failure_action or policy.spec.validation_failure_action
+
+
+def _preconditions(rule: Any) -> list[tuple[str, str]]:
+    conds: list[tuple[str, str]] = []
+    if rule.preconditions is not None:
+        conds.append(("preconditions", condition_block(rule.preconditions)))
+    for c in rule.cel_preconditions or []:
+        conds.append((c.name, c.expression))
+    return conds
+
+
+def _validate(policy: Any, rule: Any) -> RuleMigration:
+    v = rule.validate_
+    for what, present in (("foreach", v.foreach), ("podSecurity", v.pod_security), ("manifests", v.manifests),
+                          ("assert", v.assert_)):
+        if present:
+            raise Untranslatable(f"validate.{what} (no CEL translation yet)")
+    if v.failure_action_overrides or policy.spec.validation_failure_action_overrides:
+        raise Untranslatable("validationFailureActionOverrides (a ValidatingPolicy has one set of actions)")
+    message = message_fields(v.message)
+    conditions = _preconditions(rule)
+    spec: dict[str, Any] = {}
+    if v.pattern is not None:
+        expression, anchors = translate_pattern(v.pattern)
+        conditions += [(f"anchor-{i}", c) for i, c in enumerate(anchors)]
+        spec["validations"] = [{"expression": expression, **message}]
+    elif v.any_pattern is not None:
+        parts = []
+        for pattern in v.any_pattern:
+            expression, anchors = translate_pattern(pattern)
+            if anchors:
+                raise Untranslatable("conditional or global anchors at the top of an anyPattern entry")
+            parts.append(expression)
+        spec["validations"] = [{"expression": " || ".join(parts) or "false", **message}]
+    elif v.deny is not None:
+        deny = condition_block(v.deny.conditions) if v.deny.conditions is not None else "true"
+        spec["validations"] = [{"expression": f"!({deny})", **message}]
+    elif v.cel is not None:
+        if v.cel.param_kind is not None:
+            raise Untranslatable("validate.cel with paramKind (a ValidatingPolicy has no params)")
+        validations = []
+        for e in v.cel.expressions:
+            item: dict[str, Any] = {"expression": e.expression}
+            if e.message_expression:
+                item["messageExpression"] = e.message_expression
+            elif e.message or v.message:
+                item["message"] = e.message or v.message
+            validations.append(item)
+        spec["validations"] = validations
+        if v.cel.variables:
+            spec["variables"] = [{"name": x.name, "expression": x.expression} for x in v.cel.variables]
+        if v.cel.audit_annotations:
+            spec["auditAnnotations"] = [{"key": a.key, "valueExpression": a.value_expression}
+                                        for a in v.cel.audit_annotations]
+    else:
+        raise Untranslatable("a validate rule without pattern, anyPattern, deny or cel")
+    action = _failure_action(policy, rule)
+    spec["validationActions"] = ["Deny"] if action == "Enforce" else ["Audit"]
+    if policy.spec.failure_policy:
+        spec["failurePolicy"] = policy.spec.failure_policy
+    if not policy.spec.background:
+        spec["evaluation"] = {"background": {"enabled": False}}
+    return RuleMigration("ValidatingPolicy", spec, conditions)
+
+
+def _generate(policy: Any, rule: Any) -> RuleMigration:
+    g = rule.generate
+    if g.foreach or g.clone_list is not None:
+        raise Untranslatable("generate.foreach and generate.cloneList (no CEL translation yet)")
+    if not g.kind or not g.name:
+        raise Untranslatable("a generate rule without kind and name")
+    namespace = value_expression(g.namespace) if g.namespace else '""'
+    if g.data is not None:
+        obj = {"apiVersion": g.api_version, "kind": g.kind, "metadata": {"name": g.name}}
+        data = dict(g.data) if isinstance(g.data, dict) else {}
+        meta = dict(data.pop("metadata", None) or {})
+        obj["metadata"] = {**meta, "name": g.name}
+        obj.update(data)
+        item = value_expression(obj)
+    elif g.clone is not None:
+        if g.clone.name != g.name or "{{" in (g.clone.namespace + g.clone.name):
+            raise Untranslatable("a clone whose target name differs from its source's, or with variables")
+        group, version, resource, _ = kind_entries(f"{g.api_version}/{g.kind}" if g.api_version else g.kind)
+        api_version = f"{group}/{version}" if group else version
+        item = (f"resource.Get({json.dumps(api_version)}, {json.dumps(resource)}, {json.dumps(g.clone.namespace)}, "
+                f"{json.dumps(g.clone.name)})")
+    else:
+        raise Untranslatable("a generate rule without data or clone")
+    evaluation: dict[str, Any] = {}
+    if g.synchronize:
+        evaluation["synchronize"] = {"enabled": True}
+    if g.orphan_downstream_on_policy_delete:
+        evaluation["orphanDownstreamOnPolicyDelete"] = {"enabled": True}
+    existing = g.generate_existing if g.generate_existing is not None else policy.spec.generate_existing
+    if existing:
+        evaluation["generateExisting"] = {"enabled": True}
+    spec: dict[str, Any] = {"generate": [{"expression": f"generator.Apply({namespace}, [{item}])"}]}
+    if evaluation:
+        spec["evaluation"] = evaluation
+    return RuleMigration("GeneratingPolicy", spec, _preconditions(rule), default_operations=["CREATE", "UPDATE"])
+
+
+@hookimpl(trylast=True)
+def verno_migrate_rule(policy: Any, rule: Any) -> RuleMigration | None:
+    if rule.context:
+        raise Untranslatable("context entries (ConfigMaps, apiCalls, variables) have no CEL translation yet")
+    if rule.validate_ is not None:
+        return _validate(policy, rule)
+    if rule.generate is not None:
+        return _generate(policy, rule)
+    return None
