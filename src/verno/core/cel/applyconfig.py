@@ -98,11 +98,13 @@ def schema_for(obj: Any) -> Struct:
     return SCHEMAS.get((group, str(obj.get("kind") or "")), DEFAULT)
 
 
-def apply_configuration(obj: dict[str, Any], patch: Any, *, replace_atomic: bool = False) -> dict[str, Any]:
-    """``obj`` (not changed) with the apply configuration ``patch`` merged in."""
+def apply_configuration(obj: dict[str, Any], patch: Any, *, replace_atomic: bool = False,
+                        deduced: bool = False) -> dict[str, Any]:
+    """``obj`` (not changed) with the apply configuration ``patch`` merged in. ``deduced``: the kind's
+    structure is not used (Kubernetes' deduced schema: maps merge, every list is atomic)."""
     if not isinstance(patch, dict):
         raise MutationError(f"an apply configuration must be an object, got {_type(patch)}")
-    schema = schema_for(obj)
+    schema = Struct() if deduced else schema_for(obj)
     if not replace_atomic:
         atomic = _atomics(patch, schema, "")
         if atomic:
