@@ -25,6 +25,7 @@ under ``Ignore``. The kind's list semantics drive the merge.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -331,8 +332,11 @@ class MutatingAdmissionPolicy:
         kind, ref = self.spec.param_kind, binding.spec.param_ref
         if kind is None or ref is None:
             return [None]
+        sources = inputs.sources
+        if inputs.params and sources.cluster is None:  # the run's params stand for the cluster's
+            sources = dataclasses.replace(sources, params=list(inputs.params))
         try:
-            found = collect_params(inputs.sources, kind, ref, namespace)
+            found = collect_params(sources, kind, ref, namespace)
         except VernoError:
             if ref.name and ref.parameter_not_found_action != "Deny":
                 return []  # a named param that does not exist: the binding is skipped (Allow)
