@@ -75,8 +75,12 @@ class Evaluation:
         if self._mutations is not None:
             self._mutations.policy_responses(responses, _resource_path(resource), _name_of(resource))
         if self.kind_policies:
-            responses = responses + self.session.evaluate_kinds(self.engine, self.kind_policies, resource,
-                                                                self.kind_inputs)
+            kind_responses = self.session.evaluate_kinds(self.engine, self.kind_policies, resource, self.kind_inputs)
+            if self._mutations is not None:  # mutating kinds (MutatingPolicy, MAP) show what they patched
+                self._mutations.policy_responses([r for r in kind_responses if any(
+                    rule.rule_type == "Mutation" and rule.status == Status.PASS for rule in r.rules)],
+                    _resource_path(resource), _name_of(resource))
+            responses = responses + kind_responses
         for response in responses:
             if not response.rules:
                 continue

@@ -104,6 +104,12 @@ class ResultChecker:
         rows = (self._generated_row(response, rule, generated, files) for generated in rule.generated_resources)
         return [row for row in rows if row is not None]
 
+    def compare_patched(self, response: PolicyResponse, rule: RuleResponse, actual: dict[str, Any],
+                        rel: str) -> Outcome | None:
+        """One rule's row comparing ``actual`` with the ``patchedResources`` file ``rel`` (None: the file
+        does not describe the resource, and Kyverno leaves the row out)."""
+        return self._compare_row(response, rule, actual, "patched", rel)
+
     def _generated_row(self, response: PolicyResponse, rule: RuleResponse, generated: dict[str, Any],
                        files: list[str]) -> Outcome | None:
         if not files:

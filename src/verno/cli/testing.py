@@ -235,9 +235,10 @@ class SuiteRunner:
         # under test, the targets and the params, instead of the Context file and the mocks
         fake_cluster = ([with_default_namespace(r) for r in resources] + targets + described.objects + params
                         if t.cluster_resources else None)
-        session.sources.cel_data = self._cel_data(session.sources, fake_cluster)
+        session.sources.cel_data = self._cel_data(session.sources, fake_cluster,
+                                                  [with_default_namespace(t) for t in targets])
         inputs = KindInputs(session.sources, policy_set.companions, params=params,
-                            namespaces=namespace_objects(values), engine=self.engine)
+                            namespaces=namespace_objects(values), engine=self.engine, targets=targets)
         payloads = self._payloads()
         n_pol = policy_set.policy_count
         self.echo(f"  Applying {n_pol} polic{'y' if n_pol == 1 else 'ies'} to {len(resources)} "
@@ -288,9 +289,11 @@ class SuiteRunner:
         return {"resources": [with_default_namespace(r) for r in context.spec.resources],
                 "images": [i.model_dump(by_alias=True, exclude_unset=True) for i in context.spec.images]}
 
-    def _cel_data(self, sources: Any, cluster: list[dict[str, Any]] | None) -> Any:
-        """What the CEL data libraries read in this Test: the Context file, the apiCallResponses mocks and
-        the globalContextEntries; or, when the Test describes a cluster, that cluster alone."""
+    def _cel_data(self, sources: Any, cluster: list[dict[str, Any]] | None,
+                  targets: list[dict[str, Any]] = ()) -> Any:  # type: ignore[assignment]
+        """What the CEL data libraries read in this Test: the Context file's resources and the target
+        resources (as Kyverno's CLI registers them), the apiCallResponses mocks and the
+        globalContextEntries; or, when the Test describes a cluster, that cluster alone."""
         from verno.core.cel.offline import OfflineCelData, global_context_values, http_mocks
 
         if cluster is not None:
@@ -300,7 +303,7 @@ class SuiteRunner:
         def load_files(paths: list[str]) -> list[Any]:
             return [d.data for d in iter_resources([self._p(p) for p in paths])]
 
-        return OfflineCelData(resources=context.get("resources", ()), images=context.get("images", ()),
+        return OfflineCelData(resources=[*context.get("resources", ()), *targets], images=context.get("images", ()),
                               http_mocks=http_mocks(sources.api_call_responses),
                               global_context=global_context_values(self.test.global_context_entries,
                                                                    self.engine.jmespath.search, load_files=load_files),
@@ -338,28 +341,43 @@ class SuiteRunner:
         expected = result.expected
         base = dict(test=self.path, policy=result.policy, rule=result.rule, resource=label, expected=expected)
         wanted_policy = result.policy.rsplit("/", 1)[-1]
+        patched_file = result.patched_resources or result.patched_resource
+        checker = ResultChecker(result, self._p, set(), lambda policy, rule: False)
         rows: list[TestRow] = []
         for key, response in responses:
             if response.policy.name != wanted_policy:
                 continue
-            if name:
-                if key:
-                    if name != key:
-                        continue
-                elif not _resource_matches(response.resource, name):
-                    continue
+            on_trigger = not name or (name == key if key else _resource_matches(response.resource, name))
             if not response.rules:
-                rows.append(TestRow(0, **base, result="Pass", reason="Excluded", message="Excluded",
-                                    actual="excluded", counted_as="skip"))
+                if on_trigger:
+                    rows.append(TestRow(0, **base, result="Pass", reason="Excluded", message="Excluded",
+                                        actual="excluded", counted_as="skip"))
                 continue
             for rule in response.rules:
-                where = label if name else (key or _row_label(response.resource))
+                # a mutateExisting rule is about the target it patched, not the trigger
+                target = rule.patched_resource if rule.patched_resource is not None and \
+                    rule.patched_resource is not response.patched_resource else None
+                if target is not None:
+                    if name and not _resource_matches(target, name):
+                        continue
+                elif not on_trigger:
+                    continue
+                where = label if name else (key or _row_label(target if target is not None else response.resource))
                 if rule.generated_resources:  # each generated resource is a row (a GeneratingPolicy's pass)
-                    checker = ResultChecker(result, self._p, {rule.name}, lambda _p, _r: False)
                     for o in checker.generated_outcomes(response, rule):
                         counted = ("skip" if expected == "skip" else "pass") if o.ok else "fail"
                         rows.append(TestRow(0, **{**base, "resource": where}, result="Pass" if o.ok else "Fail",
                                             reason=o.reason, message=o.message, actual=o.actual, counted_as=counted))
+                    continue
+                if patched_file and not key:
+                    actual = target if target is not None else (response.patched_resource or response.resource)
+                    outcome = checker.compare_patched(response, rule, actual, patched_file)
+                    if outcome is None:
+                        continue  # not described by the expected file: Kyverno leaves the row out
+                    counted = ("skip" if expected == "skip" else "pass") if outcome.ok else "fail"
+                    rows.append(TestRow(0, **{**base, "resource": where}, result="Pass" if outcome.ok else "Fail",
+                                        reason=outcome.reason, message=outcome.message, actual=outcome.actual,
+                                        counted_as=counted))
                     continue
                 status = report_result(response, rule, False)
                 ok = status == expected

@@ -113,6 +113,8 @@ class KindInputs:
     engine: Any = None
     #: what kinds compute once per run (companions parsed and compiled for a policy), by a key of their own
     memo: dict[Any, Any] = field(default_factory=dict)
+    #: existing objects a mutating kind may patch instead of the resource (a Test's ``targetResources``)
+    targets: list[dict[str, Any]] = field(default_factory=list)
 
 
 #: ``loader(document, engine) -> KindPolicy``: reads one policy document; raises

@@ -66,6 +66,20 @@ def _kind_verdicts(response: PolicyResponse, denials: list[str], warnings: list[
                 out.append(f"Policy {policy.name} {how}: {rule.message}")
 
 
+def _kind_mutation_errors(response: PolicyResponse, denials: list[str], warnings: list[str]) -> None:
+    """A mutating policy of another kind that could not mutate the object (an ``error`` result): the
+    request is denied under its failurePolicy ``Fail`` (``Policy <name> error: <message>``, Kyverno's
+    words) and allowed with a warning under ``Ignore``."""
+    policy = response.policy
+    for rule in response.rules:
+        if rule.status != Status.ERROR:
+            continue
+        if policy.failure_policy == "Ignore":
+            warnings.append(f"Policy {policy.name} error (allowed by failurePolicy Ignore): {rule.message}")
+        else:
+            denials.append(f"Policy {policy.name} error: {rule.message}")
+
+
 def validate_decision(snapshot: Snapshot, request: Request, responses: list[PolicyResponse]) -> Decision:
     """Enforce failures (and errors under failurePolicy Fail) block; Audit failures warn on emitWarning.
     Policies of other kinds decide by their validationActions."""
@@ -134,7 +148,11 @@ def mutate_decision(engine: Engine, snapshot: Snapshot, request: Request,
     """
     blocked: dict[str, dict[str, str]] = {}
     warnings: list[str] = []
+    denials: list[str] = []
     for response in responses:
+        if type(response.policy) is not Policy:  # a mutating policy of another kind (MutatingPolicy, MAP)
+            _kind_mutation_errors(response, denials, warnings)
+            continue
         for rule in response.rules:
             if rule.status == Status.FAIL and rule.rule_type == "ImageVerify":
                 model = snapshot.rule(response.policy, rule.name)
@@ -148,10 +166,11 @@ def mutate_decision(engine: Engine, snapshot: Snapshot, request: Request,
             elif rule.status == Status.PASS and response.policy.spec.emit_warning:
                 warnings.append(messages.warning(response.policy.name, rule.name, rule.message))
     decision = Decision(warnings=warnings, results=_results(responses))
-    if blocked:
+    if blocked or denials:
         subject = request.resource or request.old_resource or {}
         decision.allowed, decision.code = False, 400
-        decision.message = messages.blocked_message(subject, blocked)
+        parts = ([messages.blocked_message(subject, blocked)] if blocked else []) + denials
+        decision.message = "; ".join(parts)
         return decision
     if responses and request.operation in ("CREATE", "UPDATE") and request.resource:
         final = final_resource(engine, snapshot, request, responses)

@@ -60,6 +60,9 @@ class EnvironmentSpec:
     two_variable_comprehensions: bool = True
     or_value_compat: bool = True
     typed: tuple[str, ...] = ("request", "namespaceObject")
+    #: roots of the object types built with message syntax (``Object{...}``, ``JSONPatch{...}``), written
+    #: as map literals (:mod:`verno.core.cel.objecttypes`)
+    object_types: tuple[str, ...] = ()
 
     def variant(self, *, add: Mapping[str, str] | None = None, drop: Iterable[str] = ()) -> EnvironmentSpec:
         """The same environment with variables added (name -> CEL type name) or left out."""
@@ -80,6 +83,7 @@ _KYVERNO_LIBS = ("kyverno.hash", "kyverno.math", "kyverno.json", "kyverno.yaml",
                  "kyverno.random", "kyverno.transform", "kyverno.gzip", "kyverno.image", "kyverno.x509",
                  "kyverno.resource", "kyverno.http", "kyverno.globalcontext", "kyverno.imagedata")
 _DYN = "dyn"
+_OBJECT_TYPES = ("Object", "JSONPatch")
 _ADMISSION = {"object": _DYN, "oldObject": _DYN, "request": "map(string, dyn)",
               "namespaceObject": "map(string, dyn)"}
 
@@ -89,7 +93,7 @@ KINDS: dict[str, EnvironmentSpec] = {
         _K8S_LIBS + _KYVERNO_LIBS + ("kyverno.user",)),
     "MutatingPolicy": EnvironmentSpec(
         "MutatingPolicy", {**_ADMISSION, "exceptions": "map(string, list(string))"},
-        _K8S_LIBS + _KYVERNO_LIBS + ("kyverno.user",)),
+        _K8S_LIBS + _KYVERNO_LIBS + ("kyverno.user", "k8s.jsonpatch"), object_types=_OBJECT_TYPES),
     "GeneratingPolicy": EnvironmentSpec(
         "GeneratingPolicy", {**_ADMISSION, "exceptions": "map(string, list(string))"},
         _K8S_LIBS + _KYVERNO_LIBS + ("kyverno.generator",), two_variable_comprehensions=False),
@@ -105,6 +109,11 @@ KINDS: dict[str, EnvironmentSpec] = {
     "ValidatingAdmissionPolicy": EnvironmentSpec(
         "ValidatingAdmissionPolicy", {**_ADMISSION, "params": _DYN, "authorizer": _DYN},
         _K8S_LIBS + ("k8s.authz",), or_value_compat=False),
+    # Kubernetes' MutatingAdmissionPolicy: the ValidatingAdmissionPolicy environment with the object types
+    # of mutations (``Object``, ``JSONPatch``) and ``jsonpatch.escapeKey``.
+    "MutatingAdmissionPolicy": EnvironmentSpec(
+        "MutatingAdmissionPolicy", {**_ADMISSION, "params": _DYN, "authorizer": _DYN},
+        _K8S_LIBS + ("k8s.authz", "k8s.jsonpatch"), or_value_compat=False, object_types=_OBJECT_TYPES),
     # kyverno.io/v1 ClusterPolicy and Policy ``validate.cel`` and ``celPreconditions``: compiled by
     # Kubernetes' ValidatingAdmissionPolicy compiler on its base environment (no Kyverno library).
     # ``params`` is declared only when the rule sets paramKind and paramRef (a ``variant``); message

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from verno.core.cel import cost as costs
 from verno.core.cel.errors import CELCompileError, CELCostError, CELError, CELEvaluationError
+from verno.core.cel.objecttypes import rewrite_object_types
 from verno.core.cel.optional_calls import rewrite_optional_calls, source_positions
 from verno.core.cel.orvalue import rewrite_or_value
 from verno.core.cel.syntax import Node, parse
@@ -156,6 +157,9 @@ def compile_program(env, expression: str, expect: tuple[str, ...], variables: Va
     text = expression
     if variables is not None and variables.inlined:
         text = _inline(text, tree, variables.inlined)
+    if env.spec.object_types:
+        text = rewrite_object_types(text, parse(text) if text != expression else tree,
+                                    frozenset(env.spec.object_types))
     if env.spec.or_value_compat and "orValue" in text:
         text = rewrite_or_value(text, parse(text), set())
     before_optional_calls, inserted = text, []
