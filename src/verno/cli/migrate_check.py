@@ -66,24 +66,34 @@ def check(engine: Any, policy_set: Any, migrations: list[Migration], resource_pa
         label = resource_label(resource)
         migrated: dict[str, tuple[str, list[dict[str, Any]]]] = {}
         inputs = KindInputs(session.sources, engine=engine)
-        for response in session.evaluate_kinds(engine, kind_policies, resource, inputs):
-            rule = response.rules[0] if response.rules else None
-            migrated[response.policy.name] = (_verdict(rule.status) if rule else _NOT_APPLIED,
-                                              list(rule.generated_resources) if rule else [])
-        for response in session.evaluate(engine, policy_set.policies, resource):
-            migration = by_policy.get(response.policy.name)
+        for policy in kind_policies:  # each alone: a mutation is compared with the original rule's own
+            for response in session.evaluate_kinds(engine, [policy], resource, inputs):
+                rule = response.rules[0] if response.rules else None
+                out = list(rule.generated_resources) if rule else []
+                if rule is not None and rule.rule_type == "Mutation" and response.patched_resource is not None:
+                    out = [response.patched_resource]
+                migrated[response.policy.name] = (_verdict(rule.status) if rule else _NOT_APPLIED, out)
+        for prepared in policy_set.policies:
+            migration = by_policy.get(prepared.policy.name)
             if migration is None:
                 continue
+            [response] = session.evaluate(engine, [prepared], resource)
             seen: dict[str, tuple[str, list[dict[str, Any]]]] = {}
             for rule in response.rules:
                 base = _base_rule(rule.name)
                 if base in migration.names:
-                    seen[base] = (_verdict(rule.status), list(rule.generated_resources))
+                    out = list(rule.generated_resources)
+                    if rule.rule_type == "Mutation" and response.patched_resource is not None:
+                        out = [response.patched_resource]
+                    seen[base] = (_verdict(rule.status), out)
             for rule_name, target in migration.names.items():
                 original = seen.get(rule_name, (_NOT_APPLIED, []))
                 new = migrated.get(target, (_NOT_APPLIED, []))
                 comparisons += 1
-                if original[0] != new[0] or not _same_generated(original[1], new[1]):
+                same_output = _same_generated(original[1], new[1])
+                # a mutation that changed nothing is Kyverno's skip and a MutatingPolicy's pass: the same outcome
+                no_op = bool(original[1]) and same_output and {original[0], new[0]} <= {"pass", _NOT_APPLIED}
+                if (original[0] != new[0] and not no_op) or not same_output:
                     what = (lambda v: v[0] + (f" ({len(v[1])} generated)" if v[1] else ""))
                     differences.append(Difference(label, migration.policy, rule_name, what(original), what(new)))
     return resources, comparisons, differences

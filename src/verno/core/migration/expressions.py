@@ -160,7 +160,21 @@ def _condition(cond: Any) -> str:
         return f"{_as_list(key)}.exists(k, !(k in {_as_list(value)}))"
     compare = {"GreaterThan": ">", "GreaterThanOrEquals": ">=", "LessThan": "<", "LessThanOrEquals": "<="}
     if op in compare:
+        literal = cond.value if not (isinstance(cond.value, str) and "{{" in cond.value) else None
+        if isinstance(literal, str):
+            from verno.core.duration import try_parse_duration
+            from verno.core.quantity import try_parse_quantity
+
+            if try_parse_duration(literal) is not None and try_parse_quantity(literal) is None:
+                return f"duration(string({key})) {compare[op]} duration({value})"
+            if try_parse_quantity(literal) is not None:
+                return f"quantity(string({key})).compareTo(quantity({value})) {compare[op]} 0"
         return f"double({key}) {compare[op]} double({value})"
+    if op.startswith("Duration"):
+        cmp = {"DurationGreaterThan": ">", "DurationGreaterThanOrEquals": ">=", "DurationLessThan": "<",
+               "DurationLessThanOrEquals": "<="}.get(op)
+        if cmp:
+            return f"duration(string({key})) {cmp} duration(string({value}))"
     raise Untranslatable(f"the condition operator {op}")
 
 

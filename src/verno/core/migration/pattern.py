@@ -125,7 +125,8 @@ class PatternTranslation:
             if anchor is None and wildcard.has_wildcard(key):
                 raise Untranslatable(f"the wildcard key {key!r} in a pattern")
             sub = select(v, name)
-            present = f"{json.dumps(name)} in {v}"
+            # at the top, has(object.x) (a form Pod-controller autogen rewrites); below, a map lookup
+            present = f"has({sub})" if v == "object" and sub.startswith("object.") else f"{json.dumps(name)} in {v}"
             if anchor is None:
                 if pv == "*":
                     parts.append(f"({present} && {sub} != null)")

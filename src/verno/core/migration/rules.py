@@ -122,6 +122,70 @@ def _generate(policy: Any, rule: Any) -> RuleMigration:
     return RuleMigration("GeneratingPolicy", spec, _preconditions(rule), default_operations=["CREATE", "UPDATE"])
 
 
+_IDENT = __import__("re").compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _apply_configuration(value: Any, path: str) -> str:
+    """A strategic-merge patch value as an ``Object{...}`` apply configuration (maps with keys that are not
+    field names, such as labels, stay map literals)."""
+    if isinstance(value, dict):
+        for key in value:
+            if not isinstance(key, str):
+                raise Untranslatable("a non-string key in a patch")
+            if key.startswith("$") or (key[:2] in ("+(", "=(", "X(", "<(", "^(") or key.startswith("(")):
+                raise Untranslatable(f"the patch key {key!r} (anchors and $patch directives have no "
+                                     "ApplyConfiguration form)")
+        if value and all(_IDENT.match(k) for k in value):
+            fields = ", ".join(f"{k}: {_apply_configuration(v, f'{path}.{k}')}" for k, v in value.items())
+            return f"{path}{{{fields}}}"
+        return "{" + ", ".join(f"{json.dumps(k)}: {_apply_configuration(v, path)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_apply_configuration(v, path) for v in value) + "]"
+    if value is None:
+        raise Untranslatable("a null in a patch (removing a field has no ApplyConfiguration form)")
+    return value_expression(value)
+
+
+def _mutate(policy: Any, rule: Any) -> RuleMigration:
+    m = rule.mutate
+    if m.targets:
+        raise Untranslatable("mutate.targets (mutateExisting; no CEL translation yet)")
+    if m.foreach:
+        raise Untranslatable("mutate.foreach (no CEL translation yet)")
+    mutations = []
+    if m.patch_strategic_merge is not None:
+        if not isinstance(m.patch_strategic_merge, dict):
+            raise Untranslatable("a patchStrategicMerge that is not a map")
+        expression = _apply_configuration(m.patch_strategic_merge, "Object")
+        mutations.append({"patchType": "ApplyConfiguration", "applyConfiguration": {"expression": expression}})
+    if m.patches_json6902:
+        import yaml
+
+        ops = yaml.safe_load(m.patches_json6902)
+        if not isinstance(ops, list):
+            raise Untranslatable("patchesJson6902 that is not a list of operations")
+        items = []
+        for op in ops:
+            if not isinstance(op, dict) or "{{" in str(op.get("path", "")) + str(op.get("from", "")):
+                raise Untranslatable("a JSON patch operation with a variable path")
+            fields = [f"op: {json.dumps(str(op.get('op')))}", f"path: {json.dumps(str(op.get('path')))}"]
+            if "from" in op:
+                fields.append(f"from: {json.dumps(str(op['from']))}")
+            if "value" in op:
+                fields.append(f"value: {value_expression(op['value'])}")
+            items.append("JSONPatch{" + ", ".join(fields) + "}")
+        mutations.append({"patchType": "JSONPatch", "jsonPatch": {"expression": "[" + ", ".join(items) + "]"}})
+    if not mutations:
+        raise Untranslatable("a mutate rule without patchStrategicMerge or patchesJson6902")
+    spec: dict[str, Any] = {"mutations": mutations}
+    if m.patch_strategic_merge is not None:
+        # a strategic merge replaces lists without merge keys: server-side apply's replacement of atomic values
+        spec["evaluation"] = {"useServerSideApply": True}
+    if policy.spec.failure_policy:
+        spec["failurePolicy"] = policy.spec.failure_policy
+    return RuleMigration("MutatingPolicy", spec, _preconditions(rule))
+
+
 @hookimpl(trylast=True)
 def verno_migrate_rule(policy: Any, rule: Any) -> RuleMigration | None:
     if rule.context:
@@ -130,4 +194,6 @@ def verno_migrate_rule(policy: Any, rule: Any) -> RuleMigration | None:
         return _validate(policy, rule)
     if rule.generate is not None:
         return _generate(policy, rule)
+    if rule.mutate is not None:
+        return _mutate(policy, rule)
     return None
