@@ -64,7 +64,7 @@ class MutationOutput:
                 r.rule_type == "ImageVerify" and r.status == Status.PASS and r.patched_resource is not None)]
             if mutations:
                 targets = [r.patched_resource for r in mutations if r.patched_resource is not None
-                           and _is_target(response, r.name)]
+                           and is_target_rule(response, r.name)]
                 self._one(response.policy.name, response.patched_resource or response.resource, targets,
                           resource_path, f"{resource_name}-mutated")
                 if not self.path:
@@ -96,7 +96,8 @@ class MutationOutput:
             raise VernoError(f"-o {self.path}: failed to write {out} ({exc.strerror or exc})") from exc
 
 
-def _is_target(response: PolicyResponse, rule_name: str) -> bool:
+def is_target_rule(response: PolicyResponse, rule_name: str) -> bool:
+    """Whether a rule of the response's policy is a mutateExisting rule (its patched resource is a target)."""
     for rule in response.policy.spec.rules:
         if rule_name in (rule.name, f"autogen-{rule.name}", f"autogen-cronjob-{rule.name}"):
             return rule.mutate is not None and bool(rule.mutate.targets)
