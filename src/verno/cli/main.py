@@ -18,6 +18,8 @@ from verno.core.errors import VernoError
 COMMANDS = {
     "apply": "verno.cli.apply:apply_command",
     "test": "verno.cli.test_cmd:test_command",
+    "diff": "verno.cli.diff:diff_command",
+    "fix": "verno.cli.fix:fix_command",
     "jp": "verno.cli.jp:jp_group",
     "plugins": "verno.cli.plugins_cmd:plugins_command",
     "serve": "verno.cli.serve:serve_command",

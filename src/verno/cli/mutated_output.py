@@ -64,7 +64,7 @@ class MutationOutput:
                 r.rule_type == "ImageVerify" and r.status == Status.PASS and r.patched_resource is not None)]
             if mutations:
                 targets = [r.patched_resource for r in mutations if r.patched_resource is not None
-                           and _is_target(response, r)]
+                           and is_target_rule(response, r)]
                 self._one(response.policy.name, response.patched_resource or response.resource, targets,
                           resource_path, f"{resource_name}-mutated")
                 if not self.path:
@@ -96,7 +96,7 @@ class MutationOutput:
             raise VernoError(f"-o {self.path}: failed to write {out} ({exc.strerror or exc})") from exc
 
 
-def _is_target(response: PolicyResponse, rule_response: Any) -> bool:
+def is_target_rule(response: PolicyResponse, rule_response: Any) -> bool:
     """Whether a rule patched a mutateExisting target rather than the resource itself."""
     rules = getattr(getattr(response.policy, "spec", None), "rules", None)
     if rules is None:  # a policy of another kind: a target is any object other than the patched resource

@@ -76,15 +76,30 @@ def load_policy_set(engine: Engine, policy_paths: Iterable[str], exception_paths
     start with an empty directory; a CI run that checked nothing must not pass).
     """
     policy_paths = list(policy_paths)
-    out = PolicySet()
-    for doc in iter_path_documents(policy_paths):
-        _add(engine, out, doc, exceptions=exceptions_in_policies, policies=True)
-    for doc in iter_path_documents(exception_paths):
-        _add(engine, out, doc, exceptions=True, policies=False)
+    out = policy_set_from_documents(engine, iter_path_documents(policy_paths), iter_path_documents(exception_paths),
+                                    exceptions_in_policies=exceptions_in_policies)
     if policy_paths and not out.policies and not out.kind_policies and not allow_empty:
-        raise LoadError(", ".join(policy_paths), f"no policies found: expected {_policy_kinds_text(engine)} "
-                                                 "documents")
+        raise no_policies_error(engine, ", ".join(policy_paths))
     return out
+
+
+def policy_set_from_documents(engine: Engine, policy_docs: Iterable[Document],
+                              exception_docs: Iterable[Document] = (), *,
+                              exceptions_in_policies: bool = True) -> PolicySet:
+    """Policies and PolicyExceptions from documents already read (from files, or from elsewhere such as a
+    git revision), with the checks :func:`load_policy_set` makes per document; an empty set is the caller's
+    to judge."""
+    out = PolicySet()
+    for doc in policy_docs:
+        _add(engine, out, doc, exceptions=exceptions_in_policies, policies=True)
+    for doc in exception_docs:
+        _add(engine, out, doc, exceptions=True, policies=False)
+    return out
+
+
+def no_policies_error(engine: Engine, where: str) -> LoadError:
+    """The error for policy paths that hold no policy at all."""
+    return LoadError(where, f"no policies found: expected {_policy_kinds_text(engine)} documents")
 
 
 def _policy_kinds_text(engine: Engine) -> str:
