@@ -34,6 +34,15 @@ _COMPARE = {"": "==", "!": "!=", ">": ">", "<": "<", ">=": ">=", "<=": "<="}
 _SCALAR_TYPES = "[string, int, uint, double, bool]"
 
 
+def _presence(v: str) -> str:
+    """``has()`` for every step of a dotted path below ``object`` (``object.spec.x`` -> ``has(object.spec) &&
+    has(object.spec.x)``); a path through keys that are not field names has no such form."""
+    if "[" in v or not v.startswith("object."):
+        raise Untranslatable(f"a conditional anchor below {v} (a path through keys that are not field names)")
+    steps = v.split(".")
+    return " && ".join(f"has({'.'.join(steps[:i])})" for i in range(2, len(steps) + 1))
+
+
 class PatternTranslation:
     def __init__(self) -> None:
         #: conditions that skip the whole rule when not met (top-level conditional and global anchors)
@@ -42,7 +51,7 @@ class PatternTranslation:
 
     # -- scalars -------------------------------------------------------------------------------------------
     def _cmp(self, v: str, cond: _Cmp) -> str:
-        if cond.duration is not None:
+        if cond.duration is not None and cond.quantity is None:  # "0" is both, and compares alike either way
             raise Untranslatable(f"the duration comparison {cond.op}{cond.operand!r} in a pattern")
         text = "false"
         if cond.op in (EQUAL, NOT_EQUAL):
@@ -95,10 +104,10 @@ class PatternTranslation:
         if isinstance(pattern, dict):
             return self.map(v, pattern, top)
         if isinstance(pattern, list):
-            return self.list(v, pattern)
+            return self.list(v, pattern, top)
         return f"({v} != null && {self.scalar(v, pattern)})"
 
-    def list(self, v: str, pattern: list[Any]) -> str:
+    def list(self, v: str, pattern: list[Any], top: bool = False) -> str:
         if not pattern:
             raise Untranslatable("an empty list pattern")
         first = pattern[0]
@@ -108,6 +117,13 @@ class PatternTranslation:
             if isinstance(first, dict):
                 if len(pattern) > 1:
                     raise Untranslatable("a list pattern with several elements")
+                anchors = {k: pv for k, pv in first.items() if (a := parse_anchor(k)) is not None and a.modifier == ""}
+                if anchors and top:  # every element skipped by its conditional anchors: the rule is skipped
+                    saved, self.match_conditions = self.match_conditions, []
+                    conds = self.map(e, anchors, False, element=False, conditions_only=True)
+                    self.match_conditions = saved
+                    self.match_conditions.append(
+                        f"(!({_presence(v)} && type({v}) == list) || {v}.exists({e}, {conds}))")
                 return f"(type({v}) == list && {v}.all({e}, {self.map(e, first, False, element=True)}))"
             if isinstance(first, list):
                 raise Untranslatable("a list of lists in a pattern")
@@ -116,7 +132,8 @@ class PatternTranslation:
         finally:
             self._depth -= 1
 
-    def map(self, v: str, pattern: dict[str, Any], top: bool, *, element: bool = False) -> str:
+    def map(self, v: str, pattern: dict[str, Any], top: bool, *, element: bool = False,
+            conditions_only: bool = False) -> str:
         parts = [] if v == "object" else [f"type({v}) == map"]  # the admitted object is always one
         conditions: list[str] = []
         for key, pv in pattern.items():
@@ -138,12 +155,16 @@ class PatternTranslation:
             kind = anchor.modifier
             if kind == "":  # conditional
                 cond = f"({present} && {self.value(sub, pv, False)})"
-                if element:
+                if conditions_only:
+                    conditions.append(cond)
+                elif element:
                     conditions.append(cond)
                 elif top:
-                    self.match_conditions.append(cond if v == "object" else f"(type({v}) == map && {cond})")
+                    # not met: the rule is skipped; a missing parent fails the rule's own check instead
+                    self.match_conditions.append(cond if v == "object" else
+                                                 f"(!({_presence(v)} && type({v}) == map) || {cond})")
                 else:
-                    raise Untranslatable("a conditional anchor below the top of a pattern outside a list")
+                    raise Untranslatable("a conditional anchor in a list inside a list")
             elif kind == "=":
                 inner = self._scalar_at(sub, pv, present) if not isinstance(pv, (dict, list)) \
                     else self.value(sub, pv, top)
@@ -157,13 +178,15 @@ class PatternTranslation:
                 e = f"e{self._depth}"
                 checks = " && ".join(f"{sub}.exists({e}, {self.map(e, p, False)})" for p in pv)
                 self._depth -= 1
-                parts.append(f"({present} && type({sub}) == list && {checks})")
+                parts.append(f"(!({present}) || (type({sub}) == list && {checks}))")
             elif kind == "<":
                 if not top or element:
                     raise Untranslatable("a global anchor below the top of a pattern")
                 self.match_conditions.append(f"(!({present}) || {self.value(sub, pv, False)})")
             else:
                 raise Untranslatable(f"the anchor {key!r} (a mutate anchor) in a validate pattern")
+        if conditions_only:
+            return "(type(" + v + ") == map && " + " && ".join(conditions) + ")"
         body = " && ".join(parts) or "true"
         if conditions:
             return f"(!({' && '.join(conditions)}) || ({body}))"
