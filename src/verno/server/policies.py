@@ -30,7 +30,7 @@ ENDPOINT_PHASES = {"mutate": ("mutate", "verifyImages"), "validate": ("verifyIma
 #: the stages of plugin-registered policy kinds each endpoint evaluates (``core/policykinds.py``)
 ENDPOINT_STAGES = {
     "mutate": ("mutating-admission-policy", "mutating-policy"),
-    "validate": ("validating-admission-policy", "validating-policy"),
+    "validate": ("validating-admission-policy", "validating-policy", "image-validating-policy"),
 }
 
 

@@ -103,7 +103,7 @@ KINDS: dict[str, EnvironmentSpec] = {
     "ImageValidatingPolicy": EnvironmentSpec(
         "ImageValidatingPolicy", {**_ADMISSION, "images": "map(string, list(string))",
                                   "attestations": "map(string, string)", "attestors": "map(string, dyn)"},
-        _K8S_LIBS + tuple(x for x in _KYVERNO_LIBS if x != "kyverno.x509") + ("kyverno.user",),
+        _K8S_LIBS + tuple(x for x in _KYVERNO_LIBS if x != "kyverno.x509") + ("kyverno.user", "kyverno.imageverify"),
         or_value_compat=False),
     # Kubernetes' own ValidatingAdmissionPolicy: params and authorizer exist, Kyverno's libraries do not.
     "ValidatingAdmissionPolicy": EnvironmentSpec(

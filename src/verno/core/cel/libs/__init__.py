@@ -17,14 +17,14 @@ __all__ = ["builtin_libraries", "default_registry", "verno_register_cel_librarie
 def builtin_libraries() -> list[Library]:
     """Every built-in library, in registration order (each a fresh object)."""
     from verno.core.cel.libs import (authz_envoy, authz_http, authz_jwt, k8s, k8s_authz, k8s_format, k8s_jsonpatch,
-                                     kyverno_data, kyverno_encoding, kyverno_generator, kyverno_image, kyverno_math,
+                                     kyverno_data, kyverno_encoding, kyverno_generator, kyverno_image, kyverno_imageverify, kyverno_math,
                                      kyverno_random, kyverno_time, kyverno_transform, kyverno_user,
                                      kyverno_x509)
 
     libraries: list[Library] = [*k8s.libraries(), *k8s_format.libraries(), *k8s_authz.libraries(),
                                 *k8s_jsonpatch.libraries()]
     for module in (kyverno_encoding, kyverno_math, kyverno_time, kyverno_random, kyverno_transform,
-                   kyverno_user, kyverno_x509, kyverno_image, kyverno_data, kyverno_generator, authz_envoy, authz_http, authz_jwt):
+                   kyverno_user, kyverno_x509, kyverno_image, kyverno_imageverify, kyverno_data, kyverno_generator, authz_envoy, authz_http, authz_jwt):
         libraries.extend(module.libraries())
     for library in libraries:
         library.plugin = "verno"
