@@ -54,6 +54,8 @@ class Metrics:
         self.reconcile_seconds = Counter("verno_controller_reconcile_seconds_total",
                                          "Seconds spent processing UpdateRequests.")
         self.reconciles = Counter("verno_controller_reconciles_total", "UpdateRequests processed (any result).")
+        #: counters other parts of the controller add (background scans)
+        self.extra: list[Counter] = []
 
     def render(self) -> str:
         lines = [
@@ -64,7 +66,8 @@ class Metrics:
             "# TYPE verno_controller_leader gauge",
             f"verno_controller_leader {1 if self.leader() else 0}",
         ]
-        for counter in (self.requests, self.writes, self.denied, self.reconcile_seconds, self.reconciles):
+        for counter in (self.requests, self.writes, self.denied, self.reconcile_seconds, self.reconciles,
+                        *self.extra):
             lines.extend(counter.render())
         return "\n".join(lines) + "\n"
 
