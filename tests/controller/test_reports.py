@@ -198,3 +198,23 @@ def test_cluster_scoped_resource_gets_a_cluster_policy_report(cluster, controlle
     assert results_of(cpolr) == [("require-owner", "require-owner", "fail")]
     rows = {r["NAME2"]: r for r in _columns(kubectl("get", "clusterpolicyreport").stdout)}
     assert (rows["team-a"]["KIND1"], rows["team-a"]["FAIL4"]) == ("Namespace", "1")
+
+
+def test_a_resource_admitted_while_running_is_reported_with_a_namespaced_policys_results(cluster, controllers,
+                                                                                         api_client):
+    """The webhook's Audit results reach the report through the admitted resource's watch event."""
+    custom = client.CustomObjectsApi(api_client)
+    make_pod(api_client, "apps", "first", labels={"team": "a"})
+    policy = {**audit_policy("ns-team", TEAM), "kind": "Policy"}
+    custom.create_namespaced_custom_object("kyverno.io", "v1", "apps", "policies", policy)
+    running = controllers(**FAST)
+    wait_for(lambda: running.controller.scanner and running.controller.scanner.synced.is_set(), what="scanning")
+    uid = make_pod(api_client, "apps", "later")["metadata"]["uid"]
+    polr = wait_for(lambda: report(cluster, uid, "apps"), what="the admitted Pod's report")
+    assert results_of(polr) == [("apps/ns-team", "require-team", "fail")]
+    assert set(polr["metadata"]["labels"]) == {"app.kubernetes.io/managed-by", "audit.kyverno.io/resource.hash",
+                                               "pol.kyverno.io/ns-team"}
+    # a Pod elsewhere is not the namespaced Policy's
+    other = make_pod(api_client, "elsewhere", "web")["metadata"]["uid"]
+    wait_for(lambda: running.controller.scan_counters.scans.value("skipped") >= 1, what="the other Pod looked at")
+    assert report(cluster, other, "elsewhere") is None

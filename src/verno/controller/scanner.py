@@ -149,9 +149,9 @@ class Scanner:
         self._by_kind: dict[tuple[str, str], set[str]] = {}
         self._informers: dict[tuple[str, str], Informer] = {}
         self._namespaces: dict[str, dict[str, str]] = {}
-        #: scanned policies applying to each plain kind (one list object per kind, so the engine's plan
+        #: scanned policies applying to each (kind, namespace) (one list object each, so the engine's plan
         #: cache keeps it), rebuilt on policy changes
-        self._applicable: dict[str, list[PreparedPolicy]] = {}
+        self._applicable: dict[tuple[str, str], list[PreparedPolicy]] = {}
         #: uids due for a full scan (policy change, interval) whatever their report says
         self._full: set[str] = set()
         self.scans = 0
@@ -279,15 +279,18 @@ class Scanner:
             finally:
                 self.queue.done(uid)
 
-    def applicable(self, kind: str) -> list[PreparedPolicy]:
+    def applicable(self, kind: str, namespace: str) -> list[PreparedPolicy]:
+        """The scanned policies with rules for ``kind`` that may apply in ``namespace`` (ClusterPolicies, and
+        the namespace's own Policies)."""
         with self._lock:
-            found = self._applicable.get(kind)
+            found = self._applicable.get((kind, namespace))
         if found is None:
             found = [p for p in self.policies.all()
-                     if scanned(p) and any(p.candidates(phase, kind) for phase in PHASES)]
+                     if scanned(p) and p.policy.namespace in ("", namespace)
+                     and any(p.candidates(phase, kind) for phase in PHASES)]
             found.sort(key=lambda p: p.policy.key)
             with self._lock:
-                found = self._applicable.setdefault(kind, found)
+                found = self._applicable.setdefault((kind, namespace), found)
         return found
 
     def policy_mark(self, prepared: PreparedPolicy) -> str:
@@ -309,7 +312,7 @@ class Scanner:
         meta = obj.get("metadata") or {}
         if meta.get("deletionTimestamp"):
             return "gone"
-        policies = self.applicable(res.kind)
+        policies = self.applicable(res.kind, str(meta.get("namespace") or "") if res.namespaced else "")
         labels = {"audit.kyverno.io/resource.hash": resource_hash(obj)}
         for prepared in policies:
             labels[policy_label(prepared.policy.kind, prepared.policy.name)] = self.policy_mark(prepared)
