@@ -190,6 +190,14 @@ class ReportWriter:
         with self._lock:
             return len(self._known)
 
+    def touch(self, uid: str, scanned: float) -> None:
+        """``uid`` was evaluated at ``scanned`` and its report found current (remembered here only: the
+        report's annotation keeps the time it was last written)."""
+        with self._lock:
+            known = self._known.get(uid)
+            if known is not None:
+                known.scanned = max(known.scanned, scanned)
+
     def forget(self, uid: str) -> None:
         """The resource is gone (its report goes with it by garbage collection)."""
         with self._lock:

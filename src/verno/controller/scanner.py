@@ -340,6 +340,7 @@ class Scanner:
             self._count("scans", "written")
             return "written"
         if known is not None and known.labels == labels and known.digest == results_digest(results):
+            self.writer.touch(uid, now)
             self._count("scans", "unchanged")
             return "unchanged"
         report = build_report(obj, res.namespaced, results, labels, now, self.openreports)
