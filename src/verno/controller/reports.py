@@ -170,14 +170,17 @@ class ReportWriter:
         self.writes = 0
 
     # -- what is known --------------------------------------------------------------------------------------
-    def load(self) -> int:
-        """Read the reports the cluster holds (once, at start): how many."""
+    def load(self, namespaces: list[str]) -> int:
+        """Read the reports the cluster holds (once, at start), one namespace at a time (the reports of a
+        whole cluster are never held at once, only what is kept of each): how many."""
         found: dict[str, Known] = {}
-        for res, namespaced in ((self.namespaced_res, True), (self.cluster_res, False)):
-            for item in self.kube.list(res, label_selector=MANAGED_BY_SELECTOR).get("items") or []:
+        for res, namespace in [(self.cluster_res, ""), *((self.namespaced_res, ns) for ns in namespaces)]:
+            listed = self.kube.list(res, namespace, label_selector=MANAGED_BY_SELECTOR)
+            for item in listed.get("items") or []:
                 name = str((item.get("metadata") or {}).get("name") or "")
                 if name:
-                    found[name] = known_of(item, namespaced)
+                    found[name] = known_of(item, res.namespaced)
+            del listed
         with self._lock:
             self._known = found
         return len(found)

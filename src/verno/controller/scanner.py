@@ -160,15 +160,17 @@ class Scanner:
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     def start(self) -> "Scanner":
-        """Read the reports, then watch namespaces and the policies' kinds; returns once under way."""
-        known = self.writer.load()
-        log.info("reports read", extra={"reports": known})
-        self.writer.start()
+        """Watch namespaces, read the reports, then watch the policies' kinds; returns once under way."""
         ns_informer = Informer(self.kube, self.kube.resource("v1", "Namespace"), self._namespace_event,
                                self.stop_event, watch_seconds=self.watch_seconds).start()
         while not ns_informer.synced.wait(0.2):
             if self.stop_event.is_set():
                 return self
+        with self._lock:
+            namespaces = sorted(self._namespaces)
+        known = self.writer.load(namespaces)
+        log.info("reports read", extra={"reports": known})
+        self.writer.start()
         self.policies.listeners.append(self.on_policy)  # first: a policy arriving now is not missed
         for prepared in self.policies.all():
             self.on_policy("SYNC", prepared.policy.key, prepared, None)
