@@ -19,6 +19,7 @@ class Collector:
         self.store = store
         self.stopped = threading.Event()
         self.idle = threading.Event()
+        self.last_sweep = 0.0
         self.thread = threading.Thread(target=self._run, name="apiserver-gc", daemon=True)
 
     def start(self) -> None:
@@ -45,11 +46,16 @@ class Collector:
             if self.stopped.is_set():
                 return
             self.idle.clear()
+            # a sweep reads every object under the store's lock: writes arriving meanwhile wait for it, so
+            # sweeps are spaced (at least 4 times their own duration) to keep the lock for requests
+            self.stopped.wait(max(0.02, 4 * self.last_sweep))
             self.store.dirty.clear()
+            started = time.monotonic()
             with self.store.lock:
                 for _ in range(1000):
                     if not self.pass_once():
                         break
+            self.last_sweep = time.monotonic() - started
 
     def pass_once(self) -> bool:
         """One sweep; True when it changed something (the caller sweeps again)."""

@@ -35,12 +35,17 @@ def test_default_render_is_valid_kubernetes(render, validate):
     assert kinds == sorted([
         "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition",
         "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition",
-        "CustomResourceDefinition", "ServiceAccount", "Secret", "Service", "Deployment", "PodDisruptionBudget",
+        "CustomResourceDefinition",
+        # the report CRDs: wgpolicyk8s.io PolicyReport, ClusterPolicyReport; openreports.io Report, ClusterReport
+        "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition",
+        "ServiceAccount", "Secret", "Service", "Deployment", "PodDisruptionBudget",
         "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
         "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
         # verno controller: its own ClusterRole, the aggregated generate role and its defaults, the view binding
         "ServiceAccount", "Deployment", "PodDisruptionBudget", "ClusterRole", "ClusterRole", "ClusterRole",
         "ClusterRoleBinding", "ClusterRoleBinding", "ClusterRoleBinding", "Role", "RoleBinding",
+        # background scans: writing reports, the aggregated background role and its defaults
+        "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding",
     ])
 
 

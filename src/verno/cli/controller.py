@@ -17,7 +17,11 @@ import click
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 256),
               help="UpdateRequests processed at once.")
 @click.option("--scan-interval", default="1h", show_default=True,
-              help="How often every policy is reconciled again (generateExisting), as a Go duration (30s, 10m, 1h).")
+              help="How often every policy is reconciled again (generateExisting) and every resource scanned again "
+                   "(background scans), as a Go duration (30s, 10m, 1h).")
+@click.option("--openreports", is_flag=True,
+              help="Write background-scan results as openreports.io/v1alpha1 Report/ClusterReport instead of "
+                   "wgpolicyk8s.io/v1alpha2 PolicyReport/ClusterPolicyReport.")
 @click.option("--leader-elect/--no-leader-elect", default=True, show_default=True,
               help="Work only while holding the Lease (replicas wait as candidates).")
 @click.option("--leader-election-retry-period", default="2s", show_default=True,
@@ -29,9 +33,10 @@ import click
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def controller_command(kubeconfig: str | None, in_cluster: bool, namespace: str | None, workers: int,
-                       scan_interval: str, leader_elect: bool, leader_election_retry_period: str,
+                       scan_interval: str, openreports: bool, leader_elect: bool, leader_election_retry_period: str,
                        host: str, port: int, log_level: str) -> None:
-    """Create and synchronize what generate rules describe, from the webhook's UpdateRequests."""
+    """Create and synchronize what generate rules describe, from the webhook's UpdateRequests; scan resources
+    against background policies into PolicyReports."""
     from verno.controller.controller import ControllerSettings, default_namespace, main_loop
     from verno.server import logging as jsonlog
 
@@ -43,7 +48,7 @@ def controller_command(kubeconfig: str | None, in_cluster: bool, namespace: str 
                                   namespace=namespace or default_namespace(), workers=workers,
                                   scan_interval=interval, leader_elect=leader_elect, retry_period=retry,
                                   lease_duration=max(1, round(6 * retry)), renew_deadline=5 * retry,
-                                  host=host, port=port)
+                                  host=host, port=port, openreports=openreports)
 
     def started() -> None:  # the credentials were read: from here on this process is the controller
         jsonlog.setup(log_level.upper())

@@ -1,49 +1,15 @@
-"""Report results as Kyverno computes them, counts, and PolicyReport (wgpolicyk8s.io/v1alpha2)."""
+"""Counts of report results and ``verno apply -p``'s PolicyReports (wgpolicyk8s.io/v1alpha2), one per namespace;
+the results themselves are the core's (``verno.core.policyreport``)."""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from verno.core.failure_action import effective_action
-from verno.core.results import PolicyResponse, RuleResponse, Status
+from verno.core.policyreport import report_entry, report_result, summary
+from verno.core.results import PolicyResponse
 
-ANNOTATION_SCORED = "policies.kyverno.io/scored"
-ANNOTATION_CATEGORY = "policies.kyverno.io/category"
-ANNOTATION_SEVERITY = "policies.kyverno.io/severity"
-SEVERITIES = {"critical", "high", "medium", "low", "info"}
-
-
-def scored(policy: Any) -> bool:
-    return policy.annotations.get(ANNOTATION_SCORED, "true") != "false"
-
-
-def is_audit(policy: Any, rule_name: str, resource: dict, namespace_labels: dict[str, str]) -> bool:
-    for rule in policy.spec.rules:
-        if rule.name == rule_name or rule_name.endswith("-" + rule.name):
-            if rule.validate_ is None:
-                break
-            ns = (resource.get("metadata") or {}).get("namespace") or ""
-            return effective_action(policy, rule, ns, namespace_labels) == "Audit"
-    return str(policy.spec.validation_failure_action).lower() != "enforce"
-
-
-def _is_kind_policy(policy: Any) -> bool:
-    """A policy of a plugin-registered kind (a KindPolicy), not a ClusterPolicy/Policy."""
-    return getattr(policy, "report_source", None) is not None
-
-
-def report_result(response: PolicyResponse, rule: RuleResponse, audit_warn: bool = False) -> str:
-    """Kyverno's ComputePolicyReportResult: a rule status as the report result."""
-    if rule.status != Status.FAIL:
-        return rule.status.value
-    if not scored(response.policy):
-        return "warn"
-    if _is_kind_policy(response.policy):  # validationActions do not change a CEL kind's result
-        return "fail"
-    if audit_warn and is_audit(response.policy, rule.name, response.resource, response.namespace_labels):
-        return "warn"
-    return "fail"
+__all__ = ["Counts", "policy_reports", "report_result"]
 
 
 @dataclass
@@ -64,42 +30,6 @@ class Counts:
         return f"pass: {self.pass_}, fail: {self.fail}, warn: {self.warn}, error: {self.error}, skip: {self.skip} "
 
 
-def report_entry(response: PolicyResponse, rule: RuleResponse, result: str, now: int) -> dict[str, Any]:
-    policy = response.policy
-    resource = response.resource
-    meta = resource.get("metadata") or {}
-    ref = {"apiVersion": resource.get("apiVersion", ""), "kind": resource.get("kind", ""),
-           "name": meta.get("name", "")}
-    if meta.get("namespace"):
-        ref["namespace"] = meta["namespace"]
-    if meta.get("uid"):
-        ref["uid"] = meta["uid"]
-    entry: dict[str, Any] = {
-        "message": _message(rule, result),
-        "policy": policy.key,
-        "resources": [ref],
-        "result": result,
-        "rule": rule.name,
-        "scored": scored(policy),
-        "source": policy.report_source if _is_kind_policy(policy) else "kyverno",
-        "timestamp": {"nanos": 0, "seconds": now},
-    }
-    category = policy.annotations.get(ANNOTATION_CATEGORY)
-    severity = policy.annotations.get(ANNOTATION_SEVERITY)
-    if category:
-        entry["category"] = category
-    if severity in SEVERITIES:
-        entry["severity"] = severity
-    if rule.properties:
-        entry["properties"] = dict(rule.properties)
-    return entry
-
-
-def _message(rule: RuleResponse, result: str) -> str:
-    props = rule.properties or {}
-    return props.get(f"{result}Message") or props.get("message") or rule.message
-
-
 def policy_reports(responses: list[PolicyResponse], audit_warn: bool = False) -> list[dict[str, Any]]:
     """A ClusterPolicyReport for cluster-scoped resources and one PolicyReport per namespace."""
     now = int(time.time())
@@ -112,7 +42,6 @@ def policy_reports(responses: list[PolicyResponse], audit_warn: bool = False) ->
     reports = []
     for ns in sorted(groups):
         results = groups[ns]
-        summary = {k: sum(1 for r in results if r["result"] == k) for k in ("pass", "fail", "warn", "error", "skip")}
         meta: dict[str, Any] = {"name": "merged" if not ns else f"merged-{ns}"}
         if ns:
             meta["namespace"] = ns
@@ -121,7 +50,7 @@ def policy_reports(responses: list[PolicyResponse], audit_warn: bool = False) ->
             "kind": "PolicyReport" if ns else "ClusterPolicyReport",
             "metadata": meta,
             "results": results,
-            "summary": summary,
+            "summary": summary(results),
         })
     if not reports:
         reports.append({"apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "ClusterPolicyReport",

@@ -33,6 +33,7 @@ from verno.controller.mutate_existing import Mutator
 from verno.controller.mutate_triggers import MutateTriggers
 from verno.controller.policies import PolicyCache
 from verno.controller.policystatus import StatusWriter
+from verno.controller.scanner import ScanCounters, Scanner
 from verno.controller.triggers import Triggers
 from verno.controller.workqueue import WorkQueue
 from verno.core.engine import Engine
@@ -74,6 +75,12 @@ class ControllerSettings:
     #: health and metrics endpoints (None: not served; 0: any free port)
     host: str = "127.0.0.1"
     port: int | None = None
+    #: background scans: reports as openreports.io Report/ClusterReport, seconds a changed resource waits,
+    #: scanning threads, report writes in flight
+    openreports: bool = False
+    scan_debounce: float = 1.0
+    scan_workers: int = 2
+    report_writers: int = 4
 
 
 def default_namespace() -> str:
@@ -104,6 +111,9 @@ class Controller:
         self.triggers: Triggers | None = None
         self.deleting: DeletionScheduler | None = None
         self.status: StatusWriter | None = None
+        self.scanner: Scanner | None = None
+        self.scan_counters = ScanCounters()
+        self.metrics.extra.extend(self.scan_counters.all())
         self.working = threading.Event()
         self.processed = 0
         self._threads: list[threading.Thread] = []
@@ -143,6 +153,8 @@ class Controller:
         self.queue.close()
         if self.status is not None:
             self.status.close()
+        if self.scanner is not None:
+            self.scanner.close()
         if self.http is not None:
             self.http.shutdown()
             self.http.server_close()
@@ -178,6 +190,8 @@ class Controller:
             while not informer.synced.wait(0.2):
                 if self.stop_event.is_set():
                     return
+        self.scanner = self._scanner_for_reports()
+        self.scanner.start()
         self.ur_informer = Informer(self.kube, ur_res, self._ur_event, self.stop_event,
                                     watch_seconds=self.settings.watch_seconds).start()
         for n in range(self.settings.workers):
@@ -188,6 +202,20 @@ class Controller:
         self.deleting = DeletionScheduler(self.kube, self.engine, self.events, self.metrics, self.stop_event,
                                           watch_seconds=self.settings.watch_seconds).start()
         self.working.set()
+
+    def _scanner_for_reports(self) -> Scanner:
+        s = self.settings
+        try:
+            return Scanner(self.kube, self.engine, self.policies, self.stop_event, interval=s.scan_interval,
+                           debounce=s.scan_debounce, workers=s.scan_workers, writers=s.report_writers,
+                           openreports=s.openreports, watch_seconds=s.watch_seconds, backoff=s.backoff,
+                           counters=self.scan_counters)
+        except APIError as exc:
+            if exc.not_found:
+                group = "openreports.io" if s.openreports else "wgpolicyk8s.io"
+                raise APIError(404, "NotFound", f"{exc.message}: install the {group} report "
+                                                "CustomResourceDefinitions (deploy/helm/verno/crds)") from None
+            raise
 
     def _policy_event(self, kind: str, obj: dict[str, Any]) -> None:
         self.policies.event(kind, obj)

@@ -56,6 +56,8 @@ class Metrics:
         self.reconcile_seconds = Counter("verno_controller_reconcile_seconds_total",
                                          "Seconds spent processing UpdateRequests.")
         self.reconciles = Counter("verno_controller_reconciles_total", "UpdateRequests processed (any result).")
+        #: counters other parts of the controller add (background scans)
+        self.extra: list[Counter] = []
 
     def render(self) -> str:
         lines = [
@@ -67,7 +69,7 @@ class Metrics:
             f"verno_controller_leader {1 if self.leader() else 0}",
         ]
         for counter in (self.requests, self.writes, self.denied, self.mutations, self.reconcile_seconds,
-                        self.reconciles):
+                        self.reconciles, *self.extra):
             lines.extend(counter.render())
         return "\n".join(lines) + "\n"
 
