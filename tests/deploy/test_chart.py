@@ -38,6 +38,8 @@ def test_default_render_is_valid_kubernetes(render, validate):
         "CustomResourceDefinition",
         # the report CRDs: wgpolicyk8s.io PolicyReport, ClusterPolicyReport; openreports.io Report, ClusterReport
         "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition",
+        # DeletingPolicy, NamespacedDeletingPolicy
+        "CustomResourceDefinition", "CustomResourceDefinition",
         "ServiceAccount", "Secret", "Service", "Deployment", "PodDisruptionBudget",
         "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
         "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
@@ -46,6 +48,8 @@ def test_default_render_is_valid_kubernetes(render, validate):
         "ClusterRoleBinding", "ClusterRoleBinding", "ClusterRoleBinding", "Role", "RoleBinding",
         # background scans: writing reports, the aggregated background role and its defaults
         "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding",
+        # mutateExisting: the aggregated role, its defaults and their binding
+        "ClusterRole", "ClusterRole", "ClusterRoleBinding",
     ])
 
 
