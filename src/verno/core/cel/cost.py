@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from verno.core.cel.syntax import Node
 
-__all__ = ["DEFAULT_COST_LIMIT", "Sizes", "Unbounded", "cost_limit", "estimate", "input_size"]
+__all__ = ["DEFAULT_COST_LIMIT", "Sizes", "Unbounded", "cost_limit", "estimate", "input_size", "measure"]
 
 DEFAULT_COST_LIMIT = 10_000_000
 COPY = 16  # bytes copied or scanned per unit
@@ -54,7 +54,14 @@ def input_size(*values: object) -> Sizes:
     """The longest list or map and the longest string anywhere in ``values``.
 
     A list or map met again (``request.object`` is ``object``) is measured once."""
+    return measure(*values)[0]
+
+
+def measure(*values: object) -> tuple[Sizes, bool]:
+    """:func:`input_size`, and whether a string or bytes value (or a map key) anywhere in ``values`` holds
+    a NUL character (the runtime's conversion would cut it there), found in the same walk."""
     items = chars = 0
+    nul = False
     stack = list(values)
     seen: set[int] = set()
     push, pop = stack.append, stack.pop
@@ -64,6 +71,8 @@ def input_size(*values: object) -> Sizes:
         if kind is str or kind is bytes or kind is bytearray or isinstance(value, (str, bytes, bytearray)):
             if len(value) > chars:  # type: ignore[arg-type]
                 chars = len(value)  # type: ignore[arg-type]
+            if ("\0" if isinstance(value, str) else b"\0") in value:  # type: ignore[operator]
+                nul = True
         elif kind is dict or isinstance(value, dict):
             if id(value) in seen:
                 continue
@@ -71,11 +80,16 @@ def input_size(*values: object) -> Sizes:
             if len(value) > items:  # type: ignore[arg-type]
                 items = len(value)  # type: ignore[arg-type]
             for key, item in value.items():  # type: ignore[union-attr]
-                if type(key) is str and len(key) > chars:
-                    chars = len(key)
+                if type(key) is str:
+                    if len(key) > chars:
+                        chars = len(key)
+                    if "\0" in key:
+                        nul = True
                 if type(item) is str:
                     if len(item) > chars:
                         chars = len(item)
+                    if "\0" in item:
+                        nul = True
                 elif item is not None and type(item) not in (bool, int, float):
                     push(item)
         elif kind is list or kind is tuple or isinstance(value, (list, tuple)):
@@ -85,7 +99,7 @@ def input_size(*values: object) -> Sizes:
             if len(value) > items:  # type: ignore[arg-type]
                 items = len(value)  # type: ignore[arg-type]
             stack.extend(value)  # type: ignore[arg-type]
-    return Sizes(items, chars)
+    return Sizes(items, chars), nul
 
 
 def larger(a: Sizes, b: Sizes) -> Sizes:
