@@ -20,11 +20,13 @@ here when its inputs are very large; a typical Pod check costs a few hundred uni
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from verno.core.cel.syntax import Node
 
-__all__ = ["DEFAULT_COST_LIMIT", "Sizes", "Unbounded", "cost_limit", "estimate", "input_size", "measure"]
+__all__ = ["DEFAULT_COST_LIMIT", "Sizes", "Unbounded", "cost_limit", "estimate", "input_size", "measure",
+           "Measured", "note_measured", "noted_measures"]
 
 DEFAULT_COST_LIMIT = 10_000_000
 COPY = 16  # bytes copied or scanned per unit
@@ -57,13 +59,18 @@ def input_size(*values: object) -> Sizes:
     return measure(*values)[0]
 
 
-def measure(*values: object) -> tuple[Sizes, bool]:
+def measure(*values: object, known: Iterable[Measured] = ()) -> tuple[Sizes, bool]:
     """:func:`input_size`, and whether a string or bytes value (or a map key) anywhere in ``values`` holds
-    a NUL character (the runtime's conversion would cut it there), found in the same walk."""
+    a NUL character (the runtime's conversion would cut it there), found in the same walk.
+
+    ``known``: values already measured (by whoever built them); met in ``values``, they are not walked."""
     items = chars = 0
     nul = False
     stack = list(values)
     seen: set[int] = set()
+    for m in known:
+        seen.add(id(m.value))
+        items, chars, nul = max(items, m.sizes.items), max(chars, m.sizes.chars), nul or m.nul
     push, pop = stack.append, stack.pop
     while stack:
         value = pop()
@@ -100,6 +107,29 @@ def measure(*values: object) -> tuple[Sizes, bool]:
                 items = len(value)  # type: ignore[arg-type]
             stack.extend(value)  # type: ignore[arg-type]
     return Sizes(items, chars), nul
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A value with its :func:`measure` results, measured while it was built (the CLI's float64 copy of a
+    resource): the CEL evaluations of a request then do not walk it again. Treat ``value`` as read-only."""
+
+    value: object
+    sizes: Sizes
+    nul: bool
+
+
+#: where :func:`note_measured` keeps a request's measured values (in ``Request.cache``)
+_MEASURED = "cel.measured"
+
+
+def note_measured(cache: dict, measured: Measured) -> None:
+    """Remember a measured value for one request (``cache``: the request's memo)."""
+    cache.setdefault(_MEASURED, []).append(measured)
+
+
+def noted_measures(cache: dict) -> list[Measured]:
+    return cache.get(_MEASURED) or []
 
 
 def larger(a: Sizes, b: Sizes) -> Sizes:

@@ -211,18 +211,21 @@ class SharedInputs:
     (read-only), their sizes (measured once, when an expression first needs them) and the runtime's
     activation of them (the runtime converts its inputs once per activation, which dominates a check)."""
 
-    __slots__ = ("values", "_sizes", "_nul", "runtime")
+    __slots__ = ("values", "_sizes", "_nul", "runtime", "_known")
 
-    def __init__(self, values: Mapping[str, object], sizes: costs.Sizes | None = None):
+    def __init__(self, values: Mapping[str, object], sizes: costs.Sizes | None = None, *,
+                 known: Iterable[costs.Measured] = ()):
+        """``known``: values inside ``values`` already measured (:func:`~verno.core.cel.cost.note_measured`)."""
         self.values = values
         self._sizes = sizes
         self._nul: bool | None = None
+        self._known = known
         #: the runtime activation of :attr:`values` (made by the first evaluation)
         self.runtime: object = None
 
     def sizes(self) -> costs.Sizes:
         if self._sizes is None or self._nul is None:
-            sizes, self._nul = costs.measure(*self.values.values())
+            sizes, self._nul = costs.measure(*self.values.values(), known=self._known)
             self._sizes = self._sizes or sizes
         return self._sizes
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from verno.core.cel import Activation, CELError, VariableSet
 from verno.core.cel.admission import admission_inputs
+from verno.core.cel.cost import Measured, noted_measures
 from verno.core.cel.exceptions import exception_rule, exceptions_for, match_exceptions
 from verno.core.cel.program import SharedInputs
 from verno.core.matchresources import MatchResources, verdict_key
@@ -230,10 +231,12 @@ class _Inputs:
     ``exceptions`` variable, what the policy reads when no partial exception applies)."""
 
     plain: dict[str, Any]
+    #: values already measured (the CLI measures the resource while it converts its numbers)
+    known: list[Measured] = field(default_factory=list)
     shared: SharedInputs = field(init=False)
 
     def __post_init__(self) -> None:
-        self.shared = SharedInputs({**self.plain, "exceptions": _NO_EXCEPTIONS})
+        self.shared = SharedInputs({**self.plain, "exceptions": _NO_EXCEPTIONS}, known=self.known)
 
 
 def _usable(values: dict[str, Any]) -> dict[str, Any]:
@@ -247,7 +250,7 @@ def _request_inputs(request: Request, namespace: Mapping[str, Any] | None) -> _I
     key = ("cel.vpol.inputs", id(namespace) if namespace is not None else None)
     found = request.cache.get(key)
     if found is None or found[0] is not namespace:
-        found = (namespace, _Inputs(_usable(admission_inputs(request, namespace))))
+        found = (namespace, _Inputs(_usable(admission_inputs(request, namespace)), noted_measures(request.cache)))
         request.cache[key] = found
     return found[1]
 
