@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from verno.core.cel.syntax import Node
 
@@ -44,9 +45,9 @@ def cost_limit() -> int:
     return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_COST_LIMIT
 
 
-@dataclass(frozen=True)
-class Sizes:
-    """Bounds on input values: ``items`` the longest list or map, ``chars`` the longest string."""
+class Sizes(NamedTuple):
+    """Bounds on input values: ``items`` the longest list or map, ``chars`` the longest string (a tuple:
+    estimates are cached by it, and a tuple hashes fast)."""
 
     items: int
     chars: int

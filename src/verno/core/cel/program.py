@@ -267,15 +267,19 @@ class Activation:
         self._activations: dict[tuple, object] = {}
 
     def sizes(self) -> costs.Sizes:
-        if self._sizes is None:
-            if self._shared is not None:
-                sizes, self._nul = self._shared.sizes(), self._shared.has_nul()
+        sizes = self._sizes
+        if sizes is None:
+            shared = self._shared
+            if shared is not None:
+                sizes = shared._sizes if shared._nul is not None else None
+                if sizes is None:
+                    sizes = shared.sizes()
                 if self.values:
                     sizes = costs.larger(sizes, costs.input_size(*self.values.values()))
             else:
                 sizes, self._nul = costs.measure(*self.inputs.values(), *self.values.values())
             self._sizes = sizes
-        return self._sizes
+        return sizes
 
     def _inputs_have_nul(self) -> bool:
         if self._shared is not None:
