@@ -13,7 +13,7 @@ from typing import Any
 from verno.core.matchresources import request_resource
 from verno.core.request import Request
 
-__all__ = ["admission_inputs", "namespace_object", "request_object"]
+__all__ = ["admission_inputs", "measured_admission_inputs", "namespace_object", "request_object"]
 
 
 def request_object(request: Request) -> dict[str, Any]:
@@ -100,3 +100,19 @@ def admission_inputs(request: Request, namespace: Mapping[str, Any] | None) -> d
         "request": request_object(request),
         "namespaceObject": namespace_object(namespace),
     }
+
+
+def measured_admission_inputs(request: Request, namespace: Mapping[str, Any] | None) -> tuple[dict[str, Any], Any]:
+    """:func:`admission_inputs` and the bounds on their sizes (:class:`verno.core.cel.cost.Sizes`), built
+    once per request and namespace object and shared by every policy evaluating it (the request's memo is
+    rebuilt when a mutation changes the resource). Treat both as read-only. (A kind that can share one
+    runtime activation across its policies uses :class:`verno.core.cel.program.SharedInputs` instead.)"""
+    from verno.core.cel.cost import measure, noted_measures
+
+    key = ("cel.admission", id(namespace) if namespace is not None else None)
+    found = request.cache.get(key)
+    if found is None or found[0] is not namespace:
+        inputs = admission_inputs(request, namespace)
+        found = (namespace, inputs, measure(*inputs.values(), known=noted_measures(request.cache))[0])
+        request.cache[key] = found
+    return found[1], found[2]
