@@ -153,8 +153,12 @@ class Session:
             return []
         if payload:
             return engine.evaluate_kinds(policies, Request(resource), inputs, payload=payload)
-        resource = float64_numbers(with_default_namespace(resource))
-        return engine.evaluate_kinds(policies, self.request(resource, operation), inputs)
+        from verno.core.cel.cost import note_measured
+
+        measured = float64_measured(with_default_namespace(resource))
+        request = self.request(measured.value, operation)  # type: ignore[arg-type]
+        note_measured(request.cache, measured)  # the CEL evaluations need not walk the resource again
+        return engine.evaluate_kinds(policies, request, inputs)
 
     def _resource_for(self, policy: str, resource: dict[str, Any]) -> dict[str, Any]:
         """The resource with the fields Values set through ``request.object.*`` (the same object if none)."""
@@ -239,6 +243,65 @@ def float64_numbers(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value
+
+
+def float64_measured(value: Any) -> Any:
+    """:func:`float64_numbers` of ``value``, measured as :func:`verno.core.cel.cost.measure` would measure the
+    copy (longest list or map, longest string or key, whether one holds a NUL), in the same walk: a
+    :class:`verno.core.cel.cost.Measured`."""
+    from verno.core.cel.cost import Measured, Sizes, measure
+
+    items = chars = 0
+    nul = False
+
+    def copy(v: Any) -> Any:
+        nonlocal items, chars, nul
+        kind = type(v)
+        if kind is dict:
+            if len(v) > items:
+                items = len(v)
+            out = {}
+            for k, x in v.items():
+                if type(k) is str:
+                    if len(k) > chars:
+                        chars = len(k)
+                    if "\0" in k:
+                        nul = True
+                t = type(x)
+                if t is str:
+                    if len(x) > chars:
+                        chars = len(x)
+                    if "\0" in x:
+                        nul = True
+                    out[k] = x
+                elif t is int:
+                    out[k] = float(x)
+                elif t is float or t is bool or x is None:
+                    out[k] = x
+                else:
+                    out[k] = copy(x)
+            return out
+        if kind is list:
+            if len(v) > items:
+                items = len(v)
+            return [copy(x) for x in v]
+        if kind is str:
+            if len(v) > chars:
+                chars = len(v)
+            if "\0" in v:
+                nul = True
+            return v
+        if kind is int:
+            return float(v)
+        if kind is float or kind is bool or v is None:
+            return v
+        converted = float64_numbers(v)  # anything else: as float64_numbers converts it, measured as measure does
+        sizes, has_nul = measure(converted)
+        items, chars, nul = max(items, sizes.items), max(chars, sizes.chars), nul or has_nul
+        return converted
+
+    result = copy(value)
+    return Measured(result, Sizes(items, chars), nul)
 
 
 def iter_resources(paths: Iterable[str]) -> Iterator[Document]:

@@ -110,6 +110,12 @@ class _Rule:
         return False
 
 
+def verdict_key(request: Request) -> tuple[Any, ...]:
+    """What a :attr:`MatchResources.by_resource_only` verdict reads of a request: its group, version,
+    resource and subresource, operation, kind (for the scope) and whether it has a namespace."""
+    return request_resource(request), request.operation, request.kind, bool(request.namespace)
+
+
 class MatchResources:
     """A compiled ``MatchResources``."""
 
@@ -126,6 +132,11 @@ class MatchResources:
     @property
     def has_selectors(self) -> bool:
         return self._ns is not None or self._obj is not None
+
+    @property
+    def by_resource_only(self) -> bool:
+        """Whether the verdict depends on nothing but :func:`verdict_key` (no selectors, no resource names)."""
+        return not self.has_selectors and not any(r.names for r in self.rules + self.excluded)
 
     def matches(self, request: Request, namespace: Mapping[str, Any] | None = None, *,
                 check_operation: bool = True) -> bool:

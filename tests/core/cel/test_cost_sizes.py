@@ -41,3 +41,15 @@ def test_cost_estimates_are_kept_per_input_sizes(monkeypatch):
         assert Activation({"object": {"items": [{"name": name}]}}).evaluate(program) is True
     assert Activation({"object": {"items": [{"name": "b"}, {"name": "a"}]}}).evaluate(program) is False
     assert len(calls) == 2
+
+
+def test_a_value_measured_by_its_builder_is_not_walked_again():
+    from verno.core.cel.cost import Measured, measure
+    from verno.core.cel.program import SharedInputs
+
+    obj = {"items": ["a", "bb"]}
+    # the builder's measures stand for the value (here deliberately different from a walk's)
+    known = Measured(obj, Sizes(7, 9), True)
+    assert measure({"object": obj, "request": {"object": obj, "kind": "Pod"}}, known=[known]) == (Sizes(7, 9), True)
+    shared = SharedInputs({"object": obj, "request": {"name": "abcdefghijkl"}}, known=[known])
+    assert shared.sizes() == Sizes(7, 12) and shared.has_nul()

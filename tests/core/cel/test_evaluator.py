@@ -289,7 +289,7 @@ def test_reserved_words_are_fields_after_a_dot_not_identifiers(env):
 
 def test_inlined_variables_let_policies_share_one_runtime_activation():
     from verno.core.cel.environment import environment_for
-    from verno.core.cel.program import MAX_INLINED, VariableSet
+    from verno.core.cel.program import MAX_INLINED, SharedInputs, VariableSet
 
     env = environment_for("ValidatingPolicy")
     inlined = VariableSet.compile(env, [("images", "object.spec.containers.map(c, c.image)"),
@@ -298,12 +298,31 @@ def test_inlined_variables_let_policies_share_one_runtime_activation():
     check = env.compile("size(variables.latest) == 0", expect=("bool",), variables=inlined)
     assert check.variables == ()  # reads only the inputs
     pod = {"spec": {"containers": [{"image": "a:1"}, {"image": "b:latest"}]}}
-    shared: dict = {}
-    inputs = {"object": pod}
-    assert Activation(inputs, inlined, shared=shared).evaluate(check) is False
-    first = dict(shared)
-    assert Activation(inputs, inlined, shared=shared).evaluate(check) is False
-    assert len(shared) == 1 and shared == first  # the second policy reused the converted inputs
+    shared = SharedInputs({"object": pod})
+    assert Activation(shared, inlined).evaluate(check) is False
+    first = shared.runtime
+    assert first is not None
+    assert Activation(shared, inlined).evaluate(check) is False
+    assert shared.runtime is first  # the second policy reused the converted inputs
     # a variable too long to write into its readers stays a declared, memoized one
     long = VariableSet.compile(env, [("big", "'" + "x" * MAX_INLINED + "'")], inline=True)
     assert "big" not in long.inlined and long.declared
+
+
+def test_a_nul_in_an_input_or_a_variable_value_is_an_evaluation_error(env):
+    from verno.core.cel.program import SharedInputs
+
+    program = env.compile("size(object.s)", expect=("int",))
+    with pytest.raises(CELEvaluationError, match=r"NUL character .* object\.s"):
+        Activation({"object": {"s": "a\u0000b"}}).evaluate(program)
+    with pytest.raises(CELEvaluationError, match=r"object\.l\[1\]"):
+        Activation(SharedInputs({"object": {"s": "ab", "l": ["x", b"y\x00"]}})).evaluate(program)
+    assert Activation({"object": {"s": "ab"}}).evaluate(program) == 2
+    # a NUL made inside CEL stays whole (the runtime keeps it); handing it back as a variable is refused
+    long = "'a\\u0000b" + "x" * 5000 + "'"
+    variables = VariableSet.compile(env, [("v", long)], inline=True)
+    assert "v" not in variables.inlined
+    check = env.compile("size(variables.v) > 3", expect=("bool",), variables=variables)
+    with pytest.raises(CELEvaluationError, match="variables.v"):
+        Activation({"object": {}}, variables).evaluate(check)
+    assert env.compile("size('a\\u0000b')", expect=("int",)).evaluate(Activation({})) == 3

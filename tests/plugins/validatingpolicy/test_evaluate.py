@@ -318,3 +318,37 @@ def test_json_mode_exceptions(vp):
     skip = exception("sandbox", "object.?workspace.orValue('') == 'sandbox'")
     plan = {"workspace": "sandbox", "planned_values": {"volumes": [{"encrypted": False}]}}
     assert only_rule(vp.run(policy, plan, payload=True, exceptions=[skip])).status == Status.SKIP
+
+
+NUL_POLICY = """apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {name: exact-annotation}
+spec:
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [""]
+      apiVersions: [v1]
+      operations: [CREATE, UPDATE]
+      resources: [pods]
+  validations:
+  - expression: "object.metadata.?annotations.?note.orValue('') != 'a'"
+    message: "note must not be a"
+"""
+
+
+def test_a_nul_in_an_input_string_is_an_error_not_a_shorter_string(vp):
+    # the runtime's conversion would cut "a\u0000b" to "a": the policy would then fail a Pod it should pass
+    resource = pod("registry.corp.example/shop:1.2")
+    resource["metadata"]["annotations"] = {"note": "a\u0000b"}
+    rule = only_rule(vp.run(vp.load(NUL_POLICY), resource))
+    assert rule.status == Status.ERROR
+    assert "NUL character" in rule.message and "object.metadata.annotations.note" in rule.message
+    resource["metadata"]["annotations"] = {"note": "ab"}
+    assert only_rule(vp.run(vp.load(NUL_POLICY), resource)).status == Status.PASS
+
+
+def test_a_nul_in_a_map_key_is_an_error(vp):
+    resource = pod("registry.corp.example/shop:1.2")
+    resource["metadata"]["labels"] = {"x\u0000y": "1"}
+    rule = only_rule(vp.run(vp.load(NUL_POLICY), resource))
+    assert rule.status == Status.ERROR and "a key of object.metadata.labels" in rule.message

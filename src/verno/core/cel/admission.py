@@ -116,13 +116,14 @@ def admission_inputs(request: Request, namespace: Mapping[str, Any] | None) -> d
 def measured_admission_inputs(request: Request, namespace: Mapping[str, Any] | None) -> tuple[dict[str, Any], Any]:
     """:func:`admission_inputs` and the bounds on their sizes (:class:`verno.core.cel.cost.Sizes`), built
     once per request and namespace object and shared by every policy evaluating it (the request's memo is
-    rebuilt when a mutation changes the resource). Treat both as read-only."""
-    from verno.core.cel.cost import input_size
+    rebuilt when a mutation changes the resource). Treat both as read-only. (A kind that can share one
+    runtime activation across its policies uses :class:`verno.core.cel.program.SharedInputs` instead.)"""
+    from verno.core.cel.cost import measure, noted_measures
 
     key = ("cel.admission", id(namespace) if namespace is not None else None)
     found = request.cache.get(key)
     if found is None or found[0] is not namespace:
         inputs = admission_inputs(request, namespace)
-        found = (namespace, inputs, input_size(*inputs.values()))
+        found = (namespace, inputs, measure(*inputs.values(), known=noted_measures(request.cache))[0])
         request.cache[key] = found
     return found[1], found[2]

@@ -20,11 +20,14 @@ here when its inputs are very large; a typical Pod check costs a few hundred uni
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from verno.core.cel.syntax import Node
 
-__all__ = ["DEFAULT_COST_LIMIT", "Sizes", "Unbounded", "cost_limit", "estimate", "input_size"]
+__all__ = ["DEFAULT_COST_LIMIT", "Sizes", "Unbounded", "cost_limit", "estimate", "input_size", "measure",
+           "Measured", "note_measured", "noted_measures"]
 
 DEFAULT_COST_LIMIT = 10_000_000
 COPY = 16  # bytes copied or scanned per unit
@@ -42,9 +45,9 @@ def cost_limit() -> int:
     return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_COST_LIMIT
 
 
-@dataclass(frozen=True)
-class Sizes:
-    """Bounds on input values: ``items`` the longest list or map, ``chars`` the longest string."""
+class Sizes(NamedTuple):
+    """Bounds on input values: ``items`` the longest list or map, ``chars`` the longest string (a tuple:
+    estimates are cached by it, and a tuple hashes fast)."""
 
     items: int
     chars: int
@@ -54,9 +57,21 @@ def input_size(*values: object) -> Sizes:
     """The longest list or map and the longest string anywhere in ``values``.
 
     A list or map met again (``request.object`` is ``object``) is measured once."""
+    return measure(*values)[0]
+
+
+def measure(*values: object, known: Iterable[Measured] = ()) -> tuple[Sizes, bool]:
+    """:func:`input_size`, and whether a string or bytes value (or a map key) anywhere in ``values`` holds
+    a NUL character (the runtime's conversion would cut it there), found in the same walk.
+
+    ``known``: values already measured (by whoever built them); met in ``values``, they are not walked."""
     items = chars = 0
+    nul = False
     stack = list(values)
     seen: set[int] = set()
+    for m in known:
+        seen.add(id(m.value))
+        items, chars, nul = max(items, m.sizes.items), max(chars, m.sizes.chars), nul or m.nul
     push, pop = stack.append, stack.pop
     while stack:
         value = pop()
@@ -64,6 +79,8 @@ def input_size(*values: object) -> Sizes:
         if kind is str or kind is bytes or kind is bytearray or isinstance(value, (str, bytes, bytearray)):
             if len(value) > chars:  # type: ignore[arg-type]
                 chars = len(value)  # type: ignore[arg-type]
+            if ("\0" if isinstance(value, str) else b"\0") in value:  # type: ignore[operator]
+                nul = True
         elif kind is dict or isinstance(value, dict):
             if id(value) in seen:
                 continue
@@ -71,11 +88,16 @@ def input_size(*values: object) -> Sizes:
             if len(value) > items:  # type: ignore[arg-type]
                 items = len(value)  # type: ignore[arg-type]
             for key, item in value.items():  # type: ignore[union-attr]
-                if type(key) is str and len(key) > chars:
-                    chars = len(key)
+                if type(key) is str:
+                    if len(key) > chars:
+                        chars = len(key)
+                    if "\0" in key:
+                        nul = True
                 if type(item) is str:
                     if len(item) > chars:
                         chars = len(item)
+                    if "\0" in item:
+                        nul = True
                 elif item is not None and type(item) not in (bool, int, float):
                     push(item)
         elif kind is list or kind is tuple or isinstance(value, (list, tuple)):
@@ -85,7 +107,30 @@ def input_size(*values: object) -> Sizes:
             if len(value) > items:  # type: ignore[arg-type]
                 items = len(value)  # type: ignore[arg-type]
             stack.extend(value)  # type: ignore[arg-type]
-    return Sizes(items, chars)
+    return Sizes(items, chars), nul
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A value with its :func:`measure` results, measured while it was built (the CLI's float64 copy of a
+    resource): the CEL evaluations of a request then do not walk it again. Treat ``value`` as read-only."""
+
+    value: object
+    sizes: Sizes
+    nul: bool
+
+
+#: where :func:`note_measured` keeps a request's measured values (in ``Request.cache``)
+_MEASURED = "cel.measured"
+
+
+def note_measured(cache: dict, measured: Measured) -> None:
+    """Remember a measured value for one request (``cache``: the request's memo)."""
+    cache.setdefault(_MEASURED, []).append(measured)
+
+
+def noted_measures(cache: dict) -> list[Measured]:
+    return cache.get(_MEASURED) or []
 
 
 def larger(a: Sizes, b: Sizes) -> Sizes:

@@ -25,13 +25,14 @@ from verno.core.cel.optional_calls import rewrite_optional_calls, source_positio
 from verno.core.cel.orvalue import rewrite_or_value
 from verno.core.cel.syntax import Node, parse
 
-__all__ = ["Activation", "Program", "VariableSet", "compile_program"]
+__all__ = ["Activation", "Program", "SharedInputs", "VariableSet", "compile_program"]
 
 COST_MESSAGE = "operation cancelled: actual cost limit exceeded"
 _CODE = re.compile(r"^[A-Z_]+: ")
 _TRAILER = re.compile(r" \[[A-Z_]+\]$")
 _NO_KEY = re.compile(r'Key not found in map : "?(.*?)"?$')
 _NO_VALUE = re.compile(r'No value with name "variables\.([^"]+)" found in Activation')
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _STATIC_BOUND = costs.Sizes(3 * 1024 * 1024, 3 * 1024 * 1024)  # the API server's largest request
 
 
@@ -85,6 +86,8 @@ class Program:
     tree: Node
     needs_size_check: bool
     unbounded: str = ""
+    #: the cost budget of one evaluation (``VERNO_CEL_COST_LIMIT``, read when the expression is compiled)
+    limit: int = costs.DEFAULT_COST_LIMIT
     #: estimated costs by input sizes (many inputs have the same sizes)
     estimates: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -183,41 +186,113 @@ def compile_program(env, expression: str, expect: tuple[str, ...], variables: Va
         raise CELCompileError(expression, f"output is expected to be of type {' or '.join(expect)}, "
                                           f"got {output_name}")
     needs_check, unbounded = False, ""
+    limit = costs.cost_limit()
     try:
-        needs_check = costs.estimate(final_tree, _STATIC_BOUND) > costs.cost_limit()
+        needs_check = costs.estimate(final_tree, _STATIC_BOUND) > limit
     except costs.Unbounded as exc:
         unbounded = str(exc)
     return Program(expression, text, compiled, runtime_env, output_name, used, final_tree, needs_check,
-                   unbounded)
+                   unbounded, limit)
+
+
+NUL_MESSAGE = ("a string holding a NUL character (\\u0000) cannot be handed to the CEL runtime (it would "
+               "be cut there); remove the NUL from")
+
+
+_ERROR = None  # the runtime's ERROR type (the runtime is imported when first used)
+
+
+def _error_type() -> object:
+    global _ERROR
+    from cel_expr_python import cel
+
+    _ERROR = cel.Type.ERROR
+    return _ERROR
+
+
+class SharedInputs:
+    """The inputs of every evaluation of one request, shared by all the policies evaluating it: the values
+    (read-only), their sizes (measured once, when an expression first needs them) and the runtime's
+    activation of them (the runtime converts its inputs once per activation, which dominates a check)."""
+
+    __slots__ = ("values", "_sizes", "_nul", "runtime", "_known")
+
+    def __init__(self, values: Mapping[str, object], sizes: costs.Sizes | None = None, *,
+                 known: Iterable[costs.Measured] = ()):
+        """``known``: values inside ``values`` already measured (:func:`~verno.core.cel.cost.note_measured`)."""
+        self.values = values
+        self._sizes = sizes
+        self._nul: bool | None = None
+        self._known = known
+        #: the runtime activation of :attr:`values` (made by the first evaluation)
+        self.runtime: object = None
+
+    def sizes(self) -> costs.Sizes:
+        if self._sizes is None or self._nul is None:
+            sizes, self._nul = costs.measure(*self.values.values(), known=self._known)
+            self._sizes = self._sizes or sizes
+        return self._sizes
+
+    def has_nul(self) -> bool:
+        if self._nul is None:
+            self.sizes()
+        return bool(self._nul)
 
 
 class Activation:
     """The inputs of one evaluation and its memoized variables.
 
-    ``inputs`` maps declared variable names (``object``, ``request`` ...) to plain JSON-like values;
-    an undeclared name is ignored by the runtime. ``variables`` (optional) is the policy's VariableSet;
-    without it, ``variables.<name>`` reads fail at runtime (Kyverno's match conditions). ``sizes`` may
-    give bounds on the inputs' sizes (else they are measured when an expression needs them).
+    ``inputs`` maps declared variable names (``object``, ``request`` ...) to plain JSON-like values (read,
+    never changed); an undeclared name is ignored by the runtime. ``variables`` (optional) is the policy's
+    VariableSet; without it, ``variables.<name>`` reads fail at runtime (Kyverno's match conditions).
+    ``sizes`` may give bounds on the inputs' sizes (else they are measured when an expression needs them).
+    ``cost_limit``: the budget of each evaluation (default: each program's, read when it was compiled).
+
+    A string holding a NUL character cannot cross into the runtime intact (its conversion cuts strings
+    there), so an evaluation that would hand one over is an evaluation error instead of a shorter string.
     """
 
-    def __init__(self, inputs: Mapping[str, object], variables: VariableSet | None = None, *,
-                 sizes: costs.Sizes | None = None, cost_limit: int | None = None,
-                 shared: dict[tuple, object] | None = None):
-        """``shared``: runtime activations of exactly these ``inputs``, kept by the caller across
-        evaluations (the runtime converts the inputs once per activation, which dominates a check)."""
-        self.inputs = dict(inputs)
+    def __init__(self, inputs: Mapping[str, object] | SharedInputs, variables: VariableSet | None = None, *,
+                 sizes: costs.Sizes | None = None, cost_limit: int | None = None):
+        """``inputs`` may be a :class:`SharedInputs`: its values, sizes and runtime activation are then
+        shared with every other activation of it."""
+        if isinstance(inputs, SharedInputs):
+            self._shared: SharedInputs | None = inputs
+            self.inputs = inputs.values
+        else:
+            self._shared = None
+            self.inputs = inputs
         self.variables = variables
         self.values: dict[str, object] = {}
         self.errors: dict[str, CELError] = {}
         self._sizes = sizes
-        self._limit = cost_limit if cost_limit is not None else costs.cost_limit()
+        self._nul: bool | None = None
+        self._limit = cost_limit
         self._activations: dict[tuple, object] = {}
-        self._shared = shared
 
     def sizes(self) -> costs.Sizes:
-        if self._sizes is None:
-            self._sizes = costs.input_size(*self.inputs.values(), *self.values.values())
-        return self._sizes
+        sizes = self._sizes
+        if sizes is None:
+            shared = self._shared
+            if shared is not None:
+                sizes = shared._sizes if shared._nul is not None else None
+                if sizes is None:
+                    sizes = shared.sizes()
+                if self.values:
+                    sizes = costs.larger(sizes, costs.input_size(*self.values.values()))
+            else:
+                sizes, self._nul = costs.measure(*self.inputs.values(), *self.values.values())
+            self._sizes = sizes
+        return sizes
+
+    def _inputs_have_nul(self) -> bool:
+        if self._shared is not None:
+            return self._shared.has_nul()
+        if self._nul is None:
+            sizes, self._nul = costs.measure(*self.inputs.values())
+            if self._sizes is None and not self.values:
+                self._sizes = sizes
+        return self._nul
 
     def variable(self, name: str) -> object:
         """The value of ``variables.<name>`` (evaluated on first use); raises its error."""
@@ -238,42 +313,40 @@ class Activation:
             self.errors[name] = exc
 
     def evaluate(self, program: Program) -> object:
-        for name in program.variables:
-            self._ensure(name)
+        if program.variables:
+            for name in program.variables:
+                self._ensure(name)
         if program.unbounded:
             raise CELCostError(program.source, f"{COST_MESSAGE}: {program.unbounded}")
         if program.needs_size_check:
+            limit = self._limit if self._limit is not None else program.limit
             try:
                 estimate = program.estimate(self.sizes())
             except costs.Unbounded as exc:  # pragma: no cover - caught at compile time
                 raise CELCostError(program.source, f"{COST_MESSAGE}: {exc}") from None
-            if estimate > self._limit:
+            if estimate > limit:
                 raise CELCostError(program.source, f"{COST_MESSAGE} (estimated cost {estimate}, "
-                                                   f"limit {self._limit})")
-        bound = tuple(n for n in program.variables if n in self.values)
-        key = (id(program.runtime_env), bound)
-        cache = self._activations
-        if self._shared is not None and not bound:
+                                                   f"limit {limit})")
+        bound = tuple(n for n in program.variables if n in self.values) if program.variables else ()
+        shared = self._shared
+        if shared is not None and not bound:
             # the inputs alone: one runtime activation serves programs of any environment (data by name)
-            cache, key = self._shared, ()
-        activation = cache.get(key)
+            activation = shared.runtime
+        else:
+            key = (id(program.runtime_env), bound)
+            activation = self._activations.get(key)
         if activation is None:
-            data = dict(self.inputs)
-            for name in bound:
-                data[f"variables.{name}"] = self.values[name]
-            try:
-                activation = program.runtime_env.Activation(data)
-            except (RuntimeError, TypeError, ValueError) as exc:
-                raise CELEvaluationError(program.source, f"input cannot be converted: {exc}") from None
-            cache[key] = activation
+            activation = self._runtime_activation(program, bound)
+            if shared is not None and not bound:
+                shared.runtime = activation
+            else:
+                self._activations[(id(program.runtime_env), bound)] = activation
         try:
             result = program.compiled.eval(activation)
         except RuntimeError as exc:
             raise self._error(program, str(exc)) from None
-        from cel_expr_python import cel
-
         try:
-            if result.type() == cel.Type.ERROR:
+            if result.type() == (_ERROR or _error_type()):
                 raise self._error(program, str(result.value()))
             value = result.plain_value()
         except TypeError:  # the runtime has no Python form for an optional value (reported as ERROR)
@@ -281,6 +354,20 @@ class Activation:
                                                      "value: end the expression with .orValue(...))") \
                 from None
         return bytes(value) if isinstance(value, bytearray) else value
+
+    def _runtime_activation(self, program: Program, bound: tuple[str, ...]) -> object:
+        if self._inputs_have_nul():
+            raise CELEvaluationError(program.source, f"{NUL_MESSAGE} {_nul_path(self.inputs)}")
+        data = dict(self.inputs)
+        for name in bound:
+            value = self.values[name]
+            if costs.measure(value)[1]:
+                raise CELEvaluationError(program.source, f"{NUL_MESSAGE} the value of variables.{name}")
+            data[f"variables.{name}"] = value
+        try:
+            return program.runtime_env.Activation(data)
+        except (RuntimeError, TypeError, ValueError) as exc:
+            raise CELEvaluationError(program.source, f"input cannot be converted: {exc}") from None
 
     def _error(self, program: Program, raw: str) -> CELError:
         m = _NO_VALUE.search(raw)
@@ -292,3 +379,21 @@ class Activation:
         if "Iteration budget exceeded" in raw:
             return CELCostError(program.source, COST_MESSAGE)
         return CELEvaluationError(program.source, runtime_message(raw))
+
+
+def _nul_path(values: Mapping[str, object]) -> str:
+    """Where the first string holding a NUL is (``object.metadata.annotations['a']``), for the message."""
+    stack: list[tuple[str, object]] = [(name, value) for name, value in reversed(list(values.items()))]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, (str, bytes, bytearray)):
+            if ("\0" if isinstance(value, str) else b"\0") in value:
+                return path
+        elif isinstance(value, Mapping):
+            for key, item in reversed(list(value.items())):
+                if isinstance(key, str) and "\0" in key:
+                    return f"a key of {path}"
+                stack.append((f"{path}[{key!r}]" if not _PLAIN_KEY.match(str(key)) else f"{path}.{key}", item))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((f"{path}[{i}]", item) for i, item in reversed(list(enumerate(value))))
+    return "the inputs"

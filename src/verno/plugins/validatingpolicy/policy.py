@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verno.core.cel import Activation, CELError, VariableSet
-from verno.core.cel.admission import measured_admission_inputs
-from verno.core.cel.cost import Sizes, input_size, larger
+from verno.core.cel.admission import admission_inputs
+from verno.core.cel.cost import Measured, noted_measures
 from verno.core.cel.exceptions import exception_rule, exceptions_for, match_exceptions
-from verno.core.matchresources import MatchResources
+from verno.core.cel.program import SharedInputs
+from verno.core.matchresources import MatchResources, verdict_key
 from verno.core.policykinds import KindInputs, payload_kind
 from verno.core.request import Request
 from verno.core.results import PolicyResponse, RuleResponse, Status
@@ -34,6 +35,9 @@ from verno.plugins.validatingpolicy.authz import AUTHZ_MODES, PAYLOADS, authz_ru
 RULE_TYPE = "Validation"
 _TYPED = ("request", "namespaceObject")
 REPORT_SOURCE = "KyvernoValidatingPolicy"
+#: the ``exceptions`` variable when no partial exception applies
+_NO_EXCEPTIONS = {"allowedImages": [], "allowedValues": []}
+_MAX_VERDICTS = 256
 
 
 @dataclass
@@ -79,6 +83,14 @@ class ValidatingPolicy:
     spec: Any = field(default=None, repr=False)
     #: the document as read (the webhook's policy-set digest covers it; webhook-config reads its constraints)
     document: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    #: the chosen variant (or None) by :func:`~verno.core.matchresources.verdict_key`, when every variant's
+    #: constraints select by resource only (no selectors, no names)
+    _variants: dict[Any, CompiledSpec | None] | None = field(default=None, init=False, repr=False,
+                                                             compare=False)
+
+    def __post_init__(self) -> None:
+        if self.variants and all(v.match is not None and v.match.by_resource_only for v in self.variants):
+            self._variants = {}
 
     @property
     def key(self) -> str:
@@ -98,7 +110,7 @@ class ValidatingPolicy:
         if kind not in ("", "json"):
             return None  # Envoy and HTTP payloads are for authorization policies only
         if self.mode == "JSON":
-            return self._evaluate(self.variants[0], request, obj, inputs, _json_inputs(obj), None)
+            return self._evaluate(self.variants[0], request, obj, inputs, _json_inputs(obj))
         if payload:
             return None  # Kubernetes-mode policies do not read JSON payloads
         if self.namespace and request.namespace != self.namespace:
@@ -106,56 +118,59 @@ class ValidatingPolicy:
         namespace = inputs.namespaces.get(request.namespace) if request.namespace else None
         if request.kind == "Namespace" and not request.namespace:
             namespace = None
-        variant = next((v for v in self.variants if v.match is not None and v.match.matches(request, namespace)),
-                       None)
+        variant = self._variant(request, namespace)
         if variant is None:
             if self.variants[0].match is None or self.simple_constraints:
                 return None
             return PolicyResponse(self, obj, [], operation=request.operation,
                                   namespace_labels=dict(request.namespace_labels))
-        values, sizes = measured_admission_inputs(request, namespace)
-        return self._evaluate(variant, request, obj, inputs, values, sizes, request.cache)
-
-    def _evaluate(self, variant: CompiledSpec, request: Request, obj: dict[str, Any], inputs: KindInputs,
-                  values: dict[str, Any], sizes: Sizes | None,
-                  memo: dict[Any, Any] | None = None) -> PolicyResponse:
         response = PolicyResponse(self, obj, [], operation=request.operation,
                                   namespace_labels=dict(request.namespace_labels))
-        response.rules.append(self._rule(variant, values, inputs, sizes, memo))
+        response.rules.append(self._rule(variant, _request_inputs(request, namespace), inputs))
         return response
 
-    def _rule(self, variant: CompiledSpec, values: dict[str, Any], inputs: KindInputs,
-              sizes: Sizes | None = None, memo: dict[Any, Any] | None = None) -> RuleResponse:
-        """``sizes``: bounds on ``values`` already measured; ``memo``: the request's, where the runtime's
-        activations of the same inputs are shared by every policy of the request (converted once)."""
-        given = values  # the request's shared inputs (the memo's key)
-        # the typed variables cannot be null in the runtime: an unset one fails the expressions that read it
-        values = {k: v for k, v in values.items() if v is not None or k not in _TYPED}
+    def _variant(self, request: Request, namespace: Mapping[str, Any] | None) -> CompiledSpec | None:
+        """The first variant whose constraints select the request (the policy's own, or an autogen one)."""
+        cache = self._variants
+        if cache is not None:
+            key = verdict_key(request)
+            if key in cache:
+                return cache[key]
+        variant = next((v for v in self.variants if v.match is not None and v.match.matches(request, namespace)),
+                       None)
+        if cache is not None:
+            if len(cache) >= _MAX_VERDICTS:
+                cache.clear()
+            cache[key] = variant
+        return variant
+
+    def _evaluate(self, variant: CompiledSpec, request: Request, obj: dict[str, Any], inputs: KindInputs,
+                  values: dict[str, Any]) -> PolicyResponse:
+        response = PolicyResponse(self, obj, [], operation=request.operation,
+                                  namespace_labels=dict(request.namespace_labels))
+        response.rules.append(self._rule(variant, _Inputs(_usable(values)), inputs))
+        return response
+
+    def _rule(self, variant: CompiledSpec, given: _Inputs, inputs: KindInputs) -> RuleResponse:
+        """``given``: the evaluation's inputs; an admission request's are shared by every policy evaluating
+        it (sizes measured once, the runtime's activation converted once)."""
         compiled = exceptions_for(self.kind, self.name, inputs.companions, self.env, inputs.memo,
                                   variant.variables)
-        outcome = match_exceptions(compiled, values)
-        if outcome.exempt:
-            return exception_rule(outcome, RULE_TYPE)
-        if outcome.error is not None:
-            return RuleResponse("evaluation", RULE_TYPE, Status.ERROR,
-                                f"failed to load context: {outcome.error.detail}")
-        shared = None
-        exempt_values = outcome.variable()
-        if memo is not None and not exempt_values["allowedImages"] and not exempt_values["allowedValues"]:
-            key = ("cel.vpol.inputs", id(given))
-            entry = memo.get(key)
-            if entry is None or entry[0] is not given:
-                entry = (given, {**values, "exceptions": exempt_values}, {})
-                memo[key] = entry
-            values, shared = entry[1], entry[2]
-        else:
-            values = {**values, "exceptions": exempt_values}
-        if sizes is not None and shared is None:  # the empty exceptions variable changes no bound
-            sizes = larger(sizes, input_size(values["exceptions"]))
-        error = self._match_conditions(variant, values, sizes, shared)
+        values: SharedInputs | dict[str, Any] = given.shared
+        if compiled:
+            outcome = match_exceptions(compiled, given.plain)
+            if outcome.exempt:
+                return exception_rule(outcome, RULE_TYPE)
+            if outcome.error is not None:
+                return RuleResponse("evaluation", RULE_TYPE, Status.ERROR,
+                                    f"failed to load context: {outcome.error.detail}")
+            exempt_values = outcome.variable()
+            if exempt_values["allowedImages"] or exempt_values["allowedValues"]:
+                values = {**given.plain, "exceptions": exempt_values}  # this policy's own inputs
+        error = self._match_conditions(variant, values)
         if error is not None:
             return error
-        activation = Activation(values, variant.variables, sizes=sizes, shared=shared)
+        activation = Activation(values, variant.variables)
         properties: dict[str, str] = {}
         status, message = Status.PASS, "success"
         for index, validation in enumerate(variant.validations):
@@ -181,11 +196,11 @@ class ValidatingPolicy:
                 properties[key] = str(value)
         return RuleResponse("", RULE_TYPE, status, message, properties=properties)
 
-    def _match_conditions(self, variant: CompiledSpec, values: dict[str, Any],
-                          sizes: Sizes | None = None, shared: dict[tuple, Any] | None = None) -> RuleResponse | None:
+    def _match_conditions(self, variant: CompiledSpec, values: SharedInputs | dict[str, Any]) \
+            -> RuleResponse | None:
         if not variant.conditions:
             return None
-        activation = Activation(values, sizes=sizes, shared=shared)
+        activation = Activation(values)
         first_error: CELError | None = None
         for _name, program in variant.conditions:
             try:
@@ -208,6 +223,36 @@ def _message(validation: ValidationProgram, activation: Activation, index: int) 
         except CELError as err:
             message = f"failed to evaluate message expression: {err.detail}"
     return message or f"CEL expression validation failed at index {index}"
+
+
+@dataclass
+class _Inputs:
+    """One evaluation's inputs: ``plain`` (what PolicyExceptions read) and ``shared`` (with the empty
+    ``exceptions`` variable, what the policy reads when no partial exception applies)."""
+
+    plain: dict[str, Any]
+    #: values already measured (the CLI measures the resource while it converts its numbers)
+    known: list[Measured] = field(default_factory=list)
+    shared: SharedInputs = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.shared = SharedInputs({**self.plain, "exceptions": _NO_EXCEPTIONS}, known=self.known)
+
+
+def _usable(values: dict[str, Any]) -> dict[str, Any]:
+    """The typed variables cannot be null in the runtime: an unset one fails the expressions that read it."""
+    return {k: v for k, v in values.items() if v is not None or k not in _TYPED}
+
+
+def _request_inputs(request: Request, namespace: Mapping[str, Any] | None) -> _Inputs:
+    """The admission inputs of a request and namespace object, made once and shared by every policy
+    evaluating it (the request's memo is rebuilt when a mutation changes the resource)."""
+    key = ("cel.vpol.inputs", id(namespace) if namespace is not None else None)
+    found = request.cache.get(key)
+    if found is None or found[0] is not namespace:
+        found = (namespace, _Inputs(_usable(admission_inputs(request, namespace)), noted_measures(request.cache)))
+        request.cache[key] = found
+    return found[1]
 
 
 def _json_inputs(payload: dict[str, Any] | None) -> dict[str, Any]:
