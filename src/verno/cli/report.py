@@ -60,6 +60,9 @@ class Counts:
         else:
             setattr(self, result, getattr(self, result) + 1)
 
+    def as_dict(self) -> dict[str, int]:
+        return {"pass": self.pass_, "fail": self.fail, "warn": self.warn, "error": self.error, "skip": self.skip}
+
     def line(self) -> str:
         return f"pass: {self.pass_}, fail: {self.fail}, warn: {self.warn}, error: {self.error}, skip: {self.skip} "
 
@@ -92,6 +95,12 @@ def report_entry(response: PolicyResponse, rule: RuleResponse, result: str, now:
         entry["severity"] = severity
     if rule.properties:
         entry["properties"] = dict(rule.properties)
+    if rule.trace is not None:  # verno apply -p --explain
+        from verno.cli.explain_output import REPORT_PROPERTY, report_property
+
+        explained = report_property(rule)
+        if explained:
+            entry.setdefault("properties", {})[REPORT_PROPERTY] = explained
     return entry
 
 

@@ -25,6 +25,7 @@ from verno.core.cel import Activation, CELError, VariableSet
 from verno.core.cel.admission import measured_admission_inputs
 from verno.core.cel.cost import Sizes, input_size, larger
 from verno.core.cel.exceptions import exception_rule, exceptions_for, match_exceptions
+from verno.core.explain import trace_for
 from verno.core.matchresources import MatchResources
 from verno.core.policykinds import KindInputs, payload_kind
 from verno.core.request import Request
@@ -129,12 +130,17 @@ class ValidatingPolicy:
         """``sizes``: bounds on ``values`` already measured; ``memo``: the request's, where the runtime's
         activations of the same inputs are shared by every policy of the request (converted once)."""
         given = values  # the request's shared inputs (the memo's key)
+        trace = trace_for(self)  # None unless explaining
+        if trace is not None:
+            trace.add("match", clause=f"autogen {variant.config}" if variant.config else "spec.matchConstraints")
         # the typed variables cannot be null in the runtime: an unset one fails the expressions that read it
         values = {k: v for k, v in values.items() if v is not None or k not in _TYPED}
         compiled = exceptions_for(self.kind, self.name, inputs.companions, self.env, inputs.memo,
                                   variant.variables)
         outcome = match_exceptions(compiled, values)
         if outcome.exempt:
+            if trace is not None:
+                trace.add("exception", result="exempt")
             return exception_rule(outcome, RULE_TYPE)
         if outcome.error is not None:
             return RuleResponse("evaluation", RULE_TYPE, Status.ERROR,
@@ -152,7 +158,7 @@ class ValidatingPolicy:
             values = {**values, "exceptions": exempt_values}
         if sizes is not None and shared is None:  # the empty exceptions variable changes no bound
             sizes = larger(sizes, input_size(values["exceptions"]))
-        error = self._match_conditions(variant, values, sizes, shared)
+        error = self._match_conditions(variant, values, sizes, shared, trace)
         if error is not None:
             return error
         activation = Activation(values, variant.variables, sizes=sizes, shared=shared)
@@ -162,8 +168,13 @@ class ValidatingPolicy:
             try:
                 result = activation.evaluate(validation.program)
             except CELError as err:
+                if trace is not None:
+                    trace.add("cel", field=f"validations[{index}]", expression=validation.program.source,
+                              error=err.detail)
                 return RuleResponse("", RULE_TYPE, Status.ERROR, f"error: {err.detail}",
                                     properties={"cel.validationIndex": str(index)})
+            if trace is not None:
+                trace.add("cel", field=f"validations[{index}]", expression=validation.program.source, value=result)
             if result is True:
                 continue
             status, message = Status.FAIL, _message(validation, activation, index)
@@ -182,16 +193,22 @@ class ValidatingPolicy:
         return RuleResponse("", RULE_TYPE, status, message, properties=properties)
 
     def _match_conditions(self, variant: CompiledSpec, values: dict[str, Any],
-                          sizes: Sizes | None = None, shared: dict[tuple, Any] | None = None) -> RuleResponse | None:
+                          sizes: Sizes | None = None, shared: dict[tuple, Any] | None = None,
+                          trace: Any = None) -> RuleResponse | None:
         if not variant.conditions:
             return None
         activation = Activation(values, sizes=sizes, shared=shared)
         first_error: CELError | None = None
         for _name, program in variant.conditions:
             try:
-                if activation.evaluate(program) is not True:
+                value = activation.evaluate(program)
+                if trace is not None:
+                    trace.add("cel", field=f"matchConditions[{_name}]", expression=program.source, value=value)
+                if value is not True:
                     return RuleResponse("", RULE_TYPE, Status.SKIP, "skip")
             except CELError as err:
+                if trace is not None:
+                    trace.add("cel", field=f"matchConditions[{_name}]", expression=program.source, error=err.detail)
                 first_error = first_error or err
         if first_error is None:
             return None
