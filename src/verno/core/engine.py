@@ -62,6 +62,7 @@ class Engine:
         self._handler_owners: dict[str, str] = {}
         self._plans: dict[tuple[Any, ...], list[_Step]] = {}
         self._cel_environments: dict[str, Environment] = {}
+        self._trace_impls: tuple[Any, ...] | None = None
 
     # -- plugins ---------------------------------------------------------------------------------------
     def handlers(self, kind: str) -> list[str]:
@@ -168,7 +169,10 @@ class Engine:
 
         An implementation that raises leaves the verdict as it is: its failure, naming the plugin, is an
         ``error`` entry of the trace."""
-        for impl in reversed(self.pm.hook.verno_trace_rule.get_hookimpls()):
+        impls = self._trace_impls
+        if impls is None:
+            impls = self._trace_impls = tuple(reversed(self.pm.hook.verno_trace_rule.get_hookimpls()))
+        for impl in impls:
             try:
                 impl.function(policy=policy, rule=rule, request=request, response=response, trace=trace)
             except Exception as exc:  # noqa: BLE001 - a plugin's bug must not change the verdict it explains

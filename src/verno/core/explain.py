@@ -68,13 +68,22 @@ def matched_on(f: ResourceFilter, request: Request, use_user: bool) -> dict[str,
 
 def explain_match(rule: Any, request: Request, trace: Trace) -> None:
     """Record which ``match`` clause selected ``request`` for ``rule`` (a matched
-    :class:`~verno.core.prepare.PreparedRule`) and why its ``exclude`` did not exclude it."""
-    spec = rule.rule
+    :class:`~verno.core.prepare.PreparedRule`) and why its ``exclude`` did not exclude it.
+
+    The entries depend on the blocks and the request alone: rules written alike share them, made once per
+    request (as the matcher shares its verdict)."""
     matcher = rule.matcher
-    use_user = has_admission_info(request)
-    _match_block(matcher.match, spec.match, request, use_user, trace)
-    if matcher.exclude is not None and spec.exclude is not None:
-        _exclude_block(matcher.exclude, spec.exclude, request, trace)
+    key = ("explain", matcher.memo_key)
+    entries = request.cache.get(key)
+    if entries is None:
+        spec = rule.rule
+        made = Trace()
+        use_user = has_admission_info(request)
+        _match_block(matcher.match, spec.match, request, use_user, made)
+        if matcher.exclude is not None and spec.exclude is not None:
+            _exclude_block(matcher.exclude, spec.exclude, request, made)
+        entries = request.cache[key] = made.entries
+    trace.extend(entries)
 
 
 def _match_block(block: MatchBlock, model: MatchResources, request: Request, use_user: bool, trace: Trace) -> None:

@@ -95,8 +95,18 @@ class Trace:
         if self.scope:
             entry["at"] = self.scope
         for key, value in fields.items():
-            entry[key] = bounded(value)
+            kind = type(value)
+            if kind is bool or kind is int or value is None or kind is str and len(value) <= MAX_STRING:
+                entry[key] = value  # as bounded() would copy it
+            else:
+                entry[key] = bounded(value)
         self.entries.append(entry)
+
+    def extend(self, entries: list[dict[str, Any]]) -> None:
+        """Record entries made once and shared (never modified afterwards), within the bounds."""
+        room = MAX_ENTRIES - len(self.entries)
+        self.entries.extend(entries[:room])
+        self.dropped += max(0, len(entries) - room)
 
     def enter(self, label: str) -> str:
         """Enter a nested scope (a foreach element); returns the scope to give back to :meth:`leave`."""

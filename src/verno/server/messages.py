@@ -42,7 +42,7 @@ def explanation(traces: list[tuple[str, str, list[dict[str, Any]]]]) -> str:
 
     lines = []
     for policy, rule, entries in traces[:EXPLAIN_RULES]:
-        name = f"{policy}/{rule}" if rule else policy
+        name = (f"{policy}/{rule}" if rule else policy).replace("\n", " ")
         lines.append(f"  {name}: {compact(entries, EXPLAIN_RULE_CHARS)}")
     if len(traces) > EXPLAIN_RULES:
         lines.append(f"  {ELLIPSIS} {len(traces) - EXPLAIN_RULES} more rule(s)")
