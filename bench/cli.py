@@ -3,7 +3,9 @@
 The baseline, measured in the same run, is a plain PyYAML C-loader load of the same file. Prints, per
 size: the baseline time, verno's time (with its default workers, and in one process) and their ratios;
 the 10,000/1,000 scaling; JSON throughput; the evaluation cost per resource per rule (engine only, parsing
-excluded); and the absolute targets scaled by this machine's C-loader rate.
+excluded); the cost of ``--explain`` (every rule's decision trace, as text) relative to a plain run of the
+same file in one process, and of ``explain=True`` for the engine alone (goal: at most 1.5x); and the absolute
+targets scaled by this machine's C-loader rate.
 
 Every run is checked: the pass/fail/warn/error/skip counts verno prints (and, for the engine-only
 measure, each policy's results) must be those the policies mean for the Deployments generated
@@ -61,10 +63,13 @@ class BenchError(SystemExit):
 
 
 def verno_apply(verno: str, policies: str, resources: str, expected: dict[str, int],
-                workers: int | None = None) -> None:
+                workers: int | None = None, extra: tuple[str, ...] = ()) -> None:
     """Run ``verno apply`` and check its summary line against ``expected`` and its exit code."""
     env = VERNO_ENV if workers is None else {**VERNO_ENV, "VERNO_WORKERS": str(workers)}
-    proc = subprocess.run([verno, "apply", policies, "-r", resources], capture_output=True, text=True, env=env)
+    proc = subprocess.run([verno, "apply", policies, "-r", resources, *extra], capture_output=True, text=True,
+                          env=env)
+    if extra and "--explain" in extra and "explained:" not in proc.stdout:
+        raise BenchError("verno apply --explain printed no explanation")
     found = SUMMARY.findall(proc.stdout)
     where = f"verno apply {os.path.basename(resources)}" + (f" with VERNO_WORKERS={workers}" if workers else "")
     if len(found) != 1:
@@ -112,6 +117,30 @@ def evaluation_cost(docs: list[dict], policies_path: str, repeat: int = 3) -> fl
     return timed(run, repeat) / (len(docs) * rules)
 
 
+def engine_explain_ratio(docs: list[dict], policies_path: str, repeat: int = 3) -> tuple[float, float]:
+    """(plain, explained) seconds of the engine alone over ``docs``, each verdict checked to be the same."""
+    from verno.cli.session import Session
+    from verno.core.engine import Engine
+    from verno.core.policyset import load_policy_set
+
+    engine = Engine()
+    pset = load_policy_set(engine, [policies_path])
+    session = Session.build(None, None)
+    requests = [session.request(doc) for doc in docs]
+    for request in requests[:200]:
+        plain = engine.evaluate(pset.policies, request, sources=session.sources)
+        explained = engine.evaluate(pset.policies, request, sources=session.sources, explain=True)
+        if [[r.status for r in p.rules] for p in plain] != [[r.status for r in p.rules] for p in explained] or \
+                any(r.trace is None for p in explained for r in p.rules):
+            raise BenchError("explain=True changed a verdict or left a rule without its trace")
+
+    def run(explain: bool) -> None:
+        for request in requests:
+            engine.evaluate(pset.policies, request, sources=session.sources, explain=explain)
+
+    return timed(lambda: run(False), repeat), timed(lambda: run(True), repeat)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000,10000")
@@ -149,6 +178,16 @@ def main() -> None:
         small, large = min(times), max(times)
         print(f"scaling: {large} takes {times[large] / times[small]:.1f}x the time of {small} "
               f"(linear = {large / small:.0f}x)")
+    n = min(int(s) for s in a.sizes.split(","))
+    epath = os.path.join(tmp, f"d{n}.yaml")
+    expected = expected_counts(deployments(n))
+    plain = timed(lambda: verno_apply(verno, policies, epath, expected, workers=1), max(2, a.repeat))
+    explained = timed(lambda: verno_apply(verno, policies, epath, expected, workers=1, extra=("--explain",)),
+                      max(2, a.repeat))
+    engine_plain, engine_explained = engine_explain_ratio(deployments(n), policies, max(3, a.repeat))
+    print(f"--explain over {n} Deployments in one process: plain {plain:.2f}s, explained {explained:.2f}s, "
+          f"ratio {explained / plain:.2f}x (goal <= 1.5x); engine alone {engine_plain:.2f}s -> "
+          f"{engine_explained:.2f}s, ratio {engine_explained / engine_plain:.2f}x")
     del docs
     per = evaluation_cost(deployments(1000), policies, max(3, a.repeat))
     print(f"evaluation: {per * 1e6:.1f} µs per resource per rule (engine only)")

@@ -1,6 +1,7 @@
 """``verno apply``: policies against resources, with Kyverno's output, counts and exit codes."""
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any, Callable
 
@@ -50,6 +51,9 @@ from verno.core.policyset import load_policy_set
 @click.option("-t", "--table", "table", is_flag=True, help="Print results as a table.")
 @click.option("--detailed-results", is_flag=True, help="Add messages to the table.")
 @click.option("--remove-color", is_flag=True, help="Accepted for Kyverno compatibility; output has no color.")
+@click.option("--explain", is_flag=True,
+              help="Show each rule's decision trace: as text, as JSON with --output-format json, or as the "
+                   "verno.io/explain property of -p reports.")
 @registry_options
 def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_file: str,
                   set_values: tuple[str, ...], userinfo: str, exceptions: tuple[str, ...], audit_warn: bool,
@@ -57,7 +61,7 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
                   detailed_results: bool, remove_color: bool, target_resources: tuple[str, ...] = (),
                   output: str = "", registry: bool = False, allow_insecure_registry: bool = False,
                   registry_ca: str | None = None, docker_config: str | None = None,
-                  allow_egress: tuple[str, ...] = ()) -> None:
+                  allow_egress: tuple[str, ...] = (), explain: bool = False) -> None:
     """Apply POLICIES (files or directories) to resources.
 
     verifyImages rules need --registry: verno reaches no registry unless asked, so that CI runs never
@@ -70,6 +74,7 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
         registry_sources(registry, allow_insecure_registry, registry_ca, docker_config, allow_egress))
     engine = Engine()
     report_format = _report_format(engine, output_format, policy_report)
+    explain_mode = _explain_mode(explain, policy_report, table, output_format)
     policy_set = load_policy_set(engine, policies, exceptions)
     engine.require_handlers(policy_set.policies)
     notice = registry_notice(policy_set.policies, registry)
@@ -79,7 +84,7 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
     targets = [d.data for d in iter_resources(target_resources)] if target_resources else []
     session = Session.build(values, load_userinfo(userinfo) if userinfo else None, cluster_resources=targets,
                             **registry_kw)
-    quiet = policy_report or table
+    quiet = policy_report or table or explain_mode == "json"
     docs = ResourceFiles(resources)  # counted first, then read and evaluated one document at a time
     total = docs.count()
     keep_for_run()  # plugins, policies and held documents
@@ -90,11 +95,13 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
     kind_inputs = KindInputs(session.sources, policy_set.companions, namespaces=namespace_objects(values),
                              engine=engine)
     evaluation = Evaluation(session, engine, policy_set.policies, policy_set.exceptions, audit_warn, quiet, table,
-                            detailed_results, policy_report, output, policy_set.kind_policies, kind_inputs)
+                            detailed_results, policy_report, output, policy_set.kind_policies, kind_inputs,
+                            explain=explain_mode)
     workers = worker_count(evaluation, total)
     counts = Counts()
     all_responses = []
     rows: list[list[Any]] = []
+    explained: list[dict[str, Any]] = []
     progress = Progress("resources", total)
     for outcome in outcomes(evaluation, docs, workers):
         progress.advance()
@@ -105,11 +112,14 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
         for row in outcome.rows:
             rows.append([len(rows) + 1, *row])
         all_responses.extend(outcome.responses)
+        explained.extend(outcome.explained)
     progress.close()
 
     if policy_report:
         assert report_format is not None
         click.echo(report_format(policy_reports(all_responses, audit_warn)), nl=False)
+    elif explain_mode == "json":
+        click.echo(json.dumps({"results": explained, "summary": counts.as_dict()}, indent=2, ensure_ascii=False))
     elif table:
         headers = ["ID", "POLICY", "RULE", "RESOURCE", "RESULT"] + (["MESSAGE"] if detailed_results else [])
         click.echo(render(headers, rows))
@@ -146,6 +156,22 @@ def _report_format(engine: Engine, name: str, policy_report: bool) -> Callable[[
         return join_lines(texts) if len(texts) == 1 else join(texts)
 
     return render_reports
+
+
+def _explain_mode(explain: bool, policy_report: bool, table: bool, output_format: str) -> str:
+    """Where ``--explain`` puts the traces: "report" (-p), "json" (--output-format json), "text"; "" for none."""
+    if not explain:
+        return ""
+    if policy_report:
+        return "report"
+    if table:
+        raise click.UsageError("--explain cannot be shown in a table: drop -t, or add --output-format json or -p")
+    if click.get_current_context().get_parameter_source("output_format") == ParameterSource.DEFAULT:
+        return "text"
+    if output_format != "json":
+        raise click.BadParameter(f"--explain without -p is shown as text or as json, not {output_format!r}",
+                                 param_hint="--output-format")
+    return "json"
 
 
 def exit_code(counts: Counts, warn_exit_code: int, warn_no_pass: bool) -> int:

@@ -42,6 +42,8 @@ class Outcome:
     rows: list[list[Any]] = field(default_factory=list)
     #: the policy responses themselves, kept only when PolicyReports are built
     responses: list[PolicyResponse] = field(default_factory=list)
+    #: every rule's verdict with its decision trace (``--explain --output-format json``)
+    explained: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -61,6 +63,9 @@ class Evaluation:
     #: policies of plugin-registered kinds (CEL policies, admission policies) and what they read
     kind_policies: list[Any] = field(default_factory=list)
     kind_inputs: Any = None
+    #: ``--explain``: "text" (lines after the resource's results), "json" (``Outcome.explained``) or
+    #: "report" (PolicyReport properties); "" for none, and then no trace is built
+    explain: str = ""
 
     def __post_init__(self) -> None:
         self._echoes: list[tuple[str, bool]] = []
@@ -71,11 +76,17 @@ class Evaluation:
     def __call__(self, resource: dict[str, Any]) -> Outcome:
         out = Outcome()
         self._echoes = out.echoes
-        responses = self.session.evaluate(self.engine, self.policies, resource, exceptions=self.exceptions)
+        explain = bool(self.explain)
+        responses = self.session.evaluate(self.engine, self.policies, resource, exceptions=self.exceptions,
+                                          explain=explain)
         if self._mutations is not None:
             self._mutations.policy_responses(responses, _resource_path(resource), _name_of(resource))
         if self.kind_policies:
-            kind_responses = self.session.evaluate_kinds(self.engine, self.kind_policies, resource, self.kind_inputs)
+            if explain:
+                kind_responses = self._explained_kinds(resource)
+            else:
+                kind_responses = self.session.evaluate_kinds(self.engine, self.kind_policies, resource,
+                                                             self.kind_inputs)
             if self._mutations is not None:  # mutating kinds (MutatingPolicy, MAP) show what they patched
                 self._mutations.policy_responses([r for r in kind_responses if any(
                     rule.rule_type == "Mutation" and rule.status == Status.PASS for rule in r.rules)],
@@ -110,9 +121,29 @@ class Evaluation:
             if errors:  # Kyverno prints nothing for these: the same block as failures, so none is silent
                 out.echoes.append((f"\npolicy {response.policy.key} -> resource {label} error:", True))
                 out.echoes.extend((line, True) for line in errors)
+            if explain:
+                self._explain(out, response, label)
         if self.keep_responses:
             out.responses = responses
         return out
+
+    def _explained_kinds(self, resource: dict[str, Any]) -> list[PolicyResponse]:
+        from verno.core.explain import attach_kind_traces, kind_traces
+
+        with kind_traces() as traces:
+            responses = self.session.evaluate_kinds(self.engine, self.kind_policies, resource, self.kind_inputs)
+        attach_kind_traces(self.engine, responses, traces)
+        return responses
+
+    def _explain(self, out: Outcome, response: PolicyResponse, label: str) -> None:
+        from verno.cli import explain_output
+
+        if self.explain == "text":
+            out.echoes.extend((line, True) for line in explain_output.text_block(response, label))
+        elif self.explain == "json":
+            out.explained.extend(explain_output.record(response, rule, label,
+                                                       report_result(response, rule, self.audit_warn))
+                                 for rule in response.rules)
 
 
 def _with_rule(rule: Any) -> str:

@@ -6,8 +6,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from verno.core.policyreport import report_entry, report_result, summary
-from verno.core.results import PolicyResponse
+from verno.core.policyreport import report_entry as core_report_entry
+from verno.core.policyreport import report_result, summary
+from verno.core.results import PolicyResponse, RuleResponse
 
 __all__ = ["Counts", "policy_reports", "report_result"]
 
@@ -26,8 +27,23 @@ class Counts:
         else:
             setattr(self, result, getattr(self, result) + 1)
 
+    def as_dict(self) -> dict[str, int]:
+        return {"pass": self.pass_, "fail": self.fail, "warn": self.warn, "error": self.error, "skip": self.skip}
+
     def line(self) -> str:
         return f"pass: {self.pass_}, fail: {self.fail}, warn: {self.warn}, error: {self.error}, skip: {self.skip} "
+
+
+def report_entry(response: PolicyResponse, rule: RuleResponse, result: str, now: int) -> dict[str, Any]:
+    """The core's report result, with the rule's decision trace as a property under ``-p --explain``."""
+    entry = core_report_entry(response, rule, result, now)
+    if rule.trace is not None:
+        from verno.cli.explain_output import REPORT_PROPERTY, report_property
+
+        explained = report_property(rule)
+        if explained:
+            entry.setdefault("properties", {})[REPORT_PROPERTY] = explained
+    return entry
 
 
 def policy_reports(responses: list[PolicyResponse], audit_warn: bool = False) -> list[dict[str, Any]]:

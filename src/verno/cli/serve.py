@@ -51,13 +51,17 @@ from verno.cli.registry_opts import EGRESS_HELP, parse_egress
 @click.option("--controller-username", default=None,
               help="The user verno controller's requests come as (default: system:serviceaccount:<namespace>:"
                    "verno-controller); generate rules with skipBackgroundRequests (the default) ignore its requests.")
+@click.option("--explain-denials/--no-explain-denials", default=False, show_default=True,
+              help="Append the blocking rules' decision traces (match, conditions, pattern path with expected and "
+                   "found values, CEL values) to a denial's message, after Kyverno's text.")
 def serve_command(policies: tuple[str, ...], tls_cert: str, tls_key: str, host: str, port: int, workers: int,
                   timeout: float, kubeconfig: str | None, in_cluster: bool, exclude_namespaces: tuple[str, ...],
                   threads: int, log_level: str, registry_ca: str | None = None, allow_insecure_registry: bool = False,
                   docker_config: str | None = None, evaluators: int = 2, header_timeout: float = 10.0,
                   keepalive_timeout: float = 30.0, max_connections: int = 2000,
                   max_connections_per_client: int = 1000,
-                  allow_egress: tuple[str, ...] = (), controller_username: str | None = None) -> None:
+                  allow_egress: tuple[str, ...] = (), controller_username: str | None = None,
+                  explain_denials: bool = False) -> None:
     """Serve Kyverno policies as a Kubernetes admission webhook."""
     from verno.server import logging as jsonlog
     from verno.server.settings import ENV, Settings, default_excluded_namespaces
@@ -85,6 +89,7 @@ def serve_command(policies: tuple[str, ...], tls_cert: str, tls_key: str, host: 
     settings.evaluators, settings.header_timeout, settings.keepalive_timeout = evaluators, header_timeout, keepalive_timeout
     settings.max_connections, settings.max_connections_per_client = max_connections, max_connections_per_client
     settings.controller_username = controller_username or ""
+    settings.explain_denials = explain_denials
     os.environ[ENV] = settings.to_env()
     jsonlog.setup(settings.log_level)
     config = Config(

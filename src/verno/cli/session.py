@@ -112,7 +112,7 @@ class Session:
         return op.upper()
 
     def evaluate(self, engine: Any, policies: list[Any], resource: dict[str, Any], operation: str | None = None,
-                 exceptions: Iterable[Any] = ()) -> list[Any]:
+                 exceptions: Iterable[Any] = (), explain: bool = False) -> list[Any]:
         """Evaluate a resource read from a file against ``policies``, in policy order.
 
         As Kyverno's CLI reads it: a namespaced resource without a namespace is in ``default``; Values
@@ -123,7 +123,7 @@ class Session:
         resource = with_default_namespace(resource)
         if self.values is None:  # one operation and one view of the resource for every policy
             return engine.evaluate(policies, self.request(resource, operation), sources=self.sources,
-                                   exceptions=exceptions)
+                                   exceptions=exceptions, explain=explain)
         groups: dict[tuple[str, int], tuple[dict[str, Any], list[Any]]] = {}
         for prepared in policies:
             op = operation or self.operation_for(prepared.name, resource) or self.default_operation
@@ -133,11 +133,13 @@ class Session:
         if len(groups) <= 1:
             (op, _), (seen, _) = next(iter(groups.items()), (((operation or self.default_operation), 0),
                                                               (resource, [])))
-            return engine.evaluate(policies, self.request(seen, op), sources=self.sources, exceptions=exceptions)
+            return engine.evaluate(policies, self.request(seen, op), sources=self.sources, exceptions=exceptions,
+                                   explain=explain)
         by_policy: dict[int, Any] = {}
         for (op, _), (seen, group) in groups.items():
             for prepared, response in zip(group, engine.evaluate(group, self.request(seen, op),
-                                                                 sources=self.sources, exceptions=exceptions)):
+                                                                 sources=self.sources, exceptions=exceptions,
+                                                                 explain=explain)):
                 by_policy[id(prepared)] = response
         return [by_policy[id(p)] for p in policies]
 

@@ -13,11 +13,15 @@ error (the rule reports ``error``; ``||`` gives a default), then handed to the o
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from verno.core.errors import ConditionError, PluginFailure, VernoError
 from verno.core.models.conditions import AnyAllConditions, Condition
+from verno.core.trace import Trace
+
+#: the entry summing up a condition block, by the step its conditions are recorded as
+SUMMARY_STEP = {"precondition": "preconditions", "deny": "deny conditions"}
 
 if TYPE_CHECKING:  # pragma: no cover
     from verno.core.registry import Registry
@@ -31,9 +35,11 @@ def unknown_operator_message(name: str, registry: Registry[Any]) -> str:
     return f"unknown operator {name}; supported: {', '.join(registry.names())}"
 
 
-def _evaluate(cond: Condition, rc: Any) -> tuple[bool, str]:
-    key = rc.substitute(cond.key)
-    value = rc.substitute(cond.value)
+def _evaluate(cond: Condition, rc: Any, block: str = "", index: int = 0) -> tuple[bool, str]:
+    return _operate(cond, rc, rc.substitute(cond.key), rc.substitute(cond.value))
+
+
+def _operate(cond: Condition, rc: Any, key: Any, value: Any) -> tuple[bool, str]:
     registry = rc.engine.operators
     entry = registry.get(cond.operator) if isinstance(cond.operator, str) else None
     if entry is None:
@@ -46,40 +52,84 @@ def _evaluate(cond: Condition, rc: Any) -> tuple[bool, str]:
         raise PluginFailure(entry.plugin, f"operator {entry.name}", exc) from exc
 
 
-def _legacy(conds: list[Condition], rc: Any) -> tuple[bool, str]:
+def _recording(trace: Trace, step: str) -> Callable[..., tuple[bool, str]]:
+    """``_evaluate`` that records each condition (its resolved key, operator and value, the result)."""
+
+    def evaluate(cond: Condition, rc: Any, block: str = "", index: int = 0) -> tuple[bool, str]:
+        key = rc.substitute(cond.key)
+        value = rc.substitute(cond.value)
+        try:
+            ok, msg = _operate(cond, rc, key, value)
+        except VernoError as exc:
+            trace.add(step, block=block, index=index, key=key, operator=str(cond.operator), value=value,
+                      error=str(exc))
+            raise
+        trace.add(step, block=block, index=index, key=key, operator=str(cond.operator), value=value, result=ok)
+        return ok, msg
+
+    return evaluate
+
+
+def _legacy(conds: list[Condition], rc: Any, evaluate: Any) -> tuple[bool, str]:
     true_messages = []
-    for cond in conds:
-        ok, msg = _evaluate(cond, rc)
+    for i, cond in enumerate(conds):
+        ok, msg = evaluate(cond, rc, "", i)
         if not ok:
             return False, msg
         true_messages.append(msg)
     return True, _join(true_messages, ";")
 
 
-def check_conditions(conds: AnyAllConditions | list[Condition] | None, rc: Any) -> tuple[bool, str]:
+def check_conditions(conds: AnyAllConditions | list[Condition] | None, rc: Any, trace: Trace | None = None,
+                     step: str = "condition") -> tuple[bool, str]:
     """Evaluate conditions against ``rc`` (a :class:`~verno.core.pipeline.RuleContext`).
+
+    ``trace``: record each condition evaluated as a ``step`` entry, then which one decided.
 
     :return: (result, message) as described in the module docstring.
     :raises ConditionError: for an operator no plugin registered.
     """
     if conds is None:
         return True, ""
+    if trace is not None:
+        return _traced(conds, rc, trace, step)
+    return _check(conds, rc, _evaluate)
+
+
+def _traced(conds: AnyAllConditions | list[Condition], rc: Any, trace: Trace, step: str) -> tuple[bool, str]:
+    start = len(trace.entries)
+    ok, msg = _check(conds, rc, _recording(trace, step))
+    decided = [e for e in trace.entries[start:] if e.get("step") == step and e.get("result") is not None]
+    # what decided: an all-condition that was false, else an any-block with none true, else the true ones
+    if not ok:
+        false = [e for e in decided if e["result"] is False]
+        culprit = next((e for e in false if e["block"] in ("all", "")), None)
+        by = f"{culprit['block'] or 'conditions'}[{culprit['index']}]" if culprit else "any (none held)"
+    else:
+        held = [f"{e['block'] or 'conditions'}[{e['index']}]" for e in decided if e["result"] is True
+                and e["block"] == "any"]
+        by = held[0] if held else "all held"
+    trace.add(SUMMARY_STEP.get(step, "conditions"), result=ok, decided_by=by)
+    return ok, msg
+
+
+def _check(conds: AnyAllConditions | list[Condition], rc: Any, evaluate: Any) -> tuple[bool, str]:
     if isinstance(conds, list):
-        return _legacy(conds, rc)
+        return _legacy(conds, rc, evaluate)
     any_ok = all_ok = True
     true_messages: list[str] = []
     false_messages: list[str] = []
     if conds.any is not None:
         any_ok = False
-        for cond in conds.any:
-            ok, msg = _evaluate(cond, rc)
+        for i, cond in enumerate(conds.any):
+            ok, msg = evaluate(cond, rc, "any", i)
             if ok:
                 any_ok = True
                 true_messages.append(msg)
                 break
             false_messages.append(msg)
-    for cond in conds.all or ():
-        ok, msg = _evaluate(cond, rc)
+    for i, cond in enumerate(conds.all or ()):
+        ok, msg = evaluate(cond, rc, "all", i)
         if not ok:
             all_ok = False
             false_messages.append(msg)

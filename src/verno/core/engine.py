@@ -18,6 +18,7 @@ from verno.core.registry import CommandRegistry, Registry
 from verno.core.request import Request
 from verno.core.results import PolicyResponse, Status
 from verno.core.sources import Sources
+from verno.core.trace import Trace
 from verno.core.variables_builtin import base_context
 
 #: The order rule kinds run in for one resource (Kyverno's CLI and admission order).
@@ -61,6 +62,7 @@ class Engine:
         self._handler_owners: dict[str, str] = {}
         self._plans: dict[tuple[Any, ...], list[_Step]] = {}
         self._cel_environments: dict[str, Environment] = {}
+        self._trace_impls: tuple[Any, ...] | None = None
 
     # -- plugins ---------------------------------------------------------------------------------------
     def handlers(self, kind: str) -> list[str]:
@@ -161,6 +163,22 @@ class Engine:
                     raise PluginFailure(plugin, what, exc) from exc
         return prepared
 
+    # -- explanations ----------------------------------------------------------------------------------
+    def trace_rule(self, policy: Any, rule: Any, request: Request, response: Any, trace: Trace) -> None:
+        """Let every ``verno_trace_rule`` implementation add entries to a rule's trace (explaining only).
+
+        An implementation that raises leaves the verdict as it is: its failure, naming the plugin, is an
+        ``error`` entry of the trace."""
+        impls = self._trace_impls
+        if impls is None:
+            impls = self._trace_impls = tuple(reversed(self.pm.hook.verno_trace_rule.get_hookimpls()))
+        for impl in impls:
+            try:
+                impl.function(policy=policy, rule=rule, request=request, response=response, trace=trace)
+            except Exception as exc:  # noqa: BLE001 - a plugin's bug must not change the verdict it explains
+                failure = exc if isinstance(exc, VernoError) else PluginFailure(impl.plugin_name, "trace hook", exc)
+                trace.add("error", plugin=impl.plugin_name, error=str(failure))
+
     # -- admission -------------------------------------------------------------------------------------
     def admitted_object(self, request: Request, responses: list[PolicyResponse],
                         resource: dict[str, Any]) -> dict[str, Any]:
@@ -183,12 +201,14 @@ class Engine:
 
     # -- evaluation ------------------------------------------------------------------------------------
     def evaluate(self, policies: list[PreparedPolicy], request: Request, *, sources: Any = None,
-                 exceptions: Iterable[Any] = (), phases: Iterable[str] = PHASES) -> list[PolicyResponse]:
+                 exceptions: Iterable[Any] = (), phases: Iterable[str] = PHASES,
+                 explain: bool = False) -> list[PolicyResponse]:
         """Evaluate one resource against every policy: mutate, then verifyImages, validate, generate.
 
         ``phases`` limits the rule kinds run (the webhook's /mutate runs ``("mutate", "verifyImages")``),
         always in this order. Each mutation is applied to the resource before the next rule runs, so later rules (and
-        validate rules) see the mutated object.
+        validate rules) see the mutated object. ``explain``: every rule response carries its decision trace
+        (``RuleResponse.trace``); without it no trace is built at all.
         """
         sources = sources if sources is not None else Sources()
         exceptions = list(exceptions)
@@ -211,7 +231,8 @@ class Engine:
                 if context is None:
                     context = base_context(request, sources, prepared.policy.name,
                                            with_images=prepared.uses_images)
-                for rr in run_rule(self, prepared, rule, request, context, sources, exceptions):
+                for rr in run_rule(self, prepared, rule, request, context, sources, exceptions,
+                                   Trace() if explain else None):
                     response.rules.append(rr)
                     if rr.status == Status.PASS or rr.status == Status.FAIL:
                         applied = True

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from verno.core.prepare import PreparedRule
     from verno.core.request import Request
     from verno.core.results import PolicyResponse, RuleResponse
+    from verno.core.trace import Trace
 
 PROJECT = "verno"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -197,6 +198,31 @@ def verno_verify_images(rc: RuleContext) -> list[RuleResponse] | None:
 
     :return: responses; a passing response may carry ``patched_resource`` (digest pinning). ``None``
         lets another plugin handle it.
+    """
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Explanations: called only when a decision trace was asked for
+# ---------------------------------------------------------------------------------------------------------
+
+
+@hookspec
+def verno_trace_rule(policy: Any, rule: Any, request: Request, response: RuleResponse, trace: Trace) -> None:
+    """Add entries to a rule's decision trace (``verno apply --explain``, ``verno serve --explain-denials``).
+
+    Called once per rule response, after the rule ran, and only when a trace was asked for: a plain
+    evaluation never calls it. Entries are added with ``trace.add(step, **fields)`` (``step`` names what
+    decided, e.g. ``"acme.quota"``; values are kept as bounded copies, and a rule keeps at most
+    :data:`verno.core.trace.MAX_ENTRIES` entries). Never change ``response``: a trace explains a verdict.
+
+    :param policy: the policy: a ``kyverno.io`` Policy/ClusterPolicy model, or a
+        :class:`verno.core.policykinds.KindPolicy` (ValidatingPolicy, ValidatingAdmissionPolicy ...).
+    :param rule: the :class:`~verno.core.prepare.PreparedRule` (None for a policy of another kind).
+    :param request: the admission request the rule saw.
+    :param response: the rule's response (status, message, properties).
+    :param trace: the rule's :class:`verno.core.trace.Trace`; ``trace.entries`` holds what was recorded.
+    :return: nothing. An exception leaves the verdict as it is and becomes an ``error`` entry naming the
+        plugin.
     """
 
 

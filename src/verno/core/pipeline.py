@@ -17,6 +17,7 @@ from verno.core.models.conditions import normalize
 from verno.core.request import Request
 from verno.core.results import RULE_TYPES, RuleResponse, Status
 from verno.core.sources import Sources
+from verno.core.trace import Trace
 from verno.core.variables import substitute_all
 from verno.core.variables_builtin import images_of
 
@@ -46,7 +47,7 @@ class RuleContext:
     """Everything a rule handler sees: the rule, the resource, the JSON context and engine services."""
 
     __slots__ = ("engine", "prepared", "rule", "policy", "request", "context", "sources", "foreach_depth",
-                 "foreach_index", "pod_security_exception")
+                 "foreach_index", "pod_security_exception", "trace")
 
     def __init__(self, engine: Engine, prepared: PreparedPolicy, rule: PreparedRule, request: Request,
                  context: Context, sources: Sources):
@@ -61,6 +62,9 @@ class RuleContext:
         self.foreach_index = -1
         #: the matching PolicyException whose ``podSecurity`` entries a ``validate.podSecurity`` rule applies
         self.pod_security_exception: Any = None
+        #: the rule's decision trace when one was asked for (``Engine.evaluate(explain=True)``), else None:
+        #: handlers record their steps in it (``trace.add``) only when it is set
+        self.trace: Trace | None = None
 
     @property
     def resource(self) -> dict[str, Any]:
@@ -83,9 +87,13 @@ class RuleContext:
         return substitute_all(document, self.query, lenient=lenient, at_prefix=at_prefix,
                               delete=self.request.operation == "DELETE")
 
-    def check_conditions(self, conditions: Any) -> tuple[bool, str]:
-        """Evaluate ``{any, all}`` (or a legacy list) conditions: (result, joined messages)."""
-        return check_conditions(normalize(conditions), self)
+    def check_conditions(self, conditions: Any, step: str = "condition") -> tuple[bool, str]:
+        """Evaluate ``{any, all}`` (or a legacy list) conditions: (result, joined messages).
+
+        ``step``: what the conditions are (``precondition``, ``deny``), as the trace records them."""
+        if self.trace is None:
+            return check_conditions(normalize(conditions), self)
+        return check_conditions(normalize(conditions), self, self.trace, step)
 
     def load_context(self, entries: list[Any]) -> None:
         """Load ``context`` entries, in order, into the JSON context (raises ContextLoadError)."""
@@ -103,6 +111,8 @@ class RuleContext:
             try:
                 self.load_context(context)
             except VernoError as exc:
+                if self.trace is not None:
+                    self.trace.add("context", error=str(exc))
                 return Gate(Status.ERROR, "context", str(exc))
         if foreach_values:
             for key, values in foreach_values.items():
@@ -110,7 +120,7 @@ class RuleContext:
                     self.context.add_variable(key, values[index])
         if preconditions is not None:
             try:
-                ok, msg = self.check_conditions(preconditions)
+                ok, msg = self.check_conditions(preconditions, "precondition")
             except VernoError as exc:
                 return Gate(Status.ERROR, "preconditions", str(exc))
             if not ok:
@@ -126,9 +136,37 @@ class RuleContext:
 
 
 def run_rule(engine: Engine, prepared: PreparedPolicy, rule: PreparedRule, request: Request,
-             context: Context, sources: Sources, exceptions: list[Any]) -> list[RuleResponse]:
-    """Run one rule that matched the resource (``rule.matcher.matches(request)``) through the pipeline."""
+             context: Context, sources: Sources, exceptions: list[Any], trace: Trace | None = None) \
+        -> list[RuleResponse]:
+    """Run one rule that matched the resource (``rule.matcher.matches(request)``) through the pipeline.
+
+    ``trace``: record the rule's decision (match, exceptions, preconditions, the handler's steps, the
+    plugins' ``verno_trace_rule`` entries) and attach it to every response.
+    """
+    if trace is not None:
+        return _traced_rule(engine, prepared, rule, request, context, sources, exceptions, trace)
     rc = RuleContext(engine, prepared, rule, request, context, sources)
+    return _run(rc, engine, prepared, rule, request, context, sources, exceptions)
+
+
+def _traced_rule(engine: Engine, prepared: PreparedPolicy, rule: PreparedRule, request: Request,
+                 context: Context, sources: Sources, exceptions: list[Any], trace: Trace) -> list[RuleResponse]:
+    from verno.core.explain import explain_match
+
+    explain_match(rule, request, trace)
+    rc = RuleContext(engine, prepared, rule, request, context, sources)
+    rc.trace = trace
+    responses = _run(rc, engine, prepared, rule, request, context, sources, exceptions)
+    for rr in responses:
+        if rr.exception:
+            trace.add("exception", exception=rr.exception)
+        engine.trace_rule(prepared.policy, rule, request, rr, trace)
+        rr.trace = trace
+    return responses
+
+
+def _run(rc: RuleContext, engine: Engine, prepared: PreparedPolicy, rule: PreparedRule, request: Request,
+         context: Context, sources: Sources, exceptions: list[Any]) -> list[RuleResponse]:
     spec = rule.rule
     context.checkpoint()
     try:

@@ -38,6 +38,8 @@ class RuleResponse:
     exception: str | None = None
     #: the pattern path that failed, where a validate rule reports one
     path: str = ""
+    #: the decision trace (:class:`verno.core.trace.Trace`) when one was asked for, else None
+    trace: Any = None
 
 
 @dataclass(slots=True)

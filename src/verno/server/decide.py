@@ -43,7 +43,8 @@ def _errors(response: PolicyResponse, rule: Any, blocked: dict[str, dict[str, st
                                          f"Ignore: {rule.message}"))
 
 
-def _kind_verdicts(response: PolicyResponse, denials: list[str], warnings: list[str]) -> None:
+def _kind_verdicts(response: PolicyResponse, denials: list[str], warnings: list[str],
+                   blocking: list[tuple[PolicyResponse, Any]] | None = None) -> None:
     """A policy of another kind (ValidatingPolicy, VAP): its ``fail`` and ``error`` results deny under
     ``Deny`` and warn under ``Warn``; ``Audit`` only reports. A rule's ``validationActions`` property (a
     VAP binding's) overrides the policy's. The words are the kind's (``KindPolicy.admission_message``) or
@@ -59,6 +60,8 @@ def _kind_verdicts(response: PolicyResponse, denials: list[str], warnings: list[
         for action, out in (("Deny", denials), ("Warn", warnings)):
             if action not in actions:
                 continue
+            if action == "Deny" and blocking is not None:
+                blocking.append((response, rule))
             if worded is not None:
                 out.append(worded(rule, action))
             else:
@@ -80,22 +83,26 @@ def _kind_mutation_errors(response: PolicyResponse, denials: list[str], warnings
             denials.append(f"Policy {policy.name} error: {rule.message}")
 
 
-def validate_decision(snapshot: Snapshot, request: Request, responses: list[PolicyResponse]) -> Decision:
+def validate_decision(snapshot: Snapshot, request: Request, responses: list[PolicyResponse],
+                      blocking: list[tuple[PolicyResponse, Any]] | None = None) -> Decision:
     """Enforce failures (and errors under failurePolicy Fail) block; Audit failures warn on emitWarning.
-    Policies of other kinds decide by their validationActions."""
+    Policies of other kinds decide by their validationActions. ``blocking``: receives each (response, rule)
+    that denies the request."""
     blocked: dict[str, dict[str, str]] = {}
     warnings: list[str] = []
     denials: list[str] = []
     for response in responses:
         policy = response.policy
         if type(policy) is not Policy:  # a policy of another kind (a Protocol isinstance check is slow)
-            _kind_verdicts(response, denials, warnings)
+            _kind_verdicts(response, denials, warnings, blocking)
             continue
         for rule in response.rules:
             if rule.status in (Status.PASS, Status.SKIP):
                 continue
             if rule.status == Status.ERROR:
                 _errors(response, rule, blocked, warnings)
+                if blocking is not None and failure_policy(policy) == "Fail":
+                    blocking.append((response, rule))
                 continue
             model = snapshot.rule(policy, rule.name)
             action = "Audit"
@@ -103,6 +110,8 @@ def validate_decision(snapshot: Snapshot, request: Request, responses: list[Poli
                 action = failure_action(policy, model, request.namespace, request.namespace_labels)
             if action == "Enforce":
                 blocked.setdefault(policy.name, {})[rule.name] = rule.message
+                if blocking is not None:
+                    blocking.append((response, rule))
             elif policy.spec.emit_warning:
                 warnings.append(messages.warning(policy.name, rule.name, rule.message))
     decision = Decision(warnings=warnings, results=_results(responses))

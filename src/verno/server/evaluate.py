@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from verno.core.prepare import PreparedPolicy
 from verno.core.request import Request
 from verno.core.sources import Sources
 from verno.registry import Registries, load_docker_config
+from verno.server import messages
 from verno.server.decide import Decision, mutate_decision, validate_decision
 from verno.server.metrics import Metrics
 from verno.server.policies import ENDPOINT_PHASES, FilePolicyStore, PolicyStore, Snapshot
@@ -27,10 +29,16 @@ class Evaluator:
     _validate_sources: Sources | None = None
     #: cluster mode: writes the UpdateRequests of generate rules (``server/handoff.py``)
     handoff: Any = None
+    #: ``--explain-denials``: a /validate denial carries the blocking rules' decision traces after Kyverno's
+    #: text, when the first evaluation took at most ``explain_budget`` seconds (the traces come from
+    #: evaluating the blocking policies once more, so an allowed request pays nothing)
+    explain_denials: bool = False
+    explain_budget: float = 0.0
 
     def evaluate(self, endpoint: str, snapshot: Snapshot, policies: tuple[PreparedPolicy, ...],
                  request: Request, kinds: tuple[Any, ...] = ()) -> Decision:
         """Runs in an evaluation process: the route's ClusterPolicies, then its policies of other kinds."""
+        started = time.monotonic()
         phases = ENDPOINT_PHASES[endpoint]
         sources = self.sources if endpoint == "mutate" else self.validate_sources
         responses = self.engine.evaluate(list(policies), request, sources=sources,
@@ -42,7 +50,34 @@ class Evaluator:
             responses += self.engine.evaluate_kinds(kinds, subject, self.kind_inputs(snapshot, request, sources))
         if endpoint == "mutate":
             return mutate_decision(self.engine, snapshot, request, responses)
-        return validate_decision(snapshot, request, responses)
+        decision = validate_decision(snapshot, request, responses)
+        if not decision.allowed and self.explain_denials and time.monotonic() - started <= self.explain_budget:
+            decision.message += self._explanation(snapshot, policies, request, kinds, sources, responses)
+        return decision
+
+    def _explanation(self, snapshot: Snapshot, policies: tuple[PreparedPolicy, ...], request: Request,
+                     kinds: tuple[Any, ...], sources: Sources, responses: list[Any]) -> str:
+        """The blocking rules' traces: the policies with a failing or erroring rule, evaluated once more
+        with traces (a /validate evaluation changes nothing, so it decides the same way)."""
+        from verno.core.explain import attach_kind_traces, kind_traces
+        from verno.core.results import Status
+
+        bad = {id(r.policy) for r in responses if any(x.status in (Status.FAIL, Status.ERROR) for x in r.rules)}
+        again = [p for p in policies if id(p.policy) in bad]
+        explained = self.engine.evaluate(again, request, sources=sources, exceptions=snapshot.exceptions,
+                                         phases=ENDPOINT_PHASES["validate"], explain=True) if again else []
+        failing_kinds = tuple(k for k in kinds if id(k) in bad)
+        if failing_kinds:
+            with kind_traces() as traces:
+                kind_responses = self.engine.evaluate_kinds(failing_kinds, request,
+                                                            self.kind_inputs(snapshot, request, sources))
+            attach_kind_traces(self.engine, kind_responses, traces)
+            explained += kind_responses
+        blocking: list[tuple[Any, Any]] = []
+        validate_decision(snapshot, request, explained, blocking)
+        traces_of = [(r.policy.key, rule.name, rule.trace.as_list() if rule.trace is not None else [])
+                     for r, rule in blocking]
+        return messages.explanation(traces_of) if traces_of else ""
 
     def kind_inputs(self, snapshot: Snapshot, request: Request, sources: Sources) -> KindInputs:
         """What policies of other kinds read: the set's companions and the request namespace's labels."""
@@ -115,9 +150,11 @@ def build_evaluator(settings: Settings, metrics: Metrics) -> Evaluator:
         _track(store, metrics)
         handoff = HandOff(client.raw_post, own_namespace() or "verno", background_user=settings.background_username)
         return Evaluator(engine, store, _sources(settings, pool, cluster=client),
-                         _stopping(stop, handoff.close, pool.close), handoff=handoff)
+                         _stopping(stop, handoff.close, pool.close), handoff=handoff,
+                         explain_denials=settings.explain_denials, explain_budget=settings.explain_budget)
     file_store = FilePolicyStore(engine, settings.policies, poll_interval=settings.poll_interval)
     _track(file_store, metrics)
     file_store.load()
     file_store.start()
-    return Evaluator(engine, file_store, _sources(settings, pool), _stopping(file_store.stop, pool.close))
+    return Evaluator(engine, file_store, _sources(settings, pool), _stopping(file_store.stop, pool.close),
+                     explain_denials=settings.explain_denials, explain_budget=settings.explain_budget)

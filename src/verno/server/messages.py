@@ -29,6 +29,29 @@ def warning(policy: str, rule: str, message: str) -> str:
     return f"policy {policy}.{rule}: {message}"
 
 
+#: an explained denial (``verno serve --explain-denials``): rules explained, characters per rule and in all
+EXPLAIN_RULES = 8
+EXPLAIN_RULE_CHARS = 600
+EXPLAIN_CHARS = 2400
+
+
+def explanation(traces: list[tuple[str, str, list[dict[str, Any]]]]) -> str:
+    """What follows Kyverno's denial text when denials are explained: one line per blocking rule
+    (``policy/rule: <trace>``), bounded in rules and characters whatever the policies and the object."""
+    from verno.core.trace import ELLIPSIS, compact
+
+    lines = []
+    for policy, rule, entries in traces[:EXPLAIN_RULES]:
+        name = (f"{policy}/{rule}" if rule else policy).replace("\n", " ")
+        lines.append(f"  {name}: {compact(entries, EXPLAIN_RULE_CHARS)}")
+    if len(traces) > EXPLAIN_RULES:
+        lines.append(f"  {ELLIPSIS} {len(traces) - EXPLAIN_RULES} more rule(s)")
+    text = "\n".join(lines)
+    if len(text) > EXPLAIN_CHARS:
+        text = text[:EXPLAIN_CHARS - len(ELLIPSIS)] + ELLIPSIS
+    return f"\n\nverno explain:\n{text}"
+
+
 def not_evaluated(policies: list[str], resource: dict[str, Any], reason: str) -> str:
     """The denial when verno could not evaluate policies whose failurePolicy is Fail."""
     names = ", ".join(sorted(policies))

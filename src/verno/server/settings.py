@@ -59,11 +59,20 @@ class Settings:
     #: the user ``verno controller``'s requests come as: generate rules with ``skipBackgroundRequests`` (the
     #: default) hand none of them over, so what the controller writes does not trigger generation again
     controller_username: str = ""
+    #: ``--explain-denials``: append the blocking rules' decision traces to a denial's message (after
+    #: Kyverno's text, which stays as it is)
+    explain_denials: bool = False
 
     @property
     def background_username(self) -> str:
         return self.controller_username or \
             f"system:serviceaccount:{own_namespace() or 'verno'}:verno-controller"
+
+    @property
+    def explain_budget(self) -> float:
+        """Seconds the first evaluation of a denied request may have taken for the denial to be explained:
+        explaining evaluates the blocking policies once more, within the request's deadline."""
+        return self.timeout * 0.25
 
     @property
     def egress(self) -> EgressPolicy:

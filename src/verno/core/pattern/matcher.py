@@ -44,11 +44,20 @@ NEG_MSG = "negation anchor matched in resource"
 _SCALARS = (str, int, float, bool, type(None))
 
 
+#: what ``PatternResult.found`` holds when the resource has no value at the path
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING", "__slots__": ()})()
+#: what ``PatternResult.expected``/``found`` hold when the failure is not about one value
+UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN", "__slots__": ()})()
+
+
 @dataclass(frozen=True, slots=True)
 class PatternResult:
     status: Status
     path: str = ""
     message: str = ""
+    #: for a failure at one value: the pattern's value there and the resource's (or MISSING)
+    expected: Any = UNKNOWN
+    found: Any = UNKNOWN
 
     @property
     def ok(self) -> bool:
@@ -61,11 +70,14 @@ PASS = PatternResult("pass")
 class _Err:
     """A Go ``error``; ``kind`` is set for Kyverno's typed anchor errors (cond/global/neg)."""
 
-    __slots__ = ("kind", "msg")
+    __slots__ = ("expected", "found", "kind", "msg")
 
-    def __init__(self, msg: str, kind: str = ""):
+    def __init__(self, msg: str, kind: str = "", expected: Any = UNKNOWN, found: Any = UNKNOWN):
         self.kind = kind
         self.msg = msg
+        #: the pattern value and the resource value the failure is about (explanations only)
+        self.expected = expected
+        self.found = found
 
     def _is(self, kind: str, text: str) -> bool:
         # K: anchor.isError: typed errors by code, anything else by message content
@@ -113,7 +125,7 @@ class _Walk:
             if not isinstance(resource, dict):
                 return path, _Err(
                     f"pattern and resource have different structures. Path: {path}. "
-                    f"Expected {go_type_name(pattern)}, found {go_type_name(resource)}"
+                    f"Expected {go_type_name(pattern)}, found {go_type_name(resource)}", "", pattern, resource
                 )
             layout = _map_layout(pattern)
             if layout.tracked:
@@ -122,8 +134,8 @@ class _Walk:
         if isinstance(pattern, list):
             if not isinstance(resource, list):
                 return path, _Err(
-                    f"validation rule failed at path {path}, resource does not satisfy the expected overlay pattern"
-                )
+                    f"validation rule failed at path {path}, resource does not satisfy the expected overlay pattern",
+                    "", pattern, resource)
             return self.array(resource, pattern, path)
         if isinstance(pattern, _SCALARS):
             if isinstance(resource, list):
@@ -217,7 +229,7 @@ class _Walk:
             out = self.element(resource[name], pattern, here)
             return out if out[1] is not None else _OK
         if kind == NEGATION:
-            return here, _Err(f"{NEG_MSG}: {here} is not allowed", "neg")
+            return here, _Err(f"{NEG_MSG}: {here} is not allowed", "neg", MISSING, resource[name])
         return self._existence(resource[name], pattern, here)
 
     def _plain(self, key: str, pattern: Any, resource: dict[str, Any], path: str) -> Outcome:
@@ -225,8 +237,12 @@ class _Walk:
         if isinstance(pattern, str) and pattern == "*":
             if value is not None:
                 return _OK
-            return path, _Err(f"{path}/{key} not found")
-        return self.element(value, pattern, f"{path}{key}/")
+            return path, _Err(f"{path}/{key} not found", "", pattern, MISSING if key not in resource else None)
+        out = self.element(value, pattern, f"{path}{key}/")
+        err = out[1]
+        if err is not None and value is None and err.found is None and key not in resource:
+            err.found = MISSING  # the failure is about this absent key
+        return out
 
     def _existence(self, value: Any, pattern: Any, here: str) -> Outcome:
         if not isinstance(value, list):
@@ -245,7 +261,7 @@ class _Walk:
                     "against items in resource"
                 )
             if not any(self.element(r, item, f"{here}{i}/")[1] is None for i, r in enumerate(value)):
-                return here, _Err(f"existence anchor validation failed at path {here}")
+                return here, _Err(f"existence anchor validation failed at path {here}", "", item, value)
         return _OK
 
 
@@ -278,7 +294,8 @@ _map_layout = IdentityMemo(_MapLayout)
 
 
 def _mismatch(resource: Any, pattern: Any, path: str) -> _Err:
-    return _Err(f"resource value '{go_sprint(resource)}' does not match '{go_sprint(pattern)}' at path {path}")
+    return _Err(f"resource value '{go_sprint(resource)}' does not match '{go_sprint(pattern)}' at path {path}",
+                "", pattern, resource)
 
 
 def match_pattern(resource: Any, pattern: Any, *, stable: bool = False) -> PatternResult:
@@ -298,7 +315,7 @@ def match_pattern(resource: Any, pattern: Any, *, stable: bool = False) -> Patte
     if err.skip:
         return PatternResult("skip", "", err.msg)
     if err.negation:
-        return PatternResult("fail", path, err.msg)
+        return PatternResult("fail", path, err.msg, err.expected, err.found)
     if walk.keys_are_missing() or not path:
-        return PatternResult("error", "", err.msg)
-    return PatternResult("fail", path, err.msg)
+        return PatternResult("error", "", err.msg, err.expected, err.found)
+    return PatternResult("fail", path, err.msg, err.expected, err.found)

@@ -36,6 +36,7 @@ from typing import Any
 
 from verno.core.cel.admission import admission_inputs, authorizer_input
 from verno.core.errors import LoadError, VernoError
+from verno.core.explain import trace_for
 from verno.core.loading import Document, validate_model
 from verno.core.matchresources import NAME_LABEL, MatchResources
 from verno.core.params import cluster_params
@@ -160,12 +161,14 @@ class AdmissionPolicy:
         rule: RuleResponse | None = None
         if not bindings:
             if self.match.matches(create, namespace):
-                rule = self._offline_rule(validate(self.compiled, {**base, "params": None}, self.failure_policy))
+                rule = self._offline_rule(validate(self.compiled, {**base, "params": None}, self.failure_policy,
+                                                        trace_for(self)))
         for binding in bindings:
             if binding.match is not None and not binding.match.matches(create, namespace):
                 continue
             params = offline_params(binding.spec.param_ref, inputs.params) if binding.spec.param_ref else None
-            rule = self._offline_rule(validate(self.compiled, {**base, "params": params}, self.failure_policy))
+            rule = self._offline_rule(validate(self.compiled, {**base, "params": params}, self.failure_policy,
+                                                    trace_for(self)))
             rule.properties["binding"] = binding.name
         return PolicyResponse(self, obj, [rule] if rule is not None else [], operation="CREATE",
                               namespace_labels=dict(request.namespace_labels))
@@ -221,7 +224,7 @@ class AdmissionPolicy:
                                               {**props, "validationActions": "Deny"}))
                 continue
             for param in found:
-                result = validate(self.compiled, {**base, "params": param}, self.failure_policy)
+                result = validate(self.compiled, {**base, "params": param}, self.failure_policy, trace_for(self))
                 rules.extend(self._admission_rules(result, props, param))
         if not rules:
             return None

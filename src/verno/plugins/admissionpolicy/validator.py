@@ -70,7 +70,9 @@ def aggregate(messages: list[str]) -> str:
     return "[" + ", ".join(distinct) + "]"
 
 
-def validate(compiled: CompiledPolicy, inputs: dict[str, Any], failure_policy: str) -> ValidateResult:
+def validate(compiled: CompiledPolicy, inputs: dict[str, Any], failure_policy: str,
+             trace: Any = None) -> ValidateResult:
+    """``trace`` (explaining only): record each expression evaluated and its value."""
     on_error = ADMIT if failure_policy == "Ignore" else DENY
     activation = Activation(inputs, compiled.variables)
     if compiled.conditions:
@@ -81,7 +83,11 @@ def validate(compiled: CompiledPolicy, inputs: dict[str, Any], failure_policy: s
                 value = activation.evaluate(program)
             except CELError as exc:
                 errors.append(_error_text(program.source, exc))
+                if trace is not None:
+                    trace.add("cel", field=f"matchConditions[{_name}]", expression=program.source, error=exc.detail)
                 continue
+            if trace is not None:
+                trace.add("cel", field=f"matchConditions[{_name}]", expression=program.source, value=value)
             if value is False:
                 unmet = True
         if unmet:
@@ -94,7 +100,11 @@ def validate(compiled: CompiledPolicy, inputs: dict[str, Any], failure_policy: s
             value = activation.evaluate(v.program)
         except CELError as exc:
             result.decisions.append(Decision(on_error, _error_text(v.source, exc), error=True, index=v.index))
+            if trace is not None:
+                trace.add("cel", field=f"validations[{v.index}]", expression=v.source, error=exc.detail)
             continue
+        if trace is not None:
+            trace.add("cel", field=f"validations[{v.index}]", expression=v.source, value=value)
         if value is True:
             result.decisions.append(Decision(ADMIT, index=v.index))
             continue

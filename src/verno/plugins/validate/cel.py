@@ -194,11 +194,11 @@ def _validate(rc: Any, compiled: CompiledCEL, inputs: dict[str, Any], all_params
     for params in all_params:
         bound = {**inputs, "params": params} if cel.has_params else inputs
         activation = Activation(bound, compiled.variables)
-        met, failure = _preconditions(compiled, activation)
+        met, failure = _preconditions(compiled, activation, rc.trace)
         if not met:
             return rc.response(Status.SKIP, SKIPPED)
         if failure is None:
-            failure = _first_denial(compiled, activation)
+            failure = _first_denial(compiled, activation, rc.trace)
             properties.update(_audit_annotations(compiled, activation))
         if failure is not None:
             return _with(rc.response(Status.FAIL, failure), properties)
@@ -221,16 +221,28 @@ def _error_message(program: Program, exc: CELError, activation: Activation) -> s
     return f"expression '{program.source}' resulted in error: {detail}"
 
 
-def _preconditions(compiled: CompiledCEL, activation: Activation) -> tuple[bool, str | None]:
+def _record(trace: Any, field: str, program: Program, value: Any = None, error: str = "") -> None:
+    if error:
+        trace.add("cel", field=field, expression=program.source, error=error)
+    else:
+        trace.add("cel", field=field, expression=program.source, value=value)
+
+
+def _preconditions(compiled: CompiledCEL, activation: Activation, trace: Any = None) -> tuple[bool, str | None]:
     """(met, failure): one false precondition => not met; otherwise errors (if any) fail the rule, as
-    Kubernetes' match conditions under failure policy Fail do (one error alone, several as a list)."""
+    Kubernetes' match conditions under failure policy Fail do (one error alone, several as a list).
+    ``trace``: record each expression and its value."""
     errors: list[str] = []
-    for program in compiled.preconditions:
+    for i, program in enumerate(compiled.preconditions):
         try:
             value = activation.evaluate(program)
         except CELError as exc:
             errors.append(_error_message(program, exc, activation))
+            if trace is not None:
+                _record(trace, f"celPreconditions[{i}]", program, error=errors[-1])
             continue
+        if trace is not None:
+            _record(trace, f"celPreconditions[{i}]", program, value)
         if value is False:
             return False, None
     if not errors:
@@ -238,15 +250,20 @@ def _preconditions(compiled: CompiledCEL, activation: Activation) -> tuple[bool,
     return True, errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
 
 
-def _first_denial(compiled: CompiledCEL, activation: Activation) -> str | None:
-    """The message of the first validation that is not true (every validation is evaluated)."""
+def _first_denial(compiled: CompiledCEL, activation: Activation, trace: Any = None) -> str | None:
+    """The message of the first validation that is not true (every validation is evaluated).
+    ``trace``: record each expression and its value."""
     denials: list[str] = []
-    for check in compiled.checks:
+    for i, check in enumerate(compiled.checks):
         try:
             value = activation.evaluate(check.program)
         except CELError as exc:
             denials.append(_error_message(check.program, exc, activation))
+            if trace is not None:
+                _record(trace, f"validate.cel.expressions[{i}]", check.program, error=denials[-1])
             continue
+        if trace is not None:
+            _record(trace, f"validate.cel.expressions[{i}]", check.program, value)
         if value is True:
             continue
         message = ""

@@ -11,12 +11,22 @@ from verno.core.results import RuleResponse, Status
 def validate_foreach(rc: Any, entries: list[Any]) -> RuleResponse | None:
     """Kyverno's validateForEach: the first non-passing entry decides; no element applied -> skip."""
     applied = 0
-    for entry in entries:
+    for position, entry in enumerate(entries):
         try:
             elements = evaluate_list(rc, entry.list_)
-        except VernoError:
+        except VernoError as exc:
+            if rc.trace is not None:
+                rc.trace.add("foreach", foreach=position, list=entry.list_, error=str(exc))
             continue  # an unresolvable list (e.g. an unknown key) contributes nothing
-        response, count = _elements(rc, entry, elements)
+        if rc.trace is not None:
+            rc.trace.add("foreach", foreach=position, list=entry.list_, elements=len(elements))
+            saved = rc.trace.enter(f"foreach[{position}]")
+            try:
+                response, count = _elements(rc, entry, elements)
+            finally:
+                rc.trace.leave(saved)
+        else:
+            response, count = _elements(rc, entry, elements)
         if response.status != Status.PASS:
             return response
         applied += count
@@ -46,7 +56,11 @@ def _elements(rc: Any, entry: Any, elements: list[Any]) -> tuple[RuleResponse, i
         try:
             rc.context.add_element(element, index, depth)
             rc.foreach_depth, rc.foreach_index = depth + 1, index
-            response = _element(rc, entry, element if scoped else None, foreach_values, index, Level, evaluate)
+            if rc.trace is not None:
+                response = _traced_element(rc, entry, element if scoped else None, foreach_values, index, Level,
+                                           evaluate)
+            else:
+                response = _element(rc, entry, element if scoped else None, foreach_values, index, Level, evaluate)
         finally:
             rc.foreach_depth, rc.foreach_index = saved_depth, saved_index
             rc.context.restore()
@@ -60,6 +74,18 @@ def _elements(rc: Any, entry: Any, elements: list[Any]) -> tuple[RuleResponse, i
             return rc.response(Status.FAIL, f"validation failure: {response.message}", path=response.path), applied
         applied += 1
     return rc.response(Status.PASS, ""), applied
+
+
+def _traced_element(rc: Any, entry: Any, scope: Any, foreach_values: dict[str, list[Any]], index: int,
+                    Level: Any, evaluate: Any) -> RuleResponse | None:
+    """One element, its steps recorded under ``element[<index>]``, then its verdict."""
+    saved = rc.trace.enter(f"element[{index}]")
+    try:
+        response = _element(rc, entry, scope, foreach_values, index, Level, evaluate)
+    finally:
+        rc.trace.leave(saved)
+    rc.trace.add("element", index=index, result=str(response.status) if response is not None else "skip")
+    return response
 
 
 def _element(rc: Any, entry: Any, scope: Any, foreach_values: dict[str, list[Any]], index: int,

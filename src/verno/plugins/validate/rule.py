@@ -14,7 +14,7 @@ from verno.core.variables import has_markers
 from verno.plugins.validate import messages
 from verno.core.failure_action import effective_action
 from verno.core.pattern.fastpath import passes_check
-from verno.core.pattern.matcher import match_pattern
+from verno.core.pattern.matcher import MISSING, UNKNOWN, match_pattern
 
 UNSUPPORTED = (("manifests", "manifests"),)
 
@@ -54,6 +54,8 @@ def validate_rule(rc: Any) -> RuleResponse | None:
     check = _plain_check(validation)
     if check is not None:
         if check(rc.request.resource):
+            if rc.trace is not None:
+                rc.trace.add("pattern", result="pass")
             return rc.response(Status.PASS, messages.passed(rc.rule.name))  # what the full evaluation says
         # what evaluate() would run next, without trying the same check again: the walker's verdict
         response = _pattern(rc, rc.resource, validation.pattern, rc.rule.name, validation.message)
@@ -103,7 +105,7 @@ def evaluate(rc: Any, level: Level) -> RuleResponse | None:
 
 def _deny(rc: Any, level: Level, rule_name: str, message: str) -> RuleResponse:
     try:
-        denied, cond_msg = rc.check_conditions(level.deny.conditions)
+        denied, cond_msg = rc.check_conditions(level.deny.conditions, "deny")
     except VernoError as exc:
         return rc.response(Status.ERROR, f"failed to check deny conditions: {exc}")
     if denied:
@@ -111,8 +113,26 @@ def _deny(rc: Any, level: Level, rule_name: str, message: str) -> RuleResponse:
     return rc.response(Status.PASS, messages.passed(rule_name))
 
 
+def _traced(rc: Any, result: Any, which: str = "") -> None:
+    """Record a pattern's verdict: where it failed, the pattern's value there and the resource's."""
+    fields: dict[str, Any] = {"pattern": which} if which else {}
+    if result.status == "pass":
+        rc.trace.add("pattern", **fields, result="pass")
+        return
+    if result.expected is not UNKNOWN:
+        fields["path"] = result.path or "/"
+        fields["expected"] = result.expected
+        if result.found is MISSING:
+            fields["missing"] = True
+        else:
+            fields["found"] = result.found
+    rc.trace.add("pattern", **fields, result=result.status, reason=result.message)
+
+
 def _pattern(rc: Any, root: Any, pattern: Any, rule_name: str, message: str, *, stable: bool = False) -> RuleResponse:
     result = match_pattern(root, pattern, stable=stable)
+    if rc.trace is not None:
+        _traced(rc, result)
     if result.status == "pass":
         return rc.response(Status.PASS, messages.passed(rule_name))
     if result.status == "skip":
@@ -131,6 +151,8 @@ def _any_pattern(rc: Any, root: Any, patterns: Any, rule_name: str, message: str
     skipped: list[str] = []
     for index, pattern in enumerate(patterns):
         result = match_pattern(root, pattern, stable=stable)
+        if rc.trace is not None:
+            _traced(rc, result, f"anyPattern[{index}]")
         if result.status == "pass":
             return rc.response(Status.PASS, f"validation rule '{rule_name}' anyPattern[{index}] passed.")
         if result.status == "skip":

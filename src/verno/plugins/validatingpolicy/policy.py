@@ -26,6 +26,7 @@ from verno.core.cel.admission import admission_inputs
 from verno.core.cel.cost import Measured, noted_measures
 from verno.core.cel.exceptions import exception_rule, exceptions_for, match_exceptions
 from verno.core.cel.program import SharedInputs
+from verno.core.explain import trace_for
 from verno.core.matchresources import MatchResources, verdict_key
 from verno.core.policykinds import KindInputs, payload_kind
 from verno.core.request import Request
@@ -154,12 +155,17 @@ class ValidatingPolicy:
     def _rule(self, variant: CompiledSpec, given: _Inputs, inputs: KindInputs) -> RuleResponse:
         """``given``: the evaluation's inputs; an admission request's are shared by every policy evaluating
         it (sizes measured once, the runtime's activation converted once)."""
+        trace = trace_for(self)  # None unless explaining
+        if trace is not None:
+            trace.add("match", clause=f"autogen {variant.config}" if variant.config else "spec.matchConstraints")
         compiled = exceptions_for(self.kind, self.name, inputs.companions, self.env, inputs.memo,
                                   variant.variables)
         values: SharedInputs | dict[str, Any] = given.shared
         if compiled:
             outcome = match_exceptions(compiled, given.plain)
             if outcome.exempt:
+                if trace is not None:
+                    trace.add("exception", result="exempt")
                 return exception_rule(outcome, RULE_TYPE)
             if outcome.error is not None:
                 return RuleResponse("evaluation", RULE_TYPE, Status.ERROR,
@@ -167,7 +173,7 @@ class ValidatingPolicy:
             exempt_values = outcome.variable()
             if exempt_values["allowedImages"] or exempt_values["allowedValues"]:
                 values = {**given.plain, "exceptions": exempt_values}  # this policy's own inputs
-        error = self._match_conditions(variant, values)
+        error = self._match_conditions(variant, values, trace)
         if error is not None:
             return error
         activation = Activation(values, variant.variables)
@@ -177,8 +183,13 @@ class ValidatingPolicy:
             try:
                 result = activation.evaluate(validation.program)
             except CELError as err:
+                if trace is not None:
+                    trace.add("cel", field=f"validations[{index}]", expression=validation.program.source,
+                              error=err.detail)
                 return RuleResponse("", RULE_TYPE, Status.ERROR, f"error: {err.detail}",
                                     properties={"cel.validationIndex": str(index)})
+            if trace is not None:
+                trace.add("cel", field=f"validations[{index}]", expression=validation.program.source, value=result)
             if result is True:
                 continue
             status, message = Status.FAIL, _message(validation, activation, index)
@@ -196,17 +207,22 @@ class ValidatingPolicy:
                 properties[key] = str(value)
         return RuleResponse("", RULE_TYPE, status, message, properties=properties)
 
-    def _match_conditions(self, variant: CompiledSpec, values: SharedInputs | dict[str, Any]) \
-            -> RuleResponse | None:
+    def _match_conditions(self, variant: CompiledSpec, values: SharedInputs | dict[str, Any],
+                          trace: Any = None) -> RuleResponse | None:
         if not variant.conditions:
             return None
         activation = Activation(values)
         first_error: CELError | None = None
         for _name, program in variant.conditions:
             try:
-                if activation.evaluate(program) is not True:
+                value = activation.evaluate(program)
+                if trace is not None:
+                    trace.add("cel", field=f"matchConditions[{_name}]", expression=program.source, value=value)
+                if value is not True:
                     return RuleResponse("", RULE_TYPE, Status.SKIP, "skip")
             except CELError as err:
+                if trace is not None:
+                    trace.add("cel", field=f"matchConditions[{_name}]", expression=program.source, error=err.detail)
                 first_error = first_error or err
         if first_error is None:
             return None
