@@ -42,6 +42,8 @@ class Outcome:
     rows: list[list[Any]] = field(default_factory=list)
     #: the policy responses themselves, kept only when PolicyReports are built
     responses: list[PolicyResponse] = field(default_factory=list)
+    #: the file and document index the resource was read from (where it is known: one process)
+    source: tuple[str, int] | None = None
 
 
 @dataclass
@@ -172,7 +174,9 @@ def outcomes(evaluation: Evaluation, files: ResourceFiles, workers: int) -> Iter
     """Outcomes in resource order: from this process, or from ``workers`` forked ones."""
     if workers <= 1:
         for doc in files:
-            yield evaluation(doc.data)
+            out = evaluation(doc.data)
+            out.source = (doc.source, doc.index)
+            yield out
         return
     global _JOB
     units = files.units()

@@ -22,7 +22,7 @@ from verno.core.errors import PluginError, VernoError
 @click.option("--detailed-results", is_flag=True, help="Add a MESSAGE column.")
 @click.option("--fail-only", is_flag=True, help="Show failing results only.")
 @click.option("--require-tests", is_flag=True, help="Fail when no test file is found.")
-@click.option("-o", "--output-format", "output_format", default="", help="json, yaml, markdown, junit, or a plugin's format.")
+@click.option("-o", "--output-format", "output_format", default="", help="json, yaml, markdown, junit, sarif, or a plugin's format.")
 @click.option("--remove-color", is_flag=True, help="Accepted for Kyverno compatibility; output has no color.")
 @registry_options
 def test_command(paths: tuple[str, ...], file_name: str, selector: str, detailed_results: bool, fail_only: bool,
@@ -63,7 +63,7 @@ def test_command(paths: tuple[str, ...], file_name: str, selector: str, detailed
                 echo(f"  Error: {error}")
                 errors += 1
                 continue
-            runner = SuiteRunner(engine, path, test, sel, echo, sources=registry_kw)
+            runner = SuiteRunner(engine, path, test, sel, echo, sources=registry_kw, document=index)
             try:
                 outcome = runner.run()
             except VernoError as exc:
@@ -71,7 +71,8 @@ def test_command(paths: tuple[str, ...], file_name: str, selector: str, detailed
                 errors += 1
                 for result, res in expected_rows(test, sel):
                     all_rows.append(TestRow(0, path, result.policy, result.rule, res, "Fail", "Test error",
-                                            str(exc), result.expected, counted_as="fail"))
+                                            str(exc), result.expected, counted_as="fail",
+                                            expectation=runner.expectation_of(result)))
                 continue
             for notice in outcome.notices:
                 echo(f"  notice: {notice}")
