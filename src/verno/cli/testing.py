@@ -97,6 +97,9 @@ class SuiteOutcome:
     rows: list[TestRow] = field(default_factory=list)
     error: str = ""
     notices: list[str] = field(default_factory=list)
+    #: the suite's policies and the kinds of its resources (for ``--coverage``); None when nothing ran
+    policy_set: Any = None
+    kinds: set[str] = field(default_factory=set)
 
 
 def discover(paths: Iterable[str], file_name: str) -> list[str]:
@@ -278,6 +281,8 @@ class SuiteRunner:
             evaluated[op] = out
             kinds[op] = kind_out
         self.echo("  Checking results ...")
+        outcome.policy_set = policy_set
+        outcome.kinds = {str(r.get("kind")) for r in [*resources, *cluster, *params] if isinstance(r, dict)}
         for result, name in wanted:
             op = result.operation or default_op
             if policy_set.find(result.policy) is None and _find_kind_policy(policy_set, result.policy):
