@@ -22,6 +22,7 @@ from typing import Any, Iterable
 
 from verno.cli.table import render
 from verno.core import wildcard
+from verno.core.kinds import parse_kind_selector
 
 #: actual results that mean the rule ran on the resource
 RAN = ("pass", "fail", "warn", "error", "skip")
@@ -148,10 +149,8 @@ def never_matches(rule: Any, known: set[str]) -> list[str]:
 def _dead_filter(res: Any, known: set[str], excluded: list[str]) -> list[str]:
     problems = []
     for selector in res.kinds:
-        kind = selector.split("/")[-1].split(".")[0]
-        parts = selector.split("/")
-        has_group = len(parts) >= 3 and parts[0] not in ("", "*")
-        if "*" in kind or "?" in kind or has_group:
+        group, _, kind, _ = parse_kind_selector(selector)
+        if "*" in kind or "?" in kind or group != "*":  # a group named: a custom resource verno cannot know
             continue
         if kind not in known:
             problems.append(f"kind {selector} is served by no known API group")
