@@ -155,6 +155,13 @@ def test_vacuous_expectations_are_errors(run, suite, expectation, problem):
     assert "1 vacuous expectation(s)" in r.stderr
 
 
+def test_an_excluded_row_expecting_skip_is_not_vacuous(run, suite):
+    (suite / "kyverno-test.yaml").write_text(
+        TEST + "  - {policy: cov, rule: untested, resources: [good], kind: Pod, result: skip}\n")
+    r, cov = _json(run, suite)
+    assert cov["vacuousExpectations"] == [] and r.exit_code == 0
+
+
 def test_excluded_rows_still_pass_without_coverage(run, suite):
     """Kyverno's counting of the rows is unchanged: an Excluded row passes without --coverage."""
     (suite / "kyverno-test.yaml").write_text(

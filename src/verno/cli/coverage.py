@@ -10,7 +10,7 @@
   ``DoesNotExist`` together), or namespaces that the rule's own exclude removes.
 * An expectation is *vacuous* when it names no existing policy, rule or resource (verno's rows already
   fail with ``Not found``/``Rule not found``) or when the rule never applied to the resource it names
-  (an ``Excluded`` row, which passes as Kyverno's CLI counts it). Under ``--coverage`` a vacuous
+  (an ``Excluded`` row expecting pass or fail, which passes as Kyverno's CLI counts it). Under ``--coverage`` a vacuous
   expectation is an error.
 """
 from __future__ import annotations
@@ -66,7 +66,8 @@ class Coverage:
             by_name.setdefault(kind_policy.key, []).append(entry)
             by_name.setdefault(kind_policy.name, []).append(entry)
         for row in rows:
-            if row.reason in ("Not found", "Rule not found") or row.actual == "excluded":
+            # an Excluded row expecting skip asserts that the rule does not apply: it is not vacuous
+            if row.reason in ("Not found", "Rule not found") or (row.actual == "excluded" and row.expected != "skip"):
                 what = {"Not found": "names no policy or resource the Test loads",
                         "Rule not found": "names no rule of the policy"}.get(row.reason,
                                                                              "the rule never applied to the resource")
