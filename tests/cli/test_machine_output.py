@@ -55,7 +55,7 @@ def test_apply_policy_report_json_and_yaml_parse_from_stdout(run, data):
 def test_apply_rejects_an_unknown_output_format(run, data):
     r = run("apply", data / "policies", "-r", data / "resources", "-p", "--output-format", "xml")
     assert r.exit_code == 2
-    assert "unknown format 'xml'; available: json, yaml" in r.stderr
+    assert "unknown format 'xml'; available: json, sarif, yaml" in r.stderr
 
 
 PLUGIN = '''

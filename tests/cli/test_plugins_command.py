@@ -15,7 +15,8 @@ def test_text_listing(run):
     assert "  context loaders (5): variable, configMap, apiCall, imageRegistry, globalReference" in out
     assert "  operators (18): Equals," in out
     assert "  JMESPath functions (51): " in out
-    assert ("  output formats (6): test:json, test:yaml, test:markdown, test:junit, apply:yaml, apply:json"
+    assert ("  output formats (8): test:json, test:yaml, test:markdown, test:junit, test:sarif, apply:yaml, "
+            "apply:json, apply:sarif"
             in out)
     assert "  hooks: verno_prepare_rule, verno_validate_rule" in out
 

@@ -47,7 +47,7 @@ from verno.core.policyset import load_policy_set
 @click.option("--warn-no-pass", is_flag=True, help="Use --warn-exit-code when nothing passed.")
 @click.option("-p", "--policy-report", "policy_report", is_flag=True, help="Print PolicyReports instead of text.")
 @click.option("--output-format", default="yaml", show_default=True,
-              help="Format of -p reports: yaml, json, or a format a plugin registers for apply.")
+              help="Format of -p reports: yaml, json; sarif (a SARIF 2.1.0 log, without -p); or a plugin's format.")
 @click.option("-t", "--table", "table", is_flag=True, help="Print results as a table.")
 @click.option("--detailed-results", is_flag=True, help="Add messages to the table.")
 @click.option("--remove-color", is_flag=True, help="Accepted for Kyverno compatibility; output has no color.")
@@ -73,7 +73,8 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
     registry_kw = click.get_current_context().with_resource(
         registry_sources(registry, allow_insecure_registry, registry_ca, docker_config, allow_egress))
     engine = Engine()
-    report_format = _report_format(engine, output_format, policy_report)
+    report_format, whole_run = _report_format(engine, output_format, policy_report)
+    policy_report = policy_report or whole_run  # a format of the whole run (SARIF) is the output by itself
     explain_mode = _explain_mode(explain, policy_report, table, output_format)
     policy_set = load_policy_set(engine, policies, exceptions)
     engine.require_handlers(policy_set.policies)
@@ -100,6 +101,7 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
     workers = worker_count(evaluation, total)
     counts = Counts()
     all_responses = []
+    sources: list[tuple[str, int] | None] = []  # where each response's resource was read from
     rows: list[list[Any]] = []
     explained: list[dict[str, Any]] = []
     progress = Progress("resources", total)
@@ -113,11 +115,12 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
             rows.append([len(rows) + 1, *row])
         all_responses.extend(outcome.responses)
         explained.extend(outcome.explained)
+        sources.extend([outcome.source] * len(outcome.responses))
     progress.close()
 
     if policy_report:
         assert report_format is not None
-        click.echo(report_format(policy_reports(all_responses, audit_warn)), nl=False)
+        click.echo(report_format(all_responses, sources, audit_warn), nl=False)
     elif explain_mode == "json":
         click.echo(json.dumps({"results": explained, "summary": counts.as_dict()}, indent=2, ensure_ascii=False))
     elif table:
@@ -128,11 +131,13 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
     sys.exit(exit_code(counts, warn_exit_code, warn_no_pass))
 
 
-def _report_format(engine: Engine, name: str, policy_report: bool) -> Callable[[list[dict[str, Any]]], str] | None:
-    """The ``--output-format`` of ``-p`` reports: ``reports -> text``, from the formats registered for apply."""
+def _report_format(engine: Engine, name: str, policy_report: bool) -> tuple[Callable[..., str] | None, bool]:
+    """The ``--output-format`` of ``-p`` reports, from the formats registered for apply: ``(responses, their
+    sources, audit_warn) -> text``, and whether it is a format of the whole run (registered with
+    ``reads="responses"``: given ``(source, response)`` pairs rather than PolicyReports, printed without -p)."""
     explicit = click.get_current_context().get_parameter_source("output_format") != ParameterSource.DEFAULT
     if not policy_report and not explicit:
-        return None
+        return None, False
     entry = engine.output_formats.get(f"apply:{name}")
     if entry is None:
         available = ", ".join(sorted(engine.output_formats.for_command("apply"))) or "none (is the output-formats " \
@@ -140,12 +145,14 @@ def _report_format(engine: Engine, name: str, policy_report: bool) -> Callable[[
         raise click.BadParameter(f"unknown format {name!r}; available: {available}", param_hint="--output-format")
     formatter = entry.value
     join = entry.options.get("join") or join_lines
+    whole_run = entry.options.get("reads") == "responses"
 
-    def render_reports(reports: list[dict[str, Any]]) -> str:
+    def render_reports(responses: list[Any], sources: list[Any], audit_warn: bool) -> str:
         texts = []
-        for report in reports:
+        inputs = [list(zip(sources, responses))] if whole_run else policy_reports(responses, audit_warn)
+        for report in inputs:
             try:
-                text = formatter(report)
+                text = formatter(report, audit_warn) if whole_run else formatter(report)
             except Exception as exc:  # noqa: BLE001 - a plugin's bug, reported as one line naming it
                 raise PluginError(f"output format {name!r} of plugin {entry.plugin} failed: "
                                   f"{type(exc).__name__}: {exc}") from exc
@@ -155,7 +162,7 @@ def _report_format(engine: Engine, name: str, policy_report: bool) -> Callable[[
             texts.append(text)
         return join_lines(texts) if len(texts) == 1 else join(texts)
 
-    return render_reports
+    return render_reports, whole_run
 
 
 def _explain_mode(explain: bool, policy_report: bool, table: bool, output_format: str) -> str:

@@ -44,6 +44,8 @@ class Outcome:
     responses: list[PolicyResponse] = field(default_factory=list)
     #: every rule's verdict with its decision trace (``--explain --output-format json``)
     explained: list[dict[str, Any]] = field(default_factory=list)
+    #: the file and document index the resource was read from (where it is known: one process)
+    source: tuple[str, int] | None = None
 
 
 @dataclass
@@ -207,7 +209,9 @@ def outcomes(evaluation: Evaluation, files: ResourceFiles, workers: int) -> Iter
     """Outcomes in resource order: from this process, or from ``workers`` forked ones."""
     if workers <= 1:
         for doc in files:
-            yield evaluation(doc.data)
+            out = evaluation(doc.data)
+            out.source = (doc.source, doc.index)
+            yield out
         return
     global _JOB
     units = files.units()

@@ -1,9 +1,12 @@
-"""Built-in output formats (a plugin): json, yaml, markdown and junit for ``verno test``; yaml and json
-for ``verno apply -p`` (``--output-format``).
+"""Built-in output formats (a plugin): json, yaml, markdown, junit and sarif for ``verno test``; yaml and
+json for ``verno apply -p`` (``--output-format``), and sarif for ``verno apply --output-format sarif``.
 
 An ``apply`` formatter receives one PolicyReport (a dict) and returns its text. When a run gives several
 reports (one per namespace), each is formatted and the texts are combined by the format's ``join``
-option, a callable given the list of texts; without one they are printed one after another.
+option, a callable given the list of texts; without one they are printed one after another. A format
+registered with ``reads="responses"`` is about the whole run instead (SARIF): it receives the list of
+``(source, PolicyResponse)`` pairs, ``source`` being ``(file, document index)`` or ``None``, and the
+``--audit-warn`` flag, and it is printed without ``-p``.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from verno.cli.sarif import apply_sarif, suite_sarif
 from verno.core.hookspecs import hookimpl
 
 
@@ -88,5 +92,7 @@ def verno_register_output_formats(register):
     register("yaml", to_yaml, command="test")
     register("markdown", to_markdown, command="test")
     register("junit", to_junit, command="test")
+    register("sarif", suite_sarif, command="test")
     register("yaml", report_yaml, command="apply", join=join_yaml)
     register("json", report_json, command="apply", join=join_json)
+    register("sarif", apply_sarif, command="apply", reads="responses")

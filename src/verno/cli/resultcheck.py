@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from verno.cli.compare import label, load_documents, pick_expected, same_resource, unified_diff
 from verno.cli.report import report_result
+from verno.cli.sarif import resource_path
 from verno.core.models.testfile import TestResult
 from verno.core.results import PolicyResponse, RuleResponse
 
@@ -41,6 +42,8 @@ class Outcome:
     reason: str
     message: str
     actual: str
+    #: the pattern path the rule failed at, where it reports one
+    path: str = ""
 
 
 class ResultChecker:
@@ -149,7 +152,8 @@ class ResultChecker:
         status = report_result(response, rule, False)
         expected = self.result.expected
         ok = status == expected
-        return Outcome(_row_label(actual), ok, "Ok" if ok else f"Want {expected}, got {status}", rule.message, status)
+        return Outcome(_row_label(actual), ok, "Ok" if ok else f"Want {expected}, got {status}", rule.message, status,
+                       resource_path(response.policy, rule))
 
 
 def _row_label(obj: dict[str, Any]) -> str:

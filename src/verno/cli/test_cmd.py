@@ -6,6 +6,8 @@ from typing import Any
 
 import click
 
+from verno.cli.coverage import Coverage, known_kinds
+from verno.cli.coverage import finish as finish_coverage
 from verno.cli.gc_policy import batch_mode
 from verno.cli.registry_opts import registry_options, registry_sources
 from verno.cli.table import render
@@ -22,13 +24,21 @@ from verno.core.errors import PluginError, VernoError
 @click.option("--detailed-results", is_flag=True, help="Add a MESSAGE column.")
 @click.option("--fail-only", is_flag=True, help="Show failing results only.")
 @click.option("--require-tests", is_flag=True, help="Fail when no test file is found.")
-@click.option("-o", "--output-format", "output_format", default="", help="json, yaml, markdown, junit, or a plugin's format.")
+@click.option("-o", "--output-format", "output_format", default="", help="json, yaml, markdown, junit, sarif, or a plugin's format.")
 @click.option("--remove-color", is_flag=True, help="Accepted for Kyverno compatibility; output has no color.")
+@click.option("--coverage", "coverage_on", is_flag=True,
+              help="Report which rules the results exercise, never exercise or can never match; vacuous "
+                   "expectations are errors.")
+@click.option("--coverage-format", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="Format of --coverage.")
+@click.option("--min-coverage", type=click.FloatRange(0, 100), default=None,
+              help="Exit non-zero when fewer than PCT percent of the rules are exercised (implies --coverage).")
 @registry_options
 def test_command(paths: tuple[str, ...], file_name: str, selector: str, detailed_results: bool, fail_only: bool,
                  require_tests: bool, output_format: str, remove_color: bool, registry: bool = False,
                  allow_insecure_registry: bool = False, registry_ca: str | None = None,
-                 docker_config: str | None = None, allow_egress: tuple[str, ...] = ()) -> None:
+                 docker_config: str | None = None, allow_egress: tuple[str, ...] = (), coverage_on: bool = False,
+                 coverage_format: str = "table", min_coverage: float | None = None) -> None:
     """Run the Kyverno test suites found in PATHS (directories are searched recursively).
 
     verifyImages rules need --registry (no registry is reached unless asked).
@@ -54,6 +64,7 @@ def test_command(paths: tuple[str, ...], file_name: str, selector: str, detailed
             click.echo(_formatted(engine, output_format, [], {"passed": 0, "failed": 0, "errors": 0}))
         return
     all_rows: list[TestRow] = []
+    coverage = Coverage() if coverage_on or min_coverage is not None else None
     errors = 0
     for path in files:
         for index, test, error in load_tests(path):
@@ -63,7 +74,7 @@ def test_command(paths: tuple[str, ...], file_name: str, selector: str, detailed
                 echo(f"  Error: {error}")
                 errors += 1
                 continue
-            runner = SuiteRunner(engine, path, test, sel, echo, sources=registry_kw)
+            runner = SuiteRunner(engine, path, test, sel, echo, sources=registry_kw, document=index)
             try:
                 outcome = runner.run()
             except VernoError as exc:
@@ -71,11 +82,14 @@ def test_command(paths: tuple[str, ...], file_name: str, selector: str, detailed
                 errors += 1
                 for result, res in expected_rows(test, sel):
                     all_rows.append(TestRow(0, path, result.policy, result.rule, res, "Fail", "Test error",
-                                            str(exc), result.expected, counted_as="fail"))
+                                            str(exc), result.expected, counted_as="fail",
+                                            expectation=runner.expectation_of(result)))
                 continue
             for notice in outcome.notices:
                 echo(f"  notice: {notice}")
             rows = outcome.rows
+            if coverage is not None and outcome.policy_set is not None:
+                coverage.add_suite(outcome.policy_set, rows, known_kinds() | outcome.kinds)
             if rows and all(r.reason == "Excluded" for r in rows):
                 echo(f"  Warning: no expectation of {name} matched any rule: every result is Excluded; "
                      "check the policy, rule and resource names")
@@ -102,10 +116,12 @@ def test_command(paths: tuple[str, ...], file_name: str, selector: str, detailed
         echo("Aggregated Failed Test Cases : ")
         failed_rows = [r for r in all_rows if not r.ok]
         echo(_table(failed_rows, detailed_results, renumber=True))
-    if failed or errors:
+    coverage_failed = coverage is not None and finish_coverage(coverage, coverage_format, min_coverage, echo,
+                                                               bool(output_format))
+    if failed or errors or coverage_failed:
         if failed:
             click.echo(f"Error: {failed} tests failed", err=True)
-        else:
+        elif errors:
             click.echo(f"Error: {errors} test document(s) could not be loaded", err=True)
         sys.exit(1)
 

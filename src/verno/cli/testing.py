@@ -48,6 +48,12 @@ class TestRow:
     expected: str = ""
     actual: str = ""
     counted_as: str = "pass"  # pass | skip | fail
+    #: where the expectation is: (Test document index, index in ``results``); for reports that point into files
+    expectation: tuple[int, int] | None = None
+    #: where the resource is: (file, document index, failing pattern path or "")
+    origin: tuple[str, int, str] | None = None
+    #: the policy's annotations (title, category, severity), for reports that describe rules
+    annotations: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -55,7 +61,8 @@ class TestRow:
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d.pop("counted_as")
+        for private in ("counted_as", "expectation", "origin", "annotations"):
+            d.pop(private)
         return d
 
 
@@ -90,6 +97,9 @@ class SuiteOutcome:
     rows: list[TestRow] = field(default_factory=list)
     error: str = ""
     notices: list[str] = field(default_factory=list)
+    #: the suite's policies and the kinds of its resources (for ``--coverage``); None when nothing ran
+    policy_set: Any = None
+    kinds: set[str] = field(default_factory=set)
 
 
 def discover(paths: Iterable[str], file_name: str) -> list[str]:
@@ -143,8 +153,11 @@ def _spec_name(spec: Any) -> str:
 
 class SuiteRunner:
     def __init__(self, engine: Engine, path: str, test: TestFile, selector: Selector, echo,
-                 sources: dict[str, Any] | None = None):
+                 sources: dict[str, Any] | None = None, document: int = 0):
         self.engine = engine
+        #: the Test's document index in its file (rows point at their expectation in it)
+        self.document = document
+        self._origins: dict[tuple[Any, Any], list[tuple[str, str, int]]] = {}
         #: extra ``Sources`` fields for every suite (registry access from ``--registry``)
         self.sources = dict(sources or {})
         self.path = path
@@ -204,7 +217,12 @@ class SuiteRunner:
         policy_set = load_policy_set(self.engine, [self._p(p) for p in t.policies])
         self.engine.require_handlers(policy_set.policies)
         self.echo("  Loading resources ...")
-        resources = [d.data for d in iter_resources([self._p(r) for r in t.resources])]
+        resource_docs = list(iter_resources([self._p(r) for r in t.resources]))
+        resources = [d.data for d in resource_docs]
+        for d in resource_docs:
+            meta = d.data.get("metadata") or {}
+            self._origins.setdefault((d.data.get("kind"), meta.get("name")), []).append(
+                (meta.get("namespace") or "", d.source, d.index))
         if t.exceptions:
             self.echo("  Loading exceptions ...")
             extra = load_policy_set(self.engine, [], [self._p(e) for e in t.exceptions])
@@ -264,6 +282,8 @@ class SuiteRunner:
             evaluated[op] = out
             kinds[op] = kind_out
         self.echo("  Checking results ...")
+        outcome.policy_set = policy_set
+        outcome.kinds = {str(r.get("kind")) for r in [*resources, *cluster, *params] if isinstance(r, dict)}
         for result, name in wanted:
             op = result.operation or default_op
             if policy_set.find(result.policy) is None and _find_kind_policy(policy_set, result.policy):
@@ -339,7 +359,8 @@ class SuiteRunner:
         ignored and every rule response is a row; a response without rules is an ``Excluded`` pass."""
         label = f"{result.kind}/{name}" if result.kind else name
         expected = result.expected
-        base = dict(test=self.path, policy=result.policy, rule=result.rule, resource=label, expected=expected)
+        base = dict(test=self.path, policy=result.policy, rule=result.rule, resource=label, expected=expected,
+                    expectation=self.expectation_of(result))
         wanted_policy = result.policy.rsplit("/", 1)[-1]
         patched_file = result.patched_resources or result.patched_resource
         checker = ResultChecker(result, self._p, set(), lambda policy, rule: False)
@@ -384,7 +405,8 @@ class SuiteRunner:
                 counted = ("skip" if expected == "skip" else "pass") if ok else "fail"
                 rows.append(TestRow(0, **{**base, "resource": where}, result="Pass" if ok else "Fail",
                                     reason="Ok" if ok else f"Want {expected}, got {status}", message=rule.message,
-                                    actual=status, counted_as=counted))
+                                    actual=status, counted_as=counted, annotations=dict(response.policy.annotations),
+                                    origin=None if key else self._origin(response.resource, rule.path)))
         if not rows:
             rows.append(TestRow(0, **base, result="Fail", reason="Not found", message="Not found",
                                 counted_as="fail"))
@@ -434,9 +456,11 @@ class SuiteRunner:
         kind = result.kind
         label = f"{kind}/{name}" if kind else name
         expected = result.expected
-        base = dict(test=self.path, policy=result.policy, rule=result.rule, resource=label, expected=expected)
-        rows: list[TestRow] = []
         prepared = policy_set.find(result.policy)
+        base = dict(test=self.path, policy=result.policy, rule=result.rule, resource=label, expected=expected,
+                    expectation=self.expectation_of(result),
+                    annotations=dict(prepared.policy.annotations) if prepared is not None else {})
+        rows: list[TestRow] = []
         if prepared is not None and result.rule and not any(
                 r.name in _rule_names(result.rule) for r in prepared.rules):
             return [TestRow(0, **base, result="Fail", reason="Rule not found",
@@ -455,8 +479,11 @@ class SuiteRunner:
             for o in outcomes:
                 where = base["resource"] if (name and o.resource == trigger_label(response.resource)) else o.resource
                 counted = ("skip" if expected == "skip" else "pass") if o.ok else "fail"
+                origin = self._origin(response.resource, o.path) if o.resource == trigger_label(response.resource) \
+                    else None
                 rows.append(TestRow(0, **{**base, "resource": where}, result="Pass" if o.ok else "Fail",
-                                    reason=o.reason, message=o.message, actual=o.actual, counted_as=counted))
+                                    reason=o.reason, message=o.message, actual=o.actual, counted_as=counted,
+                                    origin=origin))
             if not outcomes and not rows and name and _resource_matches(response.resource, name):
                 rows.append(TestRow(0, **base, result="Pass", reason="Excluded", message="Excluded",
                                     actual="excluded", counted_as="skip"))
@@ -464,6 +491,22 @@ class SuiteRunner:
             rows.append(TestRow(0, **base, result="Fail", reason="Not found", message="Not found",
                                 counted_as="fail"))
         return rows
+
+
+    def expectation_of(self, result: TestResult) -> tuple[int, int] | None:
+        for i, r in enumerate(self.test.results):
+            if r is result:
+                return self.document, i
+        return None
+
+    def _origin(self, resource: dict[str, Any], path: str) -> tuple[str, int, str] | None:
+        """(file, document, failing path) of a resource under test, found by kind, name and namespace."""
+        meta = resource.get("metadata") or {}
+        ns = meta.get("namespace") or ""
+        for namespace, source, index in self._origins.get((resource.get("kind"), meta.get("name")), ()):
+            if not namespace or namespace == ns:
+                return source, index, path
+        return None
 
 
 def _snake(name: str) -> str:
