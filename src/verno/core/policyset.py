@@ -76,14 +76,20 @@ def load_policy_set(engine: Engine, policy_paths: Iterable[str], exception_paths
     start with an empty directory; a CI run that checked nothing must not pass).
     """
     policy_paths = list(policy_paths)
-    out = PolicySet()
-    for doc in iter_path_documents(policy_paths):
-        _add(engine, out, doc, exceptions=exceptions_in_policies, policies=True)
-    for doc in iter_path_documents(exception_paths):
-        _add(engine, out, doc, exceptions=True, policies=False)
+    out = add_documents(engine, PolicySet(), iter_path_documents(policy_paths), exceptions=exceptions_in_policies)
+    add_documents(engine, out, iter_path_documents(exception_paths), policies=False)
     if policy_paths and not out.policies and not out.kind_policies and not allow_empty:
         raise LoadError(", ".join(policy_paths), f"no policies found: expected {_policy_kinds_text(engine)} "
                                                  "documents")
+    return out
+
+
+def add_documents(engine: Engine, out: PolicySet, docs: Iterable[Document], *, policies: bool = True,
+                  exceptions: bool = True) -> PolicySet:
+    """Add documents read elsewhere (a cluster's objects) to ``out``: policies (when ``policies``),
+    PolicyExceptions (when ``exceptions``) and companions, with the same checks as files get."""
+    for doc in docs:
+        _add(engine, out, doc, exceptions=exceptions, policies=policies)
     return out
 
 
