@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 from click.core import ParameterSource
@@ -28,12 +28,17 @@ from verno.cli.table import render
 from verno.core.engine import Engine
 from verno.core.errors import PluginError
 from verno.core.policykinds import KindInputs
-from verno.core.policyset import load_policy_set
+from verno.core.loading import iter_path_documents
+from verno.core.policyset import PolicySet, add_documents, load_policy_set
+
+if TYPE_CHECKING:  # pragma: no cover
+    from verno.cli.apply_cluster import Cluster, HeldResources
 
 
 @click.command("apply")
-@click.argument("policies", nargs=-1, required=True)
-@click.option("-r", "--resource", "--resources", "resources", multiple=True, help="Resource file or directory (repeatable); - for stdin.")
+@click.argument("policies", nargs=-1)
+@click.option("-r", "--resource", "--resources", "resources", multiple=True,
+              help="Resource file or directory (repeatable); - for stdin. With --cluster: a resource name.")
 @click.option("--target-resource", "--target-resources", "target_resources", multiple=True,
               help="Target resource file or directory for mutateExisting rules (repeatable).")
 @click.option("-o", "--output", "output", default="",
@@ -54,6 +59,16 @@ from verno.core.policyset import load_policy_set
 @click.option("--explain", is_flag=True,
               help="Show each rule's decision trace: as text, as JSON with --output-format json, or as the "
                    "verno.io/explain property of -p reports.")
+@click.option("-c", "--cluster", "cluster", is_flag=True,
+              help="Apply to the resources in the cluster of the kubeconfig's current context (with no POLICIES: "
+                   "the cluster's own policies).")
+@click.option("--kubeconfig", "kubeconfig", default=None, type=click.Path(dir_okay=False),
+              help="With --cluster: the kubeconfig file (default: $KUBECONFIG or ~/.kube/config).")
+@click.option("--context", "kube_context", default=None, help="With --cluster: the kubeconfig context to use.")
+@click.option("-n", "--namespace", "namespace", default="",
+              help="With --cluster: only resources (and Policies) of this namespace.")
+@click.option("--cluster-wide-resources", "cluster_wide", is_flag=True,
+              help="With --cluster and -n: also apply to cluster-scoped resources.")
 @registry_options
 def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_file: str,
                   set_values: tuple[str, ...], userinfo: str, exceptions: tuple[str, ...], audit_warn: bool,
@@ -61,14 +76,15 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
                   detailed_results: bool, remove_color: bool, target_resources: tuple[str, ...] = (),
                   output: str = "", registry: bool = False, allow_insecure_registry: bool = False,
                   registry_ca: str | None = None, docker_config: str | None = None,
-                  allow_egress: tuple[str, ...] = (), explain: bool = False) -> None:
+                  allow_egress: tuple[str, ...] = (), explain: bool = False, cluster: bool = False,
+                  kubeconfig: str | None = None, kube_context: str | None = None, namespace: str = "",
+                  cluster_wide: bool = False) -> None:
     """Apply POLICIES (files or directories) to resources.
 
     verifyImages rules need --registry: verno reaches no registry unless asked, so that CI runs never
     go to the network silently (Kyverno's CLI always does).
     """
-    if not resources:
-        raise click.UsageError("give resources with -r/--resource")
+    _check_arguments(policies, resources, cluster, kubeconfig, kube_context, namespace, cluster_wide)
     batch_mode()
     registry_kw = click.get_current_context().with_resource(
         registry_sources(registry, allow_insecure_registry, registry_ca, docker_config, allow_egress))
@@ -76,7 +92,15 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
     report_format, whole_run = _report_format(engine, output_format, policy_report)
     policy_report = policy_report or whole_run  # a format of the whole run (SARIF) is the output by itself
     explain_mode = _explain_mode(explain, policy_report, table, output_format)
-    policy_set = load_policy_set(engine, policies, exceptions)
+    live: Cluster | None = None
+    if cluster:  # the kubernetes client is loaded only for a cluster
+        from verno.cli.apply_cluster import Cluster, HeldResources
+
+        live = Cluster.connect(kubeconfig, kube_context)
+    if live is not None and not policies:
+        policy_set = _cluster_policy_set(engine, live, namespace, exceptions)
+    else:
+        policy_set = load_policy_set(engine, policies, exceptions)
     engine.require_handlers(policy_set.policies)
     notice = registry_notice(policy_set.policies, registry)
     if notice:
@@ -85,20 +109,27 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
     targets = [d.data for d in iter_resources(target_resources)] if target_resources else []
     session = Session.build(values, load_userinfo(userinfo) if userinfo else None, cluster_resources=targets,
                             **registry_kw)
+    namespaces = namespace_objects(values)
     quiet = policy_report or table or explain_mode == "json"
-    docs = ResourceFiles(resources)  # counted first, then read and evaluated one document at a time
+    docs: ResourceFiles | HeldResources
+    if live is not None:
+        docs = HeldResources(live.resources(policy_set, namespace, cluster_wide, resources), live.where)
+        namespaces = _with_cluster(live, session, namespace, namespaces)
+    else:
+        docs = ResourceFiles(resources)  # counted first, then read and evaluated one document at a time
     total = docs.count()
     keep_for_run()  # plugins, policies and held documents
     if not quiet:
         extra = f" with {len(policy_set.exceptions)} exception(s)" if policy_set.exceptions else ""
         click.echo(f"\nApplying {policy_set.rule_count + len(policy_set.kind_policies)} policy rule(s) to {total} resource(s){extra}...")
 
-    kind_inputs = KindInputs(session.sources, policy_set.companions, namespaces=namespace_objects(values),
-                             engine=engine)
+    kind_inputs = KindInputs(session.sources, policy_set.companions, namespaces=namespaces, engine=engine)
     evaluation = Evaluation(session, engine, policy_set.policies, policy_set.exceptions, audit_warn, quiet, table,
                             detailed_results, policy_report, output, policy_set.kind_policies, kind_inputs,
                             explain=explain_mode)
     workers = worker_count(evaluation, total)
+    if live is not None and workers > 1:
+        live.before_fork()
     counts = Counts()
     all_responses = []
     sources: list[tuple[str, int] | None] = []  # where each response's resource was read from
@@ -129,6 +160,54 @@ def apply_command(policies: tuple[str, ...], resources: tuple[str, ...], values_
     else:
         click.echo(f"\n{counts.line()}")
     sys.exit(exit_code(counts, warn_exit_code, warn_no_pass))
+
+
+def _check_arguments(policies: tuple[str, ...], resources: tuple[str, ...], cluster: bool, kubeconfig: str | None,
+                     kube_context: str | None, namespace: str, cluster_wide: bool) -> None:
+    if cluster:
+        if namespace and "/" in namespace:
+            raise click.BadParameter(f"{namespace!r} is not a namespace name", param_hint="-n/--namespace")
+        return
+    for flag, given in (("--kubeconfig", kubeconfig), ("--context", kube_context), ("-n/--namespace", namespace),
+                        ("--cluster-wide-resources", cluster_wide)):
+        if given:
+            raise click.UsageError(f"{flag} needs --cluster")
+    if not policies:
+        raise click.UsageError("require policy: give policy files or directories (or --cluster to apply the "
+                               "cluster's own policies to its resources)")
+    if not resources:
+        raise click.UsageError("give resources with -r/--resource (or --cluster to apply to the cluster's "
+                               "resources)")
+
+
+def _cluster_policy_set(engine: Engine, live: Cluster, namespace: str, exceptions: tuple[str, ...]) -> PolicySet:
+    """The cluster's own policies and exceptions, with the exception files given."""
+    from verno.cli.apply_cluster import ClusterError
+
+    policy_set = add_documents(engine, PolicySet(), live.policy_documents(engine, namespace))
+    if not policy_set.policies and not policy_set.kind_policies:
+        where = f" in namespace {namespace} or cluster-wide" if namespace else ""
+        raise ClusterError(f"no policies found{where} in the cluster at {live.where}: expected "
+                           f"{', '.join(['kyverno.io ClusterPolicy', 'Policy', *sorted(engine.policy_kinds.names())])}"
+                           " objects; give policy files, or create policies in the cluster")
+    return add_documents(engine, policy_set, iter_path_documents(exceptions), policies=False)
+
+
+def _with_cluster(live: Cluster, session: Session, namespace: str,
+                  given: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The cluster's Namespaces (labels for namespaceSelector, objects for ``namespaceObject``) and its API
+    for context lookups, added to the session; what a Values file gives for a namespace wins."""
+    found = live.namespaces(namespace)
+    labels = {name: dict((obj.get("metadata") or {}).get("labels") or {}) for name, obj in found.items()}
+    session.namespace_labels = {**labels, **session.namespace_labels}
+    client = live.data_source()
+    session.sources.cluster = client
+    from verno.core.cel.cluster_data import ClusterCelData
+
+    session.sources.cel_data = ClusterCelData(client, egress=session.sources.egress,
+                                              egress_timeout=session.sources.egress_timeout,
+                                              registry_client=session.sources.registry_client)
+    return {**found, **given}
 
 
 def _report_format(engine: Engine, name: str, policy_report: bool) -> tuple[Callable[..., str] | None, bool]:

@@ -102,6 +102,15 @@ def no_policies_error(engine: Engine, where: str) -> LoadError:
     return LoadError(where, f"no policies found: expected {_policy_kinds_text(engine)} documents")
 
 
+def add_documents(engine: Engine, out: PolicySet, docs: Iterable[Document], *, policies: bool = True,
+                  exceptions: bool = True) -> PolicySet:
+    """Add documents read elsewhere (a cluster's objects) to ``out``: policies (when ``policies``),
+    PolicyExceptions (when ``exceptions``) and companions, with the same checks as files get."""
+    for doc in docs:
+        _add(engine, out, doc, exceptions=exceptions, policies=policies)
+    return out
+
+
 def _policy_kinds_text(engine: Engine) -> str:
     return ", ".join(["kyverno.io ClusterPolicy", "Policy"] + sorted(engine.policy_kinds.names()))
 

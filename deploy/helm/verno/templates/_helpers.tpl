@@ -41,6 +41,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default (printf "%s-tls" (include "verno.fullname" .)) .Values.tls.existingSecret -}}
 {{- end -}}
 
+{{/* The cert-manager Certificate of the serving certificate (what inject-ca-from names). */}}
+{{- define "verno.certificateName" -}}
+{{- printf "%s-serving" (include "verno.fullname" .) -}}
+{{- end -}}
+
 {{/* Namespaces the webhooks never see: kube-system, the release namespace, and the configured ones. */}}
 {{- define "verno.excludedNamespaces" -}}
 {{- $all := list "kube-system" .Release.Namespace -}}
@@ -62,7 +67,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
       namespace: {{ $root.Release.Namespace }}
       path: {{ printf "/%s/%s" .kind $policy }}
       port: {{ $root.Values.service.port }}
-    caBundle: {{ required "webhooks.caBundle is required: base64 of the CA certificate (see values.yaml)" $root.Values.webhooks.caBundle }}
+    {{- if not $root.Values.certManager.enabled }}
+    caBundle: {{ required "webhooks.caBundle is required: base64 of the CA certificate (see values.yaml), or set certManager.enabled" $root.Values.webhooks.caBundle }}
+    {{- end }}
   failurePolicy: {{ $root.Values.webhooks.failurePolicy }}
   matchPolicy: Equivalent
   {{- if eq .kind "mutate" }}
