@@ -220,8 +220,8 @@ def test_policy_directory_with_non_policy_is_an_error(run, data, tmp_path):
 
 @pytest.mark.parametrize("policy", [
     "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: nginx}]}\n",
-    "apiVersion: policies.kyverno.io/v1\nkind: ImageValidatingPolicy\nmetadata: {name: v}\nspec:\n"
-    "  validations: [{expression: 'false'}]\n",
+    "apiVersion: kyverno.io/v2\nkind: ClusterCleanupPolicy\nmetadata: {name: v}\nspec:\n"
+    "  schedule: '* * * * *'\n  match: {any: [{resources: {kinds: [Pod]}}]}\n",
 ])
 def test_policy_that_is_not_run_fails_the_command(run, tmp_path, policy):
     """A CI gate whose policies verno cannot run must not pass: the command fails before evaluating."""
