@@ -7,7 +7,9 @@ drives it all as a user would:
 2. a Pod breaking an Enforce policy is rejected with the policy's message (`--dry-run=server`);
 3. a mutate rule's default (runAsNonRoot) is on the stored Pod;
 4. a new namespace gets its default-deny NetworkPolicy, deleted -> back, edited -> reverted;
-5. a signed image's tag is pinned to its digest on the stored Pod, an unsigned one is rejected.
+5. a signed image's tag is pinned to its digest on the stored Pod, an unsigned one is rejected;
+6. `kubectl get policyreport` shows an Audit policy's failure in the Pod's namespace, from the background scan;
+7. that policy flipped to Enforce: a new violation is denied, the old one is still reported.
 """
 from __future__ import annotations
 
@@ -44,6 +46,13 @@ DISALLOW_LATEST = cluster_policy("disallow-latest-tag", {
     "name": "require-image-tag", "match": POD,
     "validate": {"message": LATEST_MESSAGE, "pattern": {"spec": {"containers": [{"image": "!*:latest"}]}}}},
     validationFailureAction="Enforce")
+
+
+TEAM_MESSAGE = "Every Pod needs a team label."
+REQUIRE_TEAM = cluster_policy("require-team-label", {
+    "name": "team-label", "match": POD,
+    "validate": {"message": TEAM_MESSAGE, "pattern": {"metadata": {"labels": {"team": "?*"}}}}},
+    validationFailureAction="Audit", background=True)
 
 
 def verify_signed(host: str, pem: str) -> dict:
@@ -107,7 +116,7 @@ def ready_column(kubectl) -> dict[str, str]:
 
 
 def test_the_cluster_check_list(cluster, api_client, kubectl, webhook, images, tmp_path):
-    policies = [NETPOL, RUN_AS_NON_ROOT, DISALLOW_LATEST, verify_signed(images["host"], images["pem"])]
+    policies = [NETPOL, RUN_AS_NON_ROOT, DISALLOW_LATEST, verify_signed(images["host"], images["pem"]), REQUIRE_TEAM]
     (tmp_path / "policies.yaml").write_text(yaml.safe_dump_all(policies))
     controller = ControllerProcess(cluster.kubeconfig, tmp_path / "controller.log")
     try:
@@ -156,5 +165,30 @@ def test_the_cluster_check_list(cluster, api_client, kubectl, webhook, images, t
                 "-p", '{"spec":{"policyTypes":["Ingress"]}}')
         wait_for(lambda: netpol()["spec"]["policyTypes"] == ["Ingress", "Egress"], timeout=5,
                  what="edited default-deny reverted")
+
+        # 6. the background scan reports the Audit policy's failure in the Pod's namespace
+        def team_results():
+            reports = client.CustomObjectsApi(api_client).list_namespaced_custom_object(
+                "wgpolicyk8s.io", "v1alpha2", "probe", "policyreports")["items"]
+            return [(r["scope"]["name"], x["result"]) for r in reports for x in r.get("results") or []
+                    if x["policy"] == "require-team-label" and TEAM_MESSAGE in x["message"]]
+
+        wait_for(lambda: ("web", "fail") in team_results(), timeout=20,
+                 what="the Audit failure in probe's PolicyReport")
+        table = kubectl("get", "policyreport", "-n", "probe").stdout
+        assert "Pod" in table and "web" in table, table
+
+        # 7. flipped to Enforce: a new violation is denied (once the webhook has the change), the old one stays reported
+        kubectl("patch", "clusterpolicy", "require-team-label", "--type", "merge",
+                "-p", '{"spec":{"validationFailureAction":"Enforce"}}')
+        unlabelled = pod_manifest("new", "probe", images["signed"][0])
+
+        def team_denied():
+            proc = kubectl("apply", "--validate=false", "--dry-run=server", "-f", "-", input=unlabelled, check=False)
+            return proc if proc.returncode != 0 and TEAM_MESSAGE in proc.stderr else None
+
+        wait_for(team_denied, timeout=20, what="the flipped policy enforced by the webhook")
+        wait_for(lambda: ("web", "fail") in team_results(), timeout=20,
+                 what="the old violation still reported after the flip")
     finally:
         assert controller.stop() == 0, (tmp_path / "controller.log").read_text()
