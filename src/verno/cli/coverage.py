@@ -125,9 +125,9 @@ class Coverage:
 # -- rules that can never match ------------------------------------------------------------------------
 
 def known_kinds() -> set[str]:
-    from verno.cli.webhookrules import _table
+    from verno.core.kinds import BUILTIN_KINDS
 
-    return set(_table())
+    return set(BUILTIN_KINDS)
 
 
 def never_matches(rule: Any, known: set[str]) -> list[str]:
