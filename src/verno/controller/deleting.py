@@ -25,8 +25,9 @@ from typing import Any, Callable
 from verno.controller.events import EventRecorder
 from verno.controller.informer import Informer, object_key
 from verno.controller.kube import APIError, Kube, Resource
+from verno.controller.sources import KubeDataSource
 from verno.core.cel.cluster_data import ClusterCelData
-from verno.core.errors import ContextLoadError, VernoError
+from verno.core.errors import VernoError
 from verno.core.loading import Document
 from verno.core.policykinds import KindInputs
 from verno.core.request import Request
@@ -57,25 +58,6 @@ def _format_time(when: dt.datetime) -> str:
     return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class ClusterReads:
-    """The controller's client as CEL data's cluster (``raw_get``/``raw_post``), failures in its words."""
-
-    def __init__(self, kube: Kube):
-        self.kube = kube
-
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
-        try:
-            return self.kube.request(method, path, body=body)
-        except APIError as exc:
-            raise ContextLoadError(f"HTTP {exc.code} {exc.reason}: {exc.message}") from None
-
-    def raw_get(self, url_path: str) -> Any:
-        return self._call("GET", url_path)
-
-    def raw_post(self, url_path: str, body: Any) -> Any:
-        return self._call("POST", url_path, body)
-
-
 class DeletionScheduler:
     def __init__(self, kube: Kube, engine: Any, events: EventRecorder, metrics: Any, stop: threading.Event, *,
                  watch_seconds: int = 60, now: Callable[[], dt.datetime] | None = None):
@@ -86,7 +68,7 @@ class DeletionScheduler:
         self._loaded: dict[tuple[str, str], Any] = {}  # (key, resourceVersion) -> loaded policy (None: not loadable)
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self.cel_data = ClusterCelData(ClusterReads(kube))
+        self.cel_data = ClusterCelData(KubeDataSource(kube))
         self.runs = 0
         self.deleted = 0
 

@@ -1,42 +1,8 @@
-"""``verno.core.sources.ClusterClient`` over the controller's API access: what configMap and apiCall context
-entries of generate rules read while the controller evaluates them."""
+"""``verno.core.sources.ClusterClient`` over the controller's API access (the core's
+:class:`~verno.core.kube.datasource.KubeDataSource`): what configMap and apiCall context entries of the rules
+the controller evaluates read."""
 from __future__ import annotations
 
-from typing import Any
+from verno.core.kube.datasource import KubeDataSource
 
-from verno.controller.kube import APIError, Kube
-from verno.core.errors import ContextLoadError
-
-
-class KubeDataSource:
-    def __init__(self, kube: Kube):
-        self.kube = kube
-
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
-        try:
-            return self.kube.request(method, path, body=body)
-        except APIError as exc:
-            if exc.code:
-                raise ContextLoadError(f"API call {method} {path} returned HTTP {exc.code}") from None
-            raise ContextLoadError(f"API call {method} {path} failed: {exc}") from None
-
-    def _get_or_none(self, path: str) -> dict[str, Any] | None:
-        try:
-            return self.kube.request("GET", path)
-        except APIError as exc:
-            if exc.not_found:
-                return None
-            raise ContextLoadError(f"API call GET {path} returned HTTP {exc.code}" if exc.code
-                                   else f"API call GET {path} failed: {exc}") from None
-
-    def get_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._get_or_none(f"/api/v1/namespaces/{namespace}/configmaps/{name}")
-
-    def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._get_or_none(f"/api/v1/namespaces/{namespace}/secrets/{name}")
-
-    def raw_get(self, url_path: str) -> Any:
-        return self._call("GET", url_path)
-
-    def raw_post(self, url_path: str, body: Any) -> Any:
-        return self._call("POST", url_path, body)
+__all__ = ["KubeDataSource"]

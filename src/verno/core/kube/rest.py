@@ -157,6 +157,35 @@ class Kube:
         raise missing
 
     # -- objects --------------------------------------------------------------------------------------
+    def resources_matching(self, group: str, version: str, plural: str) -> list[Resource]:
+        """The resources served under ``group``/``version``/``plural`` (each may be ``*``): discovery, no
+        subresources. A group or version the cluster does not serve gives none."""
+        versions: list[tuple[str, str]] = []
+        if group in ("", "*"):
+            for v in (self.request("GET", "/api").get("versions") or []):
+                versions.append(("", str(v)))
+        if group != "":
+            for g in (self.request("GET", "/apis").get("groups") or []):
+                if group in ("*", g.get("name")):
+                    versions.extend((str(g.get("name")), str(v.get("version"))) for v in g.get("versions") or [])
+        out: list[Resource] = []
+        for g, v in versions:
+            if version not in ("*", v):
+                continue
+            try:
+                listing = self.request("GET", f"/apis/{g}/{v}" if g else f"/api/{v}")
+            except APIError as exc:
+                if exc.not_found:
+                    continue
+                raise
+            for entry in listing.get("resources") or []:
+                name = str(entry.get("name"))
+                if "/" in name or plural not in ("*", name) or "list" not in (entry.get("verbs") or ["list"]):
+                    continue
+                out.append(Resource(g, v, name, str(entry.get("kind")), bool(entry.get("namespaced"))))
+        return out
+
+    # -- objects --------------------------------------------------------------------------------------
     def get(self, res: Resource, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             return self.request("GET", res.path(namespace, name))
