@@ -38,6 +38,7 @@ from verno.core.cel.admission import admission_inputs, authorizer_input
 from verno.core.errors import LoadError, VernoError
 from verno.core.explain import trace_for
 from verno.core.loading import Document, validate_model
+from verno.core.memo import IdentityMemo
 from verno.core.matchresources import NAME_LABEL, MatchResources
 from verno.core.params import cluster_params
 from verno.core.policykinds import KindInputs, kind_key
@@ -83,20 +84,13 @@ def check_binding(doc: Document, engine: Any) -> None:
     load_binding(doc)
 
 
-_BINDINGS: dict[int, tuple[dict[str, Any], Binding]] = {}
+def _load_companion(raw: dict[str, Any]) -> Binding:
+    name = str(((raw.get("metadata") or {}) if isinstance(raw, dict) else {}).get("name") or "")
+    return load_binding(Document(f"ValidatingAdmissionPolicyBinding {name or '(unnamed)'}", 0, raw))
 
 
-def _binding(raw: dict[str, Any]) -> Binding:
-    """A companion binding, parsed once per object."""
-    entry = _BINDINGS.get(id(raw))
-    if entry is None or entry[0] is not raw:
-        name = str(((raw.get("metadata") or {}) if isinstance(raw, dict) else {}).get("name") or "")
-        binding = load_binding(Document(f"ValidatingAdmissionPolicyBinding {name or '(unnamed)'}", 0, raw))
-        if len(_BINDINGS) > 4096:
-            _BINDINGS.clear()
-        entry = (raw, binding)
-        _BINDINGS[id(raw)] = entry
-    return entry[1]
+#: a companion binding, parsed once per object
+_binding = IdentityMemo(_load_companion, maxsize=4096)
 
 
 @dataclass(eq=False)

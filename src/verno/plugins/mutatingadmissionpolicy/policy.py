@@ -35,6 +35,7 @@ from verno.core.cel.admission import admission_inputs
 from verno.core.cel.applyconfig import MutationError, apply_configuration, apply_json_patch
 from verno.core.errors import LoadError, VernoError
 from verno.core.loading import Document, validate_model
+from verno.core.memo import IdentityMemo
 from verno.core.matchresources import NAME_LABEL, MatchResources
 from verno.core.params import collect_params
 from verno.core.policykinds import KindInputs, kind_key
@@ -153,20 +154,13 @@ def check_binding(doc: Document, engine: Any) -> None:
     load_binding(doc)
 
 
-_BINDINGS: dict[int, tuple[dict[str, Any], Binding]] = {}
+def _load_companion(raw: dict[str, Any]) -> Binding:
+    name = str(((raw.get("metadata") or {}) if isinstance(raw, dict) else {}).get("name") or "")
+    return load_binding(Document(f"MutatingAdmissionPolicyBinding {name or '(unnamed)'}", 0, raw))
 
 
-def _binding(raw: dict[str, Any]) -> Binding:
-    """A companion binding, parsed once per object."""
-    entry = _BINDINGS.get(id(raw))
-    if entry is None or entry[0] is not raw:
-        name = str(((raw.get("metadata") or {}) if isinstance(raw, dict) else {}).get("name") or "")
-        binding = load_binding(Document(f"MutatingAdmissionPolicyBinding {name or '(unnamed)'}", 0, raw))
-        if len(_BINDINGS) > 4096:
-            _BINDINGS.clear()
-        entry = (raw, binding)
-        _BINDINGS[id(raw)] = entry
-    return entry[1]
+#: a companion binding, parsed once per object
+_binding = IdentityMemo(_load_companion, maxsize=4096)
 
 
 class _Failed(Exception):
