@@ -57,14 +57,9 @@ def test_json_policy(engine, tmp_path):
 @pytest.mark.parametrize("doc,expected", [
     ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
      "ConfigMap (v1) is not a policy: expected kyverno.io ClusterPolicy or Policy (or PolicyException)"),
-    ("apiVersion: policies.kyverno.io/v1alpha1\nkind: ImageValidatingPolicy\nmetadata: {name: v}\n",
-     "ImageValidatingPolicy (policies.kyverno.io/v1alpha1) is not supported yet"),
-    ("apiVersion: admissionregistration.k8s.io/v1\nkind: MutatingAdmissionPolicy\nmetadata: {name: v}\n",
-     "MutatingAdmissionPolicy (admissionregistration.k8s.io/v1) is not supported yet"),
-    ("apiVersion: admissionregistration.k8s.io/v1\nkind: MutatingAdmissionPolicyBinding\nmetadata: {name: v}\n",
-     "is not supported yet"),
     ("apiVersion: kyverno.io/v2\nkind: ClusterCleanupPolicy\nmetadata: {name: v}\n", "is not supported yet"),
-    ("apiVersion: policies.kyverno.io/v1\nkind: MutatingPolicy\nmetadata: {name: v}\n", "is not supported yet"),
+    ("apiVersion: kyverno.io/v2beta1\nkind: CleanupPolicy\nmetadata: {name: v, namespace: x}\n",
+     "CleanupPolicy (kyverno.io/v2beta1) is not supported yet"),
 ])
 def test_other_documents_are_errors(engine, tmp_path, doc, expected):
     (tmp_path / "mixed.yaml").write_text(POLICY + "---\n" + doc)

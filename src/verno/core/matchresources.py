@@ -162,3 +162,14 @@ class MatchResources:
                 if self._obj(dict((obj.get("metadata") or {}).get("labels") or {})):
                     return True
         return False
+
+
+def simple_constraints(constraints: Mapping[str, Any] | None) -> bool:
+    """One resource rule and nothing else (no names, exclusions or selectors): Kyverno's CLI then gives no
+    response to a resource the constraints do not select (with selectors, exclusions or names it gives an
+    empty one, which a Test shows as ``Excluded``)."""
+    if not constraints:
+        return True
+    rules = constraints.get("resourceRules") or []
+    return (len(rules) == 1 and not rules[0].get("resourceNames") and not constraints.get("excludeResourceRules")
+            and not constraints.get("namespaceSelector") and not constraints.get("objectSelector"))

@@ -21,7 +21,7 @@ from verno.core.cel import Activation, CELError, VariableSet
 from verno.core.cel.admission import measured_admission_inputs
 from verno.core.cel.exceptions import exception_rule, exceptions_for, match_exceptions
 from verno.core.cel.libs.kyverno_imageverify import VerifyContext, verifying
-from verno.core.matchresources import MatchResources
+from verno.core.matchresources import MatchResources, simple_constraints
 from verno.core.policykinds import KindInputs, payload_kind
 from verno.core.request import Request
 from verno.core.results import PolicyResponse, RuleResponse, Status
@@ -115,7 +115,7 @@ class ImageValidatingPolicy:
             variant = next((v for v in self.variants if v.match is not None and v.match.matches(request, namespace)),
                            None)
             if variant is None:
-                if self.variants[0].match is None or _simple(self.document):
+                if self.variants[0].match is None or simple_constraints((self.document.get("spec") or {}).get("matchConstraints")):
                     return None
                 return PolicyResponse(self, obj, [], operation=request.operation,
                                       namespace_labels=dict(request.namespace_labels))
@@ -194,12 +194,6 @@ class ImageValidatingPolicy:
                 return error(f"failed to evaluate policy: {err.detail}")
         return RuleResponse(self.name, RULE_TYPE, Status.PASS, "success", properties=properties)
 
-
-def _simple(document: Mapping[str, Any]) -> bool:
-    constraints = (document.get("spec") or {}).get("matchConstraints") or {}
-    rules = constraints.get("resourceRules") or []
-    return (len(rules) == 1 and not rules[0].get("resourceNames") and not constraints.get("excludeResourceRules")
-            and not constraints.get("namespaceSelector") and not constraints.get("objectSelector"))
 
 
 def glob_check(glob: str) -> Callable[[str], bool]:

@@ -17,7 +17,7 @@ from verno.core.cel.exceptions import COMPANION
 from verno.core.errors import LoadError
 from verno.core.hookspecs import hookimpl
 from verno.core.loading import Document, validate_model
-from verno.core.matchresources import MatchResources
+from verno.core.matchresources import MatchResources, simple_constraints
 from verno.core.policykinds import PolicyKind
 from verno.plugins.mutatingpolicy.autogen import rewrite_for_controllers
 from verno.plugins.mutatingpolicy.model import GROUP, KINDS, MutatingPolicyDocument, MutatingPolicySpec
@@ -25,26 +25,10 @@ from verno.plugins.mutatingpolicy.policy import CompiledSpec, MutatingPolicy, Mu
 
 __all__ = ["load", "verno_register_policy_kinds"]
 
-_ENVIRONMENTS: dict[tuple[int, str], tuple[Any, Any]] = {}
 
 
-def _environment(engine: Any, kind: str) -> Any:
-    registry = getattr(engine, "cel_registry", None)
-    key = (id(registry), kind)
-    cached = _ENVIRONMENTS.get(key)
-    if cached is None or cached[0] is not registry:
-        cached = _ENVIRONMENTS[key] = (registry, environment_for(kind, registry))
-    return cached[1]
 
 
-def _simple(constraints: dict[str, Any] | None) -> bool:
-    """One resource rule and nothing else: Kyverno's CLI then gives no response to resources it does not
-    select (with selectors, exclusions or names it gives an empty one)."""
-    if not constraints:
-        return True
-    rules = constraints.get("resourceRules") or []
-    return (len(rules) == 1 and not rules[0].get("resourceNames") and not constraints.get("excludeResourceRules")
-            and not constraints.get("namespaceSelector") and not constraints.get("objectSelector"))
 
 
 def _is_map(output: str) -> bool:
@@ -166,7 +150,7 @@ def load(doc: Document, engine: Any) -> MutatingPolicy:
         kind=parsed.kind, api_version=parsed.api_version, name=name, namespace=namespace, source=doc.source,
         annotations=dict(parsed.metadata.annotations), failure_policy=spec.failure_policy or "Fail",
         admission=True if admission is None else admission, background=True if background is None else background,
-        env=env, variants=variants, simple_constraints=_simple(raw_spec.get("matchConstraints")),
+        env=env, variants=variants, simple_constraints=simple_constraints(raw_spec.get("matchConstraints")),
         reinvocation_policy=spec.reinvocation_policy or "Never",
         replace_atomic=bool(evaluation and evaluation.use_server_side_apply), mutate_existing=targets,
         timeout_seconds=timeout or 10, spec=spec, document=doc.data)
@@ -175,3 +159,9 @@ def load(doc: Document, engine: Any) -> MutatingPolicy:
 @hookimpl
 def verno_register_policy_kinds(register: Any) -> None:
     register(PolicyKind(GROUP, frozenset(KINDS), "mutating-policy", load, companions=frozenset({COMPANION})))
+
+
+def _environment(engine: Any, kind: str) -> Any:
+    """The kind's environment over the engine's CEL libraries (one per engine and kind: a shared compile
+    cache); without an engine, over the built-in libraries."""
+    return engine.cel_environment(kind) if engine is not None else environment_for(kind)

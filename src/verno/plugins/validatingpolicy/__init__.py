@@ -17,7 +17,7 @@ from verno.core.cel.exceptions import COMPANION
 from verno.core.errors import LoadError
 from verno.core.hookspecs import hookimpl
 from verno.core.loading import Document, validate_model
-from verno.core.matchresources import MatchResources
+from verno.core.matchresources import MatchResources, simple_constraints
 from verno.core.policykinds import PolicyKind
 from verno.plugins.validatingpolicy.authz import AUTHZ_MODES, ENVIRONMENTS, check_output_type
 from verno.plugins.validatingpolicy.model import GROUP, KINDS, ValidatingPolicyDocument, ValidatingPolicySpec
@@ -25,30 +25,10 @@ from verno.plugins.validatingpolicy.policy import CompiledSpec, ValidatingPolicy
 
 __all__ = ["load", "verno_register_policy_kinds"]
 
-#: (library registry, kind) -> environment: one compile cache per registry and kind for the process (the
-#: registry is held, so its id is not reused while cached)
-_ENVIRONMENTS: dict[tuple[int, str], tuple[Any, Any]] = {}
 
 
-def _environment(engine: Any, kind: str) -> Any:
-    """The kind's CEL environment over the engine's library registry (the default one until engines carry
-    their own)."""
-    registry = getattr(engine, "cel_registry", None)
-    key = (id(registry), kind)
-    cached = _ENVIRONMENTS.get(key)
-    if cached is None or cached[0] is not registry:
-        cached = _ENVIRONMENTS[key] = (registry, environment_for(kind, registry))
-    return cached[1]
 
 
-def _simple(constraints: dict[str, Any] | None) -> bool:
-    """One resource rule and nothing else: Kyverno's CLI then gives no response to resources it does not
-    select (with selectors, exclusions or names it gives an empty one)."""
-    if not constraints:
-        return True
-    rules = constraints.get("resourceRules") or []
-    return (len(rules) == 1 and not rules[0].get("resourceNames") and not constraints.get("excludeResourceRules")
-            and not constraints.get("namespaceSelector") and not constraints.get("objectSelector"))
 
 
 def _compile(doc: Document, env: Any, spec: ValidatingPolicySpec, raw: dict[str, Any], config: str,
@@ -143,10 +123,16 @@ def load(doc: Document, engine: Any) -> ValidatingPolicy:
         annotations=dict(parsed.metadata.annotations), failure_policy=spec.failure_policy or "Fail",
         validation_actions=frozenset(spec.validation_actions or ["Deny"]),
         admission=True if admission is None else admission, background=True if background is None else background,
-        mode=mode, env=env, variants=variants, simple_constraints=_simple(raw_spec.get("matchConstraints")),
+        mode=mode, env=env, variants=variants, simple_constraints=simple_constraints(raw_spec.get("matchConstraints")),
         timeout_seconds=timeout or 10, spec=spec, document=doc.data)
 
 
 @hookimpl
 def verno_register_policy_kinds(register: Any) -> None:
     register(PolicyKind(GROUP, frozenset(KINDS), "validating-policy", load, companions=frozenset({COMPANION})))
+
+
+def _environment(engine: Any, kind: str) -> Any:
+    """The kind's environment over the engine's CEL libraries (one per engine and kind: a shared compile
+    cache); without an engine, over the built-in libraries."""
+    return engine.cel_environment(kind) if engine is not None else environment_for(kind)
