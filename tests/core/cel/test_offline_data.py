@@ -181,3 +181,11 @@ def test_context_file_loading(tmp_path):
                     "  - apiVersion: v1\n    metadata: {name: c}\n")
     with pytest.raises(LoadError, match=r"resources\[0\]\.kind is required"):
         load_context_file(str(path))
+
+
+def test_objects_without_an_address_are_not_served():
+    from verno.core.cel.offline import OfflineCelData
+
+    data = OfflineCelData(resources=[{"kind": "Deployment", "metadata": {"name": "x"}}, "text",
+                                     {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "d"}}])
+    assert data.resource_get("v1", "configmaps", "d", "c")["metadata"]["name"] == "c"

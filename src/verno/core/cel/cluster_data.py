@@ -31,8 +31,9 @@ class ClusterCelData:
 
     def _client(self, function: str) -> Any:
         if self._cluster is None:
-            raise FunctionError(f"{function}: no cluster is available: run verno serve with --kubeconfig or "
-                                "--in-cluster to read cluster objects")
+            raise FunctionError(f"{function}: no cluster is available: give one (verno apply --cluster, verno serve "
+                                "--kubeconfig or --in-cluster), or run under verno test with the objects in its "
+                                "clusterResources or Context file")
         return self._cluster
 
     def _call(self, function: str, method: str, path: str, body: Any = None) -> Any:

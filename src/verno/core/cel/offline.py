@@ -105,6 +105,9 @@ class OfflineCelData:
         #: (group, version, resource) -> namespace -> name -> object
         self._resources: dict[tuple[str, str, str], dict[str, dict[str, dict[str, Any]]]] = {}
         for obj in resources:
+            if not isinstance(obj, Mapping) or not isinstance(obj.get("apiVersion"), str) \
+                    or not isinstance(obj.get("kind"), str):
+                continue  # no address to read it by (its own loading reports what is wrong with it)
             group, _, version = str(obj["apiVersion"]).rpartition("/")
             gvr = (group, version, guess_resource(str(obj["kind"])))
             metadata = obj.get("metadata") or {}
