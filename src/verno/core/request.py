@@ -44,15 +44,23 @@ class Request:
     def refresh(self) -> None:
         """Recompute the derived facts (after a mutation changed the resource)."""
         obj = self.resource or self.old_resource or {}
-        meta = obj.get("metadata") or {}
-        self.kind = obj.get("kind") or ""
-        self.api_version = obj.get("apiVersion") or ""
+        # a payload (JSON, Envoy, HTTP) may be any JSON: fields of other types read as absent (a Kubernetes
+        # object's shape is checked where it is read, core/objectshape.py)
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict):
+            meta = {}
+        kind, api_version = obj.get("kind"), obj.get("apiVersion")
+        self.kind = kind if isinstance(kind, str) else ""
+        self.api_version = api_version if isinstance(api_version, str) else ""
         group, _, version = self.api_version.rpartition("/")
         self.group, self.version = group, version
-        self.name = meta.get("name") or meta.get("generateName") or ""
-        self.namespace = meta.get("namespace") or ""
-        self.labels = meta.get("labels") or {}
-        self.annotations = meta.get("annotations") or {}
+        name = meta.get("name") or meta.get("generateName")
+        namespace = meta.get("namespace")
+        labels, annotations = meta.get("labels"), meta.get("annotations")
+        self.name = name if isinstance(name, str) else ""
+        self.namespace = namespace if isinstance(namespace, str) else ""
+        self.labels = labels if isinstance(labels, dict) else {}
+        self.annotations = annotations if isinstance(annotations, dict) else {}
 
     def with_resource(self, resource: dict[str, Any]) -> "Request":
         """The same request about a changed (mutated) resource."""
