@@ -240,14 +240,16 @@ class CelGenerator:
         where = "/".join(p for p in (ref.kind, ref.namespace, ref.name) if p)
         raise GenerateFailed(f"trigger {where} (uid {ref.uid or 'unknown'}) not found in the cluster")
 
-    def _inputs(self, namespace: str) -> KindInputs:
-        namespaces: dict[str, dict[str, Any]] = {}
-        if namespace:
+    def _inputs(self, namespace: str, exceptions: list[dict[str, Any]] | None = None,
+                namespaces: dict[str, dict[str, Any]] | None = None) -> KindInputs:
+        """What an evaluation reads; ``exceptions`` and ``namespaces`` (filled as read) shared by a batch."""
+        namespaces = {} if namespaces is None else namespaces
+        if namespace and namespace not in namespaces:
             namespaces[namespace] = self.kube.get(self.kube.resource("v1", "Namespace"), "", namespace) or {}
         sources = Sources()
         sources.cel_data = self.cel_data
-        return KindInputs(sources, {f"{GROUP}/PolicyException": self._exceptions()}, namespaces=namespaces,
-                          engine=self.engine)
+        companions = {f"{GROUP}/PolicyException": self._exceptions() if exceptions is None else exceptions}
+        return KindInputs(sources, companions, namespaces=namespaces, engine=self.engine)
 
     def _exceptions(self) -> list[dict[str, Any]]:
         try:
@@ -257,9 +259,9 @@ class CelGenerator:
         items = self.kube.list(res).get("items") or []
         return [{**i, "apiVersion": i.get("apiVersion") or EXCEPTIONS[0], "kind": "PolicyException"} for i in items]
 
-    def _evaluate(self, policy: Any, request: Request) -> list[Any]:
+    def _evaluate(self, policy: Any, request: Request, inputs: KindInputs | None = None) -> list[Any]:
         """The rule responses of ``policy`` for ``request`` (none: it does not apply)."""
-        responses = self.engine.evaluate_kinds([policy], request, self._inputs(request.namespace))
+        responses = self.engine.evaluate_kinds([policy], request, inputs or self._inputs(request.namespace))
         return [r for resp in responses for r in resp.rules]
 
     def _generate(self, ur: dict[str, Any], policy: Any, ctx: RuleContext) -> list[dict[str, str]]:
@@ -393,6 +395,8 @@ class CelGenerator:
     def generate_existing(self, key: str, policy: Any) -> None:
         """Records for every existing object the policy applies to."""
         contexts: list[RuleContext] = []
+        exceptions = self._exceptions()  # read once for the whole pass
+        namespaces: dict[str, dict[str, Any]] = {}
         for res in self._targets(policy):
             listed = self.kube.list(res, policy.namespace if res.namespaced else "")
             for item in listed.get("items") or []:
@@ -401,7 +405,8 @@ class CelGenerator:
                 if meta.get("deletionTimestamp"):
                     continue
                 try:
-                    rules = self._evaluate(policy, Request(item, None, "CREATE"))
+                    request = Request(item, None, "CREATE")
+                    rules = self._evaluate(policy, request, self._inputs(request.namespace, exceptions, namespaces))
                 except (VernoError, APIError) as exc:
                     log.warning("generate existing: not evaluated", extra={"policy": key, "error": str(exc)})
                     continue
