@@ -177,6 +177,18 @@ def test_a_deleted_synchronized_policy_deletes_its_downstream(cluster, controlle
     wait_for(lambda: settings_of(cluster, "t") is None, what="downstream deleted with the policy")
 
 
+def test_a_record_given_up_is_an_event_on_the_generating_policy(cluster, controllers):
+    cluster.create(gpol())
+    controllers()
+    ghost = {"metadata": {"name": "ghost", "uid": "gone", "labels": {"team": "x"}}}  # never in the cluster
+    request_for(cluster, "team-config", ghost)
+    event = wait_for(lambda: [e for e in cluster.store.items(("", "events"))[0]
+                              if "failed after" in e.get("message", "")], what="the give-up Event")[0]
+    assert event["involvedObject"]["kind"] == "GeneratingPolicy"
+    assert event["involvedObject"]["name"] == "team-config"
+    assert "trigger Namespace/ghost (uid gone) not found" in event["message"]
+
+
 @pytest.fixture
 def webhook(cluster, api_client, tmp_path):
     client.CustomObjectsApi(api_client).create_cluster_custom_object(*GPOLS, gpol())

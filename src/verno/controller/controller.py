@@ -318,7 +318,9 @@ class Controller:
         policy = str((ur.get("spec") or {}).get("policy") or "")
         if retries > MAX_RETRIES:
             log.error("update request given up", extra={"request": name, "policy": policy, "error": message})
-            self.events.policy_warning(policy, f"{request_type(ur)} failed after {MAX_RETRIES} retries: {message}")
+            involved = self.cel_generator.involved(policy) if request_type(ur) == CEL_GENERATE else None
+            self.events.policy_warning(policy, f"{request_type(ur)} failed after {MAX_RETRIES} retries: {message}",
+                                       involved=involved)
             self.metrics.requests.inc("given_up")
             self.kube.delete(res, ns, name)
             self.queue.forget(name)

@@ -212,7 +212,7 @@ class CelGenerator:
             except downstream.PermissionDenied as exc:
                 errors.append(str(exc))
                 self.metrics.denied.inc(exc.verb, exc.kind, exc.namespace)
-                self.events.policy_warning(key, str(exc), involved=self._involved(key))
+                self.events.policy_warning(key, str(exc), involved=self.involved(key))
             except (APIError, GenerateFailed) as exc:
                 errors.append(f"policy {key}: {exc}")
         if errors:
@@ -220,7 +220,8 @@ class CelGenerator:
         return out
 
     @staticmethod
-    def _involved(key: str) -> tuple[str, str]:
+    def involved(key: str) -> tuple[str, str]:
+        """(apiVersion, kind) of the policy a key names, for its Events."""
         return f"{GROUP}/{VERSION}", KINDS[1] if "/" in key else KINDS[0]
 
     def _trigger(self, ur: dict[str, Any], ref: TriggerRef) -> tuple[dict[str, Any], dict[str, Any] | None, str]:
@@ -308,7 +309,7 @@ class CelGenerator:
             self.events.policy_normal(policy.key, "TakenOver",
                                       f"{res.kind} {meta.get('namespace') or ''}/{meta.get('name')} existed "
                                       f"without verno's labels and is now synchronized by this policy",
-                                      involved=self._involved(policy.key))
+                                      involved=self.involved(policy.key))
         pair = (res.api_version, res.kind)
         self.kinds.add(pair)
         if policy.synchronize:
