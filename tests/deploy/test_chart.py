@@ -40,6 +40,8 @@ def test_default_render_is_valid_kubernetes(render, validate):
         "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition",
         # DeletingPolicy, NamespacedDeletingPolicy
         "CustomResourceDefinition", "CustomResourceDefinition",
+        # GeneratingPolicy, NamespacedGeneratingPolicy
+        "CustomResourceDefinition", "CustomResourceDefinition",
         "ServiceAccount", "Secret", "Service", "Deployment", "PodDisruptionBudget",
         "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
         "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",

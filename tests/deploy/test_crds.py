@@ -144,14 +144,18 @@ def test_malformed_exception_is_rejected():
 
 def test_the_cel_kinds(validate):
     assert set(CEL_CRD_BY_KIND) == {"ValidatingPolicy", "NamespacedValidatingPolicy", "PolicyException",
-                                    "DeletingPolicy", "NamespacedDeletingPolicy"}
+                                    "DeletingPolicy", "NamespacedDeletingPolicy", "GeneratingPolicy",
+                                    "NamespacedGeneratingPolicy"}
     validate(list(CEL_CRD_BY_KIND.values()))
     scopes = {k: d["spec"]["scope"] for k, d in CEL_CRD_BY_KIND.items()}
     assert scopes == {"ValidatingPolicy": "Cluster", "NamespacedValidatingPolicy": "Namespaced",
                       "PolicyException": "Namespaced", "DeletingPolicy": "Cluster",
-                      "NamespacedDeletingPolicy": "Namespaced"}
-    for doc in CEL_CRD_BY_KIND.values():
-        assert [v["name"] for v in doc["spec"]["versions"] if v["served"]] == ["v1", "v1beta1", "v1alpha1"]
+                      "NamespacedDeletingPolicy": "Namespaced", "GeneratingPolicy": "Cluster",
+                      "NamespacedGeneratingPolicy": "Namespaced"}
+    for kind, doc in CEL_CRD_BY_KIND.items():
+        # Kyverno serves NamespacedGeneratingPolicy from v1beta1 on
+        served = ["v1", "v1beta1"] if kind == "NamespacedGeneratingPolicy" else ["v1", "v1beta1", "v1alpha1"]
+        assert [v["name"] for v in doc["spec"]["versions"] if v["served"]] == served
         assert [v["name"] for v in doc["spec"]["versions"] if v["storage"]] == ["v1"]
 
 

@@ -24,6 +24,7 @@ from verno.controller.denials import Denials
 from verno.controller.events import EventRecorder
 from verno.controller.exceptions import ExceptionCache
 from verno.controller.generate import GenerateFailed, Generator
+from verno.controller.generating import CelGenerator, GeneratingPolicies
 from verno.controller.informer import Informer
 from verno.controller.kube import APIError, Kube, api_client
 from verno.controller.lease import LeaderElector
@@ -38,7 +39,8 @@ from verno.controller.triggers import Triggers
 from verno.controller.workqueue import WorkQueue
 from verno.core.engine import Engine
 from verno.core.updaterequest import (
-    API_VERSION, COMPLETED, FAILED, KIND, MAX_RETRIES, MUTATE, PENDING, awaiting_status, request_type, state_of,
+    API_VERSION, CEL_GENERATE, COMPLETED, FAILED, KIND, MAX_RETRIES, MUTATE, PENDING, awaiting_status, request_type,
+    state_of,
 )
 
 log = logging.getLogger("verno.controller")
@@ -105,6 +107,9 @@ class Controller:
         self.mutator = Mutator(self.kube, self.engine, self.policies, self.events, self.metrics, self.denials,
                                self.exceptions.all, self.generator.written)
         self.mutate_triggers: MutateTriggers | None = None
+        self.gpols = GeneratingPolicies(self.kube, self.engine, self.events)
+        self.cel_generator = CelGenerator(self.kube, self.engine, self.gpols, self.events, self.metrics, self.denials,
+                                          settings.namespace, self.stop_event, watch_seconds=settings.watch_seconds)
         self.elector = LeaderElector(self.kube, settings.namespace, LEASE_NAME, self.identity,
                                      lease_duration=settings.lease_duration, renew_deadline=settings.renew_deadline,
                                      retry_period=settings.retry_period) if settings.leader_elect else None
@@ -184,6 +189,7 @@ class Controller:
                               self.stop_event, watch_seconds=self.settings.watch_seconds)
                      for kind in ("ClusterPolicy", "Policy")]
         informers += self._exception_informers()
+        informers += self.gpols.informers(self.stop_event, self.settings.watch_seconds)
         for informer in informers:
             informer.start()
         for informer in informers:  # requests are processed against a complete policy set
@@ -286,7 +292,10 @@ class Controller:
             return
         started = time.perf_counter()
         try:
-            generated = (self.mutator if request_type(ur) == MUTATE else self.generator).process(ur)
+            kind = request_type(ur)
+            processor = self.mutator if kind == MUTATE else self.cel_generator if kind == CEL_GENERATE else \
+                self.generator
+            generated = processor.process(ur)
         except GenerateFailed as exc:
             self._count(started)
             self._failed(ur, str(exc))
@@ -309,7 +318,9 @@ class Controller:
         policy = str((ur.get("spec") or {}).get("policy") or "")
         if retries > MAX_RETRIES:
             log.error("update request given up", extra={"request": name, "policy": policy, "error": message})
-            self.events.policy_warning(policy, f"{request_type(ur)} failed after {MAX_RETRIES} retries: {message}")
+            involved = self.cel_generator.involved(policy) if request_type(ur) == CEL_GENERATE else None
+            self.events.policy_warning(policy, f"{request_type(ur)} failed after {MAX_RETRIES} retries: {message}",
+                                       involved=involved)
             self.metrics.requests.inc("given_up")
             self.kube.delete(res, ns, name)
             self.queue.forget(name)

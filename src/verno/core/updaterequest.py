@@ -23,8 +23,9 @@ POLICY_LABEL = "generate.kyverno.io/policy-name"
 #: and apiVersion (``/`` written ``-``)
 MUTATE_PREFIX = "mutate.updaterequest.kyverno.io/"
 MUTATE_POLICY_LABEL = MUTATE_PREFIX + "policy-name"
-#: ``spec.requestType`` values
-GENERATE, MUTATE = "generate", "mutate"
+#: ``spec.requestType`` values (``cel-generate``: a ``policies.kyverno.io`` GeneratingPolicy's, whose
+#: ``spec.policy`` is ``name`` or, for a NamespacedGeneratingPolicy, ``namespace/name``)
+GENERATE, MUTATE, CEL_GENERATE = "generate", "mutate", "cel-generate"
 
 PENDING, COMPLETED, FAILED = "Pending", "Completed", "Failed"
 #: retries before a failing request is given up (Kyverno: "retry up to three times")
@@ -82,8 +83,12 @@ def policy_key(name: str, namespace: str = "") -> str:
 
 def generate_request(policy: str, contexts: list[RuleContext], namespace: str, *,
                      admission_request: dict[str, Any] | None = None,
-                     generated: list[dict[str, str]] | None = None) -> dict[str, Any]:
+                     generated: list[dict[str, str]] | None = None,
+                     kind: str = GENERATE) -> dict[str, Any]:
     """A generate UpdateRequest for ``policy`` (its key) in ``namespace`` (the controller's).
+
+    ``kind`` is the ``requestType``: ``generate`` (a ClusterPolicy's or Policy's rules) or ``cel-generate``
+    (a GeneratingPolicy's; its one rule context names the policy as its rule).
 
     ``admission_request`` is the AdmissionRequest that caused it (absent for policy and downstream events);
     ``generated`` prefills ``status.generatedResources`` (a policy deletion names what to delete).
@@ -97,7 +102,7 @@ def generate_request(policy: str, contexts: list[RuleContext], namespace: str, *
     body: dict[str, Any] = {
         "apiVersion": API_VERSION, "kind": KIND,
         "metadata": {"generateName": "ur-", "namespace": namespace, "labels": {POLICY_LABEL: name[:63]}},
-        "spec": {"requestType": "generate", "policy": policy, "rule": "", "resource": {},
+        "spec": {"requestType": kind, "policy": policy, "rule": "", "resource": {},
                  "ruleContext": [c.to_dict() for c in contexts], "context": context},
     }
     if generated is not None:

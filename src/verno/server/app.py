@@ -22,6 +22,7 @@ from verno.server.evalpool import EvalPool, EvaluationFailed, EvaluationStale, E
 from verno.server.evaluate import Evaluator
 from verno.server.policies import failure_policy, has_match_conditions
 from verno.server.metrics import CONTENT_TYPE, Metrics
+from verno.server.gpol_handoff import GeneratingWork, generating_policies
 from verno.server.mutate_handoff import mutate_existing_rules
 from verno.server.settings import Settings
 
@@ -257,12 +258,17 @@ class App:
             return
         if review.request.get("dryRun"):
             return
-        policies = tuple(p for p in evaluator.store.snapshot.policies
+        snapshot = evaluator.store.snapshot
+        policies = tuple(p for p in snapshot.policies
                          if ("generate" in p.kinds or mutate_existing_rules(p)) and _on_route(p, key))
-        if not policies:
+        # GeneratingPolicies: from every shared validating route (each cluster registers one)
+        gpols = generating_policies(evaluator.engine, snapshot.kind_policies) \
+            if "/finegrained/" not in key else ()
+        if not policies and not gpols:
             return
         request = build_request(review, evaluator.store.namespace_labels(review.namespace))
-        evaluator.handoff.offer(policies, request, review.request)
+        evaluator.handoff.offer(policies, request, review.request,
+                                GeneratingWork(evaluator.engine, gpols, snapshot.companions) if gpols else None)
 
     def _excluded(self, review: Review) -> bool:
         if review.namespace in self.excluded:

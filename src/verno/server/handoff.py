@@ -10,7 +10,8 @@ backoff (0.5 s doubling, given up after about 3 s, logged). What a rule is conce
   DELETE): its downstream is deleted (``deleteDownstream``).
 
 mutateExisting rules get one ``requestType: mutate`` record each, chosen by ``server/mutate_handoff.py`` and
-written on the same path.
+written on the same path; GeneratingPolicies one ``requestType: cel-generate`` record each, chosen by
+``server/gpol_handoff.py``.
 """
 from __future__ import annotations
 
@@ -22,7 +23,10 @@ from typing import Any, Callable
 
 from verno.core.prepare import PreparedPolicy, PreparedRule
 from verno.core.request import Request
-from verno.core.updaterequest import PLURAL, API_VERSION, RuleContext, TriggerRef, generate_request, mutate_request
+from verno.core.updaterequest import (
+    CEL_GENERATE, PLURAL, API_VERSION, RuleContext, TriggerRef, generate_request, mutate_request,
+)
+from verno.server.gpol_handoff import GeneratingWork, generating_contexts
 from verno.server.mutate_handoff import mutate_work
 
 log = logging.getLogger("verno.server.handoff")
@@ -92,11 +96,23 @@ class HandOff:
         self.lost = 0
         self._lock = threading.Lock()
 
-    def offer(self, policies: tuple[PreparedPolicy, ...], request: Request, admission: dict[str, Any]) -> None:
-        """Queue the work of one admitted request (returns at once)."""
-        self.pool.submit(self._run, policies, request, admission)
+    def offer(self, policies: tuple[PreparedPolicy, ...], request: Request, admission: dict[str, Any],
+              generating: GeneratingWork | None = None) -> None:
+        """Queue the work of one admitted request (returns at once); ``generating``: the GeneratingPolicies
+        to consider besides ``policies``."""
+        self.pool.submit(self._run, policies, request, admission, generating)
 
-    def _run(self, policies: tuple[PreparedPolicy, ...], request: Request, admission: dict[str, Any]) -> None:
+    def _run(self, policies: tuple[PreparedPolicy, ...], request: Request, admission: dict[str, Any],
+             generating: GeneratingWork | None = None) -> None:
+        if generating is not None and generating.policies:
+            try:  # GeneratingPolicies: one cel-generate record each (server/gpol_handoff.py)
+                gpol_work = generating_contexts(generating, request, self.background_user)
+            except Exception:
+                log.exception("generating policy hand-off: evaluation failed", extra={"uid": admission.get("uid")})
+                gpol_work = {}
+            for policy, contexts in gpol_work.items():
+                self._write(generate_request(policy, contexts, self.namespace, admission_request=admission,
+                                             kind=CEL_GENERATE), policy)
         try:
             work = rule_contexts(policies, request, self.background_user)
         except Exception:

@@ -68,6 +68,8 @@ class GeneratingPolicy:
     synchronize: bool = False
     generate_existing: bool = False
     orphan_downstream: bool = False
+    #: requests made by the controller itself are not handed over (``evaluation.skipBackgroundRequests``)
+    skip_background_requests: bool = True
     report_source: str = "KyvernoGeneratingPolicy"
     failure_policy: str = "Ignore"  # no failurePolicy field: Kyverno treats it as Ignore
     validation_actions: frozenset[str] = frozenset()
