@@ -144,12 +144,16 @@ def test_malformed_exception_is_rejected():
 
 def test_the_cel_kinds(validate):
     assert set(CEL_CRD_BY_KIND) == {"ValidatingPolicy", "NamespacedValidatingPolicy", "PolicyException",
-                                    "DeletingPolicy", "NamespacedDeletingPolicy"}
+                                    "DeletingPolicy", "NamespacedDeletingPolicy",
+                                    "MutatingPolicy", "NamespacedMutatingPolicy",
+                                    "ImageValidatingPolicy", "NamespacedImageValidatingPolicy"}
     validate(list(CEL_CRD_BY_KIND.values()))
     scopes = {k: d["spec"]["scope"] for k, d in CEL_CRD_BY_KIND.items()}
     assert scopes == {"ValidatingPolicy": "Cluster", "NamespacedValidatingPolicy": "Namespaced",
                       "PolicyException": "Namespaced", "DeletingPolicy": "Cluster",
-                      "NamespacedDeletingPolicy": "Namespaced"}
+                      "NamespacedDeletingPolicy": "Namespaced", "MutatingPolicy": "Cluster",
+                      "NamespacedMutatingPolicy": "Namespaced", "ImageValidatingPolicy": "Cluster",
+                      "NamespacedImageValidatingPolicy": "Namespaced"}
     for doc in CEL_CRD_BY_KIND.values():
         assert [v["name"] for v in doc["spec"]["versions"] if v["served"]] == ["v1", "v1beta1", "v1alpha1"]
         assert [v["name"] for v in doc["spec"]["versions"] if v["storage"]] == ["v1"]
