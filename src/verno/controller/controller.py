@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from verno.controller.cel_mutate import CelMutator
 from verno.controller.deleting import DeletionScheduler
 from verno.controller.denials import Denials
 from verno.controller.events import EventRecorder
@@ -38,7 +39,8 @@ from verno.controller.triggers import Triggers
 from verno.controller.workqueue import WorkQueue
 from verno.core.engine import Engine
 from verno.core.updaterequest import (
-    API_VERSION, COMPLETED, FAILED, KIND, MAX_RETRIES, MUTATE, PENDING, awaiting_status, request_type, state_of,
+    API_VERSION, CEL_MUTATE, COMPLETED, FAILED, KIND, MAX_RETRIES, MUTATE, PENDING, awaiting_status, request_type,
+    state_of,
 )
 
 log = logging.getLogger("verno.controller")
@@ -104,6 +106,7 @@ class Controller:
         self.exceptions = ExceptionCache()
         self.mutator = Mutator(self.kube, self.engine, self.policies, self.events, self.metrics, self.denials,
                                self.exceptions.all, self.generator.written)
+        self.cel_mutator = CelMutator(self.kube, self.engine, self.mutator, self.events, self.metrics, self.denials)
         self.mutate_triggers: MutateTriggers | None = None
         self.elector = LeaderElector(self.kube, settings.namespace, LEASE_NAME, self.identity,
                                      lease_duration=settings.lease_duration, renew_deadline=settings.renew_deadline,
@@ -286,7 +289,9 @@ class Controller:
             return
         started = time.perf_counter()
         try:
-            generated = (self.mutator if request_type(ur) == MUTATE else self.generator).process(ur)
+            kind = request_type(ur)
+            worker = self.mutator if kind == MUTATE else self.cel_mutator if kind == CEL_MUTATE else self.generator
+            generated = worker.process(ur)
         except GenerateFailed as exc:
             self._count(started)
             self._failed(ur, str(exc))

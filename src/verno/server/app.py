@@ -17,6 +17,7 @@ from typing import Any, Awaitable, Callable
 from verno.core.request import Request
 from verno.server import reloading
 from verno.server.admission import BadReview, Review, build_request, parse_review, review_response
+from verno.server.cel_mutate_handoff import cel_mutate_bodies, on_route
 from verno.server.decide import Decision, failed_decision, matching_policies
 from verno.server.evalpool import EvalPool, EvaluationFailed, EvaluationStale, EvaluationTimedOut
 from verno.server.evaluate import Evaluator
@@ -257,12 +258,20 @@ class App:
             return
         if review.request.get("dryRun"):
             return
-        policies = tuple(p for p in evaluator.store.snapshot.policies
+        snapshot = evaluator.store.snapshot
+        policies = tuple(p for p in snapshot.policies
                          if ("generate" in p.kinds or mutate_existing_rules(p)) and _on_route(p, key))
-        if not policies:
+        mutators = tuple(p for p in snapshot.mutators if on_route(p, key))
+        if not policies and not mutators:
             return
         request = build_request(review, evaluator.store.namespace_labels(review.namespace))
-        evaluator.handoff.offer(policies, request, review.request)
+        if policies:
+            evaluator.handoff.offer(policies, request, review.request)
+        if mutators:  # a MutatingPolicy's mutateExisting (server/cel_mutate_handoff.py)
+            handoff, inputs = evaluator.handoff, evaluator.kind_inputs(snapshot, request, evaluator.sources)
+            evaluator.handoff.submit(lambda: cel_mutate_bodies(
+                evaluator.engine, mutators, request, inputs, review.request, handoff.namespace,
+                handoff.background_user), "cel-mutate hand-off")
 
     def _excluded(self, review: Review) -> bool:
         if review.namespace in self.excluded:
