@@ -179,3 +179,22 @@ def test_a_target_changed_meanwhile_is_read_again(cluster, controllers, api_clie
     stored = cluster.get("v1", "Secret", "db", "team-a")
     assert stored["metadata"]["labels"] == {"sync": "yes", "owner": "someone"}
     assert raced == [True]
+
+
+def test_a_target_expression_reads_its_targets_from_the_cluster(cluster, controllers, api_client):
+    policy = sync_policy()
+    policy["spec"]["targetMatchConstraints"] = {
+        "expression": "resource.List('v1', 'secrets', object.metadata.namespace)"}
+    cluster.create(policy)
+    for ns in ("team-a", "team-b"):
+        cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    cluster.create(secret("db", sync="yes"))
+    cluster.create(secret("plain"))
+    cluster.create(secret("db", "team-b", sync="yes"))
+    controllers()
+    _record(cluster, "sync-secrets", _trigger(cluster))
+    wait_for(lambda: synced(cluster, "db") == "yes", timeout=15, what="the listed, labelled Secret patched")
+    wait_for(lambda: not records(api_client), what="the record cleaned up")
+    assert synced(cluster, "plain") is None and synced(cluster, "db", "team-b") is None
+    assert synced(cluster, "trigger") is None and "annotations" not in cluster.get(
+        "v1", "ConfigMap", "trigger", "team-a")["metadata"]
