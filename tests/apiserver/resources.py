@@ -91,6 +91,9 @@ BUILTINS: tuple[ResourceType, ...] = (
        status=True),
     _b("admissionregistration.k8s.io/v1", "validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding",
        False),
+    _b("admissionregistration.k8s.io/v1", "mutatingadmissionpolicies", "MutatingAdmissionPolicy", False),
+    _b("admissionregistration.k8s.io/v1", "mutatingadmissionpolicybindings", "MutatingAdmissionPolicyBinding",
+       False),
     _b("apiextensions.k8s.io/v1", "customresourcedefinitions", "CustomResourceDefinition", False, ["crd", "crds"],
        status=True),
 )

@@ -13,6 +13,7 @@ helm_python = pytest.importorskip("helm_python", reason="Helm's engine (helm-pyt
 
 from verno.core.engine import Engine
 from verno.core.policyset import load_policy_set
+from verno.server.cluster import NAMESPACES, POLICY_KINDS, kind_collections
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policies"
 
@@ -42,6 +43,8 @@ def test_default_render_is_valid_kubernetes(render, validate):
         "CustomResourceDefinition", "CustomResourceDefinition",
         # GeneratingPolicy, NamespacedGeneratingPolicy
         "CustomResourceDefinition", "CustomResourceDefinition",
+        # MutatingPolicy, NamespacedMutatingPolicy, ImageValidatingPolicy, NamespacedImageValidatingPolicy
+        "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition",
         "ServiceAccount", "Secret", "Service", "Deployment", "PodDisruptionBudget",
         "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
         "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
@@ -228,6 +231,9 @@ def test_rbac(render):
             ("policies.kyverno.io", "namespacedvalidatingpolicies"), ("policies.kyverno.io", "policyexceptions"),
             ("admissionregistration.k8s.io", "validatingadmissionpolicies"),
             ("admissionregistration.k8s.io", "validatingadmissionpolicybindings")} <= readable
+    # every collection the webhook's cluster mode lists and watches (a 403 would keep it from ever being ready)
+    watched = {(w.group, w.plural) for w in (*POLICY_KINDS, *kind_collections(Engine()), NAMESPACES)}
+    assert watched - readable == set()
     # CEL `authorizer` checks are SubjectAccessReviews, created (never read back)
     assert {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"],
             "verbs": ["create"]} in admission

@@ -224,6 +224,12 @@ def test_controller_rbac(render):
     assert not [h for h in held if h[2] == "leases" and h[0] != ns]
     assert can(held, "*", "", "namespaces", "get", "list", "watch")
     assert can(held, "*", "", "events", "create", "patch")
+    # the CEL kinds it runs: MutatingPolicy mutateExisting, DeletingPolicy schedules (and their last run)
+    for resource in ("mutatingpolicies", "namespacedmutatingpolicies", "deletingpolicies",
+                     "namespaceddeletingpolicies", "policyexceptions"):
+        assert can(held, "*", "policies.kyverno.io", resource, "get", "list", "watch"), resource
+    for resource in ("deletingpolicies/status", "namespaceddeletingpolicies/status"):
+        assert can(held, "*", "policies.kyverno.io", resource, "get", "update"), resource
     # the default kinds generate rules may create and keep in sync
     for group, resource in (("networking.k8s.io", "networkpolicies"), ("", "configmaps"), ("", "secrets"),
                             ("", "resourcequotas"), ("", "limitranges"), ("rbac.authorization.k8s.io", "roles"),

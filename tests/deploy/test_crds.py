@@ -145,13 +145,16 @@ def test_malformed_exception_is_rejected():
 def test_the_cel_kinds(validate):
     assert set(CEL_CRD_BY_KIND) == {"ValidatingPolicy", "NamespacedValidatingPolicy", "PolicyException",
                                     "DeletingPolicy", "NamespacedDeletingPolicy", "GeneratingPolicy",
-                                    "NamespacedGeneratingPolicy"}
+                                    "NamespacedGeneratingPolicy", "MutatingPolicy", "NamespacedMutatingPolicy",
+                                    "ImageValidatingPolicy", "NamespacedImageValidatingPolicy"}
     validate(list(CEL_CRD_BY_KIND.values()))
     scopes = {k: d["spec"]["scope"] for k, d in CEL_CRD_BY_KIND.items()}
     assert scopes == {"ValidatingPolicy": "Cluster", "NamespacedValidatingPolicy": "Namespaced",
                       "PolicyException": "Namespaced", "DeletingPolicy": "Cluster",
                       "NamespacedDeletingPolicy": "Namespaced", "GeneratingPolicy": "Cluster",
-                      "NamespacedGeneratingPolicy": "Namespaced"}
+                      "NamespacedGeneratingPolicy": "Namespaced", "MutatingPolicy": "Cluster",
+                      "NamespacedMutatingPolicy": "Namespaced", "ImageValidatingPolicy": "Cluster",
+                      "NamespacedImageValidatingPolicy": "Namespaced"}
     for kind, doc in CEL_CRD_BY_KIND.items():
         # Kyverno serves NamespacedGeneratingPolicy from v1beta1 on
         served = ["v1", "v1beta1"] if kind == "NamespacedGeneratingPolicy" else ["v1", "v1beta1", "v1alpha1"]

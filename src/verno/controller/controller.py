@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from verno.controller.cel_mutate import CelMutator
 from verno.controller.deleting import DeletionScheduler
 from verno.controller.denials import Denials
 from verno.controller.events import EventRecorder
@@ -39,7 +40,8 @@ from verno.controller.triggers import Triggers
 from verno.controller.workqueue import WorkQueue
 from verno.core.engine import Engine
 from verno.core.updaterequest import (
-    API_VERSION, CEL_GENERATE, COMPLETED, FAILED, KIND, MAX_RETRIES, MUTATE, PENDING, awaiting_status, request_type,
+    API_VERSION, CEL_GENERATE, CEL_MUTATE, COMPLETED, FAILED, KIND, MAX_RETRIES, MUTATE, PENDING, awaiting_status,
+    request_type,
     state_of,
 )
 
@@ -106,6 +108,7 @@ class Controller:
         self.exceptions = ExceptionCache()
         self.mutator = Mutator(self.kube, self.engine, self.policies, self.events, self.metrics, self.denials,
                                self.exceptions.all, self.generator.written)
+        self.cel_mutator = CelMutator(self.kube, self.engine, self.mutator, self.events, self.metrics, self.denials)
         self.mutate_triggers: MutateTriggers | None = None
         self.gpols = GeneratingPolicies(self.kube, self.engine, self.events)
         self.cel_generator = CelGenerator(self.kube, self.engine, self.gpols, self.events, self.metrics, self.denials,
@@ -294,7 +297,7 @@ class Controller:
         try:
             kind = request_type(ur)
             processor = self.mutator if kind == MUTATE else self.cel_generator if kind == CEL_GENERATE else \
-                self.generator
+                self.cel_mutator if kind == CEL_MUTATE else self.generator
             generated = processor.process(ur)
         except GenerateFailed as exc:
             self._count(started)

@@ -93,7 +93,8 @@ class Mutator:
         return []
 
     # -- the trigger ----------------------------------------------------------------------------------------
-    def _trigger(self, ur: dict[str, Any]) -> Request:
+    def trigger(self, ur: dict[str, Any]) -> Request:
+        """The trigger of a mutate request, as the engine sees it (see the module's step 1)."""
         admission = admission_of(ur) or {}
         operation = str(admission.get("operation") or "CREATE")
         user_info = admission.get("userInfo") if isinstance(admission.get("userInfo"), dict) else None
@@ -128,7 +129,7 @@ class Mutator:
     # -- the rule -------------------------------------------------------------------------------------------
     def _mutate(self, ur: dict[str, Any], prepared: PreparedPolicy, rule: PreparedRule) -> None:
         key = prepared.policy.key
-        request = self._trigger(ur)
+        request = self.trigger(ur)
         targets = ClusterTargets(self.kube, prepared.policy.namespace or "")
         sources = Sources(cluster=self.data_source, targets=targets)
         responses = self.engine.evaluate([one_rule(prepared, rule)], request, sources=sources,

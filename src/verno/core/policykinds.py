@@ -68,6 +68,10 @@ class KindPolicy(Protocol):
     # Optional: ``admission_message(rule, action) -> str``, the words of a denial (``action`` "Deny") or a
     # warning ("Warn") at admission; without it, Kyverno's ``Policy <name> failed: <message>``. A rule's
     # ``validationActions`` property (comma-separated) overrides :attr:`validation_actions` for that rule.
+    # Optional: ``mutate_existing``, truthy for a mutating policy that patches existing objects (targets)
+    # instead of the admitted one; it is then given its candidate targets in :attr:`KindInputs.targets`
+    # (``verno controller`` lists them from its ``spec.targetMatchConstraints.resourceRules``, else its
+    # ``spec.matchConstraints.resourceRules``) and answers one rule per target carrying the patched target.
 
     def evaluate(self, request: Request, inputs: KindInputs, *, payload: bool | str = False) \
             -> PolicyResponse | None:

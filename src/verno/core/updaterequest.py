@@ -26,6 +26,8 @@ MUTATE_POLICY_LABEL = MUTATE_PREFIX + "policy-name"
 #: ``spec.requestType`` values (``cel-generate``: a ``policies.kyverno.io`` GeneratingPolicy's, whose
 #: ``spec.policy`` is ``name`` or, for a NamespacedGeneratingPolicy, ``namespace/name``)
 GENERATE, MUTATE, CEL_GENERATE = "generate", "mutate", "cel-generate"
+#: a MutatingPolicy's mutateExisting for one trigger (``spec.policy`` the policy's key, ``spec.rule`` empty)
+CEL_MUTATE = "cel-mutate"
 
 PENDING, COMPLETED, FAILED = "Pending", "Completed", "Failed"
 #: retries before a failing request is given up (Kyverno: "retry up to three times")
@@ -160,6 +162,15 @@ def mutate_request(policy: str, rule: str, trigger: TriggerRef, namespace: str, 
     body["metadata"]["labels"] = mutate_labels(policy, trigger)
     body["spec"].update(requestType=MUTATE, rule=rule, resource=trigger.to_dict())
     del body["spec"]["ruleContext"]
+    return body
+
+
+def cel_mutate_request(policy: str, trigger: TriggerRef, namespace: str, *,
+                       admission_request: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A ``cel-mutate`` UpdateRequest: a MutatingPolicy's (``policy`` its key, ``namespace/name`` for a
+    NamespacedMutatingPolicy) mutateExisting for one trigger; the labels as for :func:`mutate_request`."""
+    body = mutate_request(policy, "", trigger, namespace, admission_request=admission_request)
+    body["spec"]["requestType"] = CEL_MUTATE
     return body
 
 

@@ -17,6 +17,7 @@ from typing import Any, Awaitable, Callable
 from verno.core.request import Request
 from verno.server import reloading
 from verno.server.admission import BadReview, Review, build_request, parse_review, review_response
+from verno.server.cel_mutate_handoff import cel_mutate_bodies, on_route
 from verno.server.decide import Decision, failed_decision, matching_policies
 from verno.server.evalpool import EvalPool, EvaluationFailed, EvaluationStale, EvaluationTimedOut
 from verno.server.evaluate import Evaluator
@@ -264,11 +265,18 @@ class App:
         # GeneratingPolicies: from every shared validating route (each cluster registers one)
         gpols = generating_policies(evaluator.engine, snapshot.kind_policies) \
             if "/finegrained/" not in key else ()
-        if not policies and not gpols:
+        mutators = tuple(p for p in snapshot.mutators if on_route(p, key))
+        if not policies and not gpols and not mutators:
             return
         request = build_request(review, evaluator.store.namespace_labels(review.namespace))
-        evaluator.handoff.offer(policies, request, review.request,
-                                GeneratingWork(evaluator.engine, gpols, snapshot.companions) if gpols else None)
+        if policies or gpols:
+            evaluator.handoff.offer(policies, request, review.request,
+                                    GeneratingWork(evaluator.engine, gpols, snapshot.companions) if gpols else None)
+        if mutators:  # a MutatingPolicy's mutateExisting (server/cel_mutate_handoff.py)
+            handoff, inputs = evaluator.handoff, evaluator.kind_inputs(snapshot, request, evaluator.sources)
+            evaluator.handoff.submit(lambda: cel_mutate_bodies(
+                evaluator.engine, mutators, request, inputs, review.request, handoff.namespace,
+                handoff.background_user), "cel-mutate hand-off")
 
     def _excluded(self, review: Review) -> bool:
         if review.namespace in self.excluded:

@@ -102,6 +102,20 @@ class HandOff:
         to consider besides ``policies``."""
         self.pool.submit(self._run, policies, request, admission, generating)
 
+    def submit(self, work: Callable[[], list[tuple[dict[str, Any], str]]], what: str = "hand-off") -> None:
+        """Queue ``work`` (returns at once): on the pool it makes UpdateRequests ``(body, policy key)``, each
+        then written with the same backoff."""
+        self.pool.submit(self._run_work, work, what)
+
+    def _run_work(self, work: Callable[[], list[tuple[dict[str, Any], str]]], what: str) -> None:
+        try:
+            bodies = work()
+        except Exception:
+            log.exception(f"{what}: matching failed")
+            return
+        for body, policy in bodies:
+            self._write(body, policy)
+
     def _run(self, policies: tuple[PreparedPolicy, ...], request: Request, admission: dict[str, Any],
              generating: GeneratingWork | None = None) -> None:
         if generating is not None and generating.policies:

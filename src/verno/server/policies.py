@@ -73,6 +73,9 @@ class Snapshot:
     kind_policies: tuple[Any, ...] = ()
     kinds_by_endpoint: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     companions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: policies of plugin-registered kinds that patch existing targets (a MutatingPolicy's mutateExisting),
+    #: handed to the controller whether or not they also run at admission
+    mutators: tuple[Any, ...] = ()
 
     @classmethod
     def build(cls, policies: Iterable[PreparedPolicy], exceptions: Iterable[Any], generation: int,
@@ -105,7 +108,7 @@ class Snapshot:
         companions = dict(companions or {})
         return cls(active, exceptions, views, rules, generation,
                    set_digest(policies, exceptions, kind_policies, companions), active_kinds, kinds_by_endpoint,
-                   companions)
+                   companions, tuple(k for k in kind_policies if getattr(k, "mutate_existing", None)))
 
     def for_endpoint(self, route: str) -> tuple[PreparedPolicy, ...]:
         """Policies for a route key: ``mutate``, ``validate``, ``mutate/fail``, ``validate/ignore``, or

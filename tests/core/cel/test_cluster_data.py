@@ -57,3 +57,13 @@ def test_http_is_fenced_and_the_message_does_not_mention_test_mocks():
     with pytest.raises(FunctionError) as err:
         ClusterCelData().http_get("https://example.com/x", {}, "")
     assert "--allow-egress example.com" in str(err.value) and "apiCallResponses" not in str(err.value)
+
+
+def test_listed_items_carry_their_kind_as_client_go_decodes_them():
+    cluster = Cluster()
+    cluster.objects["/api/v1/namespaces/team/secrets"] = {
+        "apiVersion": "v1", "kind": "SecretList",
+        "items": [{"metadata": {"name": "a"}}, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "b"}}]}
+    listed = ClusterCelData(cluster).resource_list("v1", "secrets", "team", None)
+    assert listed["items"] == [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a"}},
+                               {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "b"}}]

@@ -83,7 +83,7 @@ class ClusterCelData:
         found = self._call("resource.List", "GET", path)
         if found is None:
             raise FunctionError(f"resource.List: {resource} ({api_version}) is not served by the cluster")
-        return found
+        return with_item_kinds(found)
 
     def resource_post(self, api_version: str, resource: str, namespace: str,
                       data: Mapping[str, Any]) -> dict[str, Any]:
@@ -110,3 +110,17 @@ class ClusterCelData:
         except Exception as exc:  # registry errors become the call's CEL error
             raise FunctionError(f"image.GetMetadata({image}): {exc}") from None
         return dict(data)
+
+
+def with_item_kinds(listed: Any) -> Any:
+    """A list as client-go's ``UnstructuredList`` decodes it: items the server sent without ``apiVersion`` and
+    ``kind`` (a typed list omits them) get the list's ``apiVersion`` and its ``kind`` without ``List``."""
+    if not isinstance(listed, dict) or not isinstance(listed.get("items"), list):
+        return listed
+    api_version = listed.get("apiVersion")
+    kind = str(listed.get("kind") or "")
+    kind = kind[:-4] if kind.endswith("List") else ""
+    items = [{**item, **({"apiVersion": api_version} if api_version and not item.get("apiVersion") else {}),
+              **({"kind": kind} if kind and not item.get("kind") else {})} if isinstance(item, dict) else item
+             for item in listed["items"]]
+    return {**listed, "items": items}
