@@ -135,6 +135,18 @@ class Validation(Model):
                                  f"mapping (got {type(item).__name__})")
         return value
 
+    @model_validator(mode="after")
+    def _one_check(self) -> "Validation":
+        """Kyverno rejects a validate rule with more than one kind of check (one would silently win)."""
+        fields = (("pattern", self.pattern), ("anyPattern", self.any_pattern), ("deny", self.deny),
+                  ("foreach", self.foreach), ("podSecurity", self.pod_security), ("cel", self.cel),
+                  ("manifests", self.manifests), ("assert", self.assert_))
+        found = [name for name, value in fields if value is not None]
+        if len(found) > 1:
+            raise ValueError(f"a validate rule takes one of pattern, anyPattern, deny, foreach, podSecurity, cel, "
+                             f"manifests and assert; this one sets {' and '.join(found)}: split it into rules")
+        return self
+
 
 class ForEachMutation(Model):
     list_: str = Field(default="", alias="list")
