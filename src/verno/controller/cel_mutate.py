@@ -27,6 +27,7 @@ from typing import Any
 from verno.controller.denials import Denials
 from verno.controller.downstream import PermissionDenied, reference
 from verno.controller.events import EventRecorder
+from verno.controller.kindpolicies import KindPolicyCache
 from verno.controller.kube import APIError, Kube, Resource
 from verno.controller.metrics import Metrics
 from verno.controller.mutate_existing import MutateFailed, Mutator
@@ -35,8 +36,6 @@ from verno.controller.sources import KubeDataSource
 from verno.controller.targets import MAX_TARGETS
 from verno.core.cel.cluster_data import ClusterCelData
 from verno.core.engine import Engine
-from verno.core.errors import VernoError
-from verno.core.loading import Document
 from verno.core.policykinds import KindInputs
 from verno.core.results import Status
 from verno.core.sources import Sources
@@ -74,7 +73,7 @@ class CelMutator:
         self.metrics, self.denials = metrics, denials
         self.written = written if written is not None else mutator.written
         self.data_source = KubeDataSource(kube)
-        self._loaded: dict[tuple[str, str], Any] = {}
+        self._cache = KindPolicyCache(engine, GROUP)
 
     def process(self, ur: dict[str, Any]) -> list[dict[str, str]]:
         key = str((ur.get("spec") or {}).get("policy") or "")
@@ -107,21 +106,10 @@ class CelMutator:
         if obj is None:
             log.info("mutate request of a policy that is gone", extra={"policy": key})
             return None
-        meta = obj.get("metadata") or {}
-        mark = str(meta.get("generation") or meta.get("resourceVersion") or "")
-        if (key, mark) not in self._loaded:
-            loader = self.engine.policy_kinds.kind_of(GROUP, kind)
-            doc = {**{k: v for k, v in obj.items() if k != "status"}, "apiVersion": obj.get("apiVersion")
-                   or res.api_version, "kind": kind}
-            try:
-                if loader is None:
-                    raise VernoError(f"no plugin runs {kind}")
-                loaded = loader.load(Document(f"{kind}/{key}", 0, doc), self.engine)
-            except VernoError as exc:
-                raise MutateFailed(f"policy {key} does not load: {exc}") from None
-            self._loaded = {k: v for k, v in self._loaded.items() if k[0] != key}
-            self._loaded[(key, mark)] = loaded
-        policy = self._loaded[(key, mark)]
+        doc = {**obj, "apiVersion": obj.get("apiVersion") or res.api_version, "kind": kind}
+        policy, error, _ = self._cache.load(key, doc)
+        if policy is None:
+            raise MutateFailed(f"policy {key} does not load: {error}")
         if not getattr(policy, "mutate_existing", None):
             log.info("mutate request of a policy without mutateExisting", extra={"policy": key})
             return None

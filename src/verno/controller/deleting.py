@@ -23,12 +23,11 @@ import threading
 from typing import Any, Callable
 
 from verno.controller.events import EventRecorder
-from verno.controller.informer import Informer, object_key
+from verno.controller.informer import object_key
+from verno.controller.kindpolicies import KindPolicyCache, served_informers
 from verno.controller.kube import APIError, Kube, Resource
 from verno.controller.sources import KubeDataSource
 from verno.core.cel.cluster_data import ClusterCelData
-from verno.core.errors import VernoError
-from verno.core.loading import Document
 from verno.core.policykinds import KindInputs
 from verno.core.request import Request
 from verno.core.results import Status
@@ -65,7 +64,7 @@ class DeletionScheduler:
         self.watch_seconds = watch_seconds
         self.now = now or (lambda: dt.datetime.now(dt.timezone.utc))
         self._objects: dict[str, dict[str, Any]] = {}  # policy key -> the object as the cluster has it
-        self._loaded: dict[tuple[str, str], Any] = {}  # (key, resourceVersion) -> loaded policy (None: not loadable)
+        self._cache = KindPolicyCache(engine, GROUP)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self.cel_data = ClusterCelData(KubeDataSource(kube))
@@ -75,18 +74,11 @@ class DeletionScheduler:
     # -- watching -------------------------------------------------------------------------------------------
     def start(self, *, loop: bool = True) -> "DeletionScheduler":
         """Watch the policies and (``loop``) run them when due."""
-        served = 0
-        for kind in KINDS:
-            try:
-                res = self.kube.resource(f"{GROUP}/{VERSION}", kind)
-            except APIError as exc:
-                if exc.not_found:
-                    log.info("kind not served; no policies of it", extra={"kind": kind})
-                    continue
-                raise
-            served += 1
-            Informer(self.kube, res, self._event, self.stop_event, watch_seconds=self.watch_seconds).start()
-        if served and loop:
+        informers = served_informers(self.kube, f"{GROUP}/{VERSION}", KINDS, self._event, self.stop_event,
+                                     self.watch_seconds)
+        for informer in informers:
+            informer.start()
+        if informers and loop:
             threading.Thread(target=self._loop, name="verno-deleting", daemon=True).start()
         return self
 
@@ -100,23 +92,11 @@ class DeletionScheduler:
         self._wake.set()
 
     def _policy(self, key: str, obj: dict[str, Any]) -> Any:
-        meta = obj.get("metadata") or {}
-        # the spec's generation (a status write changes the resourceVersion only)
-        rv = str(meta.get("generation") or meta.get("resourceVersion") or "")
-        if (key, rv) not in self._loaded:
-            kind = self.engine.policy_kinds.kind_of(GROUP, str(obj.get("kind")))
-            doc = {k: v for k, v in obj.items() if k != "status"}
-            try:
-                if kind is None:
-                    raise VernoError(f"no plugin runs {obj.get('kind')}")
-                loaded = kind.load(Document(f"{obj.get('kind')}/{object_key(obj)}", 0, doc), self.engine)
-            except VernoError as exc:
-                loaded = None
-                self.events.policy_warning(object_key(obj), f"policy not loaded: {exc}",
-                                           involved=(f"{GROUP}/{VERSION}", str(obj.get("kind"))))
-            self._loaded = {k: v for k, v in self._loaded.items() if k[0] != key}
-            self._loaded[(key, rv)] = loaded
-        return self._loaded[(key, rv)]
+        policy, error, fresh = self._cache.load(key, obj)
+        if error and fresh:
+            self.events.policy_warning(object_key(obj), f"policy not loaded: {error}",
+                                       involved=(f"{GROUP}/{VERSION}", str(obj.get("kind"))))
+        return policy
 
     # -- scheduling -----------------------------------------------------------------------------------------
     def next_run(self, obj: dict[str, Any], schedule: str) -> dt.datetime:

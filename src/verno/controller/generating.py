@@ -36,13 +36,13 @@ from verno.controller.denials import Denials
 from verno.controller.events import EventRecorder
 from verno.controller.generate import GenerateFailed
 from verno.controller.informer import Informer, object_key
+from verno.controller.kindpolicies import KindPolicyCache, served_informers
 from verno.controller.kube import APIError, Kube, Resource
 from verno.controller.metrics import Metrics
 from verno.controller.recent import RecentSet
 from verno.controller.sources import KubeDataSource
 from verno.core.cel.cluster_data import ClusterCelData
 from verno.core.errors import VernoError
-from verno.core.loading import Document
 from verno.core.policykinds import KindInputs
 from verno.core.request import Request
 from verno.core.results import Status
@@ -101,69 +101,35 @@ class GeneratingPolicies:
 
     def __init__(self, kube: Kube, engine: Any, events: EventRecorder):
         self.kube, self.engine, self.events = kube, engine, events
-        self._loaded: dict[str, tuple[str, Any]] = {}  # key -> (generation, loaded policy or None)
-        self._errors: dict[str, str] = {}
-        self._lock = threading.Lock()
+        self._cache = KindPolicyCache(engine, GROUP)
         self.listeners: list[Listener] = []
 
     def informers(self, stop: threading.Event, watch_seconds: int) -> list[Informer]:
-        out = []
-        for kind in KINDS:
-            try:
-                res = self.kube.resource(f"{GROUP}/{VERSION}", kind)
-            except APIError as exc:
-                if exc.not_found:
-                    log.info("kind not served; no policies of it", extra={"kind": kind})
-                    continue
-                raise
-            out.append(Informer(self.kube, res, self.event, stop, watch_seconds=watch_seconds))
-        return out
+        return served_informers(self.kube, f"{GROUP}/{VERSION}", KINDS, self.event, stop, watch_seconds)
 
     def get(self, key: str) -> Any:
-        with self._lock:
-            entry = self._loaded.get(key)
-        return entry[1] if entry else None
+        return self._cache.get(key)
 
     def error(self, key: str) -> str:
-        with self._lock:
-            return self._errors.get(key, "")
+        return self._cache.error(key)
 
     def all(self) -> list[Any]:
-        with self._lock:
-            return [p for _, p in self._loaded.values() if p is not None]
+        return self._cache.all()
 
     def event(self, kind: str, obj: dict[str, Any]) -> None:
         key = object_key(obj)
         old = self.get(key)
         if kind == "DELETED":
-            with self._lock:
-                self._loaded.pop(key, None)
-                self._errors.pop(key, None)
+            self._cache.forget(key)
             for listener in self.listeners:
                 listener(kind, key, None, old)
             return
-        meta = _meta(obj)
-        generation = str(meta.get("generation") or meta.get("resourceVersion") or "")
-        with self._lock:
-            if key in self._loaded and self._loaded[key][0] == generation:
-                return  # a status write: nothing verno loads changed
-        entry = self.engine.policy_kinds.kind_of(GROUP, str(obj.get("kind")))
-        doc = {k: v for k, v in obj.items() if k != "status"}
-        try:
-            if entry is None:
-                raise VernoError(f"no plugin runs {obj.get('kind')}")
-            loaded = entry.load(Document(f"{obj.get('kind')}/{key}", 0, doc), self.engine)
-            error = ""
-        except VernoError as exc:
-            loaded, error = None, str(exc)
-            self.events.policy_warning(key, f"policy not loaded: {exc}",
+        loaded, error, fresh = self._cache.load(key, obj)
+        if not fresh:
+            return  # a status write: nothing verno loads changed
+        if error:
+            self.events.policy_warning(key, f"policy not loaded: {error}",
                                        involved=(f"{GROUP}/{VERSION}", str(obj.get("kind"))))
-        with self._lock:
-            self._loaded[key] = (generation, loaded)
-            if error:
-                self._errors[key] = error
-            else:
-                self._errors.pop(key, None)
         for listener in self.listeners:
             listener(kind, key, loaded, old)
 

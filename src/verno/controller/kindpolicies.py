@@ -1,0 +1,87 @@
+"""Policies of plugin-registered kinds (GeneratingPolicy, DeletingPolicy, MutatingPolicy ...) as the cluster
+holds them: each loaded through the engine's policy-kind registry (the controller imports no plugin) once per
+spec ``generation`` (a status write changes only the resourceVersion), and informers for those of the kinds
+the cluster serves."""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable
+
+from verno.controller.informer import Informer
+from verno.controller.kube import APIError, Kube
+from verno.core.errors import VernoError
+from verno.core.loading import Document
+
+log = logging.getLogger("verno.controller.kindpolicies")
+
+__all__ = ["KindPolicyCache", "generation_of", "served_informers"]
+
+
+def generation_of(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    return str(meta.get("generation") or meta.get("resourceVersion") or "")
+
+
+def served_informers(kube: Kube, api_version: str, kinds: tuple[str, ...], handler: Callable[[str, dict], None],
+                     stop: threading.Event, watch_seconds: int) -> list[Informer]:
+    """Informers (not started) for each of ``kinds`` the cluster serves; one it does not serve has no policies."""
+    out = []
+    for kind in kinds:
+        try:
+            res = kube.resource(api_version, kind)
+        except APIError as exc:
+            if exc.not_found:
+                log.info("kind not served; no policies of it", extra={"kind": kind})
+                continue
+            raise
+        out.append(Informer(kube, res, handler, stop, watch_seconds=watch_seconds))
+    return out
+
+
+class KindPolicyCache:
+    """Loaded policies by key, each loaded again only when its spec generation changes."""
+
+    def __init__(self, engine: Any, group: str):
+        self.engine, self.group = engine, group
+        self._entries: dict[str, tuple[str, Any, str]] = {}  # key -> (generation, policy or None, error)
+        self._lock = threading.Lock()
+
+    def load(self, key: str, obj: dict[str, Any]) -> tuple[Any, str, bool]:
+        """(the loaded policy or None, the load error or "", whether this generation was loaded now)."""
+        generation = generation_of(obj)
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and entry[0] == generation:
+            return entry[1], entry[2], False
+        kind = str(obj.get("kind"))
+        loader = self.engine.policy_kinds.kind_of(self.group, kind)
+        doc = {k: v for k, v in obj.items() if k != "status"}
+        try:
+            if loader is None:
+                raise VernoError(f"no plugin runs {kind}")
+            policy, error = loader.load(Document(f"{kind}/{key}", 0, doc), self.engine), ""
+        except VernoError as exc:
+            policy, error = None, str(exc)
+        with self._lock:
+            self._entries[key] = (generation, policy, error)
+        return policy, error, True
+
+    def get(self, key: str) -> Any:
+        with self._lock:
+            entry = self._entries.get(key)
+        return entry[1] if entry else None
+
+    def error(self, key: str) -> str:
+        with self._lock:
+            entry = self._entries.get(key)
+        return entry[2] if entry else ""
+
+    def all(self) -> list[Any]:
+        with self._lock:
+            return [p for _, p, _ in self._entries.values() if p is not None]
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
