@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verno.core.cel.errors import CELError
+from verno.core.cel.conditions import evaluate_conditions
 from verno.core.cel.program import Activation
 from verno.core.errors import VernoError
 from verno.core.models.cel_exception import CELPolicyException
@@ -146,13 +147,4 @@ def match_exceptions(compiled: Sequence[_Compiled], inputs: Mapping[str, Any]) -
 def _conditions(item: _Compiled, activation: Activation) -> tuple[bool, CELError | None]:
     if item.error is not None:
         return False, item.error
-    error = None
-    for program in item.conditions:
-        try:
-            value = activation.evaluate(program)
-        except CELError as err:
-            error = error or err
-            continue
-        if value is not True:
-            return False, None
-    return error is None, error
+    return evaluate_conditions(item.conditions, activation)

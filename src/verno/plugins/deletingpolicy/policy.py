@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from verno.core.cel import Activation, CELError, VariableSet
+from verno.core.cel import Activation, VariableSet
+from verno.core.cel.conditions import evaluate_conditions
 from verno.core.cel.admission import namespace_object
 from verno.core.cel.exceptions import exception_key, exceptions_for, match_exceptions
 from verno.core.matchresources import MatchResources
@@ -94,14 +95,7 @@ class DeletingPolicy:
                 return RuleResponse(self.name, RULE_TYPE, Status.ERROR, f"failed to evaluate exceptions: "
                                                                         f"{outcome.error.detail}")
         activation = Activation(values, self.variables)
-        first_error: CELError | None = None
-        for _name, program in self.conditions:
-            try:
-                if activation.evaluate(program) is not True:
-                    return RuleResponse(self.name, RULE_TYPE, Status.FAIL, NOT_MATCHED)
-            except CELError as err:
-                first_error = first_error or err
-        if first_error is not None:
-            return RuleResponse(self.name, RULE_TYPE, Status.ERROR, f"failed to evaluate condition: "
-                                                                    f"{first_error.detail}")
-        return RuleResponse(self.name, RULE_TYPE, Status.PASS, MATCHED)
+        met, error = evaluate_conditions((program for _name, program in self.conditions), activation)
+        if error is not None:
+            return RuleResponse(self.name, RULE_TYPE, Status.ERROR, f"failed to evaluate condition: {error.detail}")
+        return RuleResponse(self.name, RULE_TYPE, Status.PASS if met else Status.FAIL, MATCHED if met else NOT_MATCHED)

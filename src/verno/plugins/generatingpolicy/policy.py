@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verno.core.cel import Activation, CELError, VariableSet
+from verno.core.cel.conditions import evaluate_conditions
 from verno.core.cel.admission import measured_admission_inputs
 from verno.core.cel.exceptions import exception_rule, exceptions_for, match_exceptions
 from verno.core.cel.libs.kyverno_generator import collecting
@@ -111,17 +112,11 @@ class GeneratingPolicy:
                                                                     f"{outcome.error.detail}")
         values = {**values, "exceptions": outcome.variable()}
         if self.conditions:
-            activation = Activation(values)
-            first_error: CELError | None = None
-            for _name, program in self.conditions:
-                try:
-                    if activation.evaluate(program) is not True:
-                        return None
-                except CELError as err:
-                    first_error = first_error or err
-            if first_error is not None:
-                return RuleResponse(self.name, RULE_TYPE, Status.ERROR,
-                                    f"failed to evaluate policy: {first_error.detail}")
+            met, error = evaluate_conditions((program for _name, program in self.conditions), Activation(values))
+            if error is not None:
+                return RuleResponse(self.name, RULE_TYPE, Status.ERROR, f"failed to evaluate policy: {error.detail}")
+            if not met:
+                return None
         activation = Activation(values, self.variables)
         generated: list[tuple[str, dict[str, Any]]] = []
         try:

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from verno.core import wildcard
 from verno.core.cel import Activation, CELError, VariableSet
+from verno.core.cel.conditions import evaluate_conditions
 from verno.core.cel.admission import measured_admission_inputs
 from verno.core.cel.exceptions import exception_rule, exceptions_for, match_exceptions
 from verno.core.cel.libs.kyverno_imageverify import VerifyContext, verifying
@@ -136,16 +137,11 @@ class ImageValidatingPolicy:
             return RuleResponse(self.name, RULE_TYPE, Status.ERROR, message)
 
         if variant.conditions:
-            activation = Activation(values)
-            first: CELError | None = None
-            for _name, program in variant.conditions:
-                try:
-                    if activation.evaluate(program) is not True:
-                        return None
-                except CELError as err:
-                    first = first or err
-            if first is not None:
-                return None if self.failure_policy == "Ignore" else error(f"failed to evaluate policy: {first.detail}")
+            met, failed = evaluate_conditions((program for _name, program in variant.conditions), Activation(values))
+            if failed is not None:
+                return None if self.failure_policy == "Ignore" else error(f"failed to evaluate policy: {failed.detail}")
+            if not met:
+                return None
         compiled = exceptions_for(self.kind, self.name, inputs.companions, self.env, inputs.memo, variant.variables)
         outcome = match_exceptions(compiled, values)
         if outcome.exempt:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verno.core.cel import Activation, CELError, VariableSet
+from verno.core.cel.conditions import evaluate_conditions
 from verno.core.cel.admission import admission_inputs
 from verno.core.cel.applyconfig import MutationError, apply_configuration, apply_json_patch
 from verno.core.cel.exceptions import exception_rule, exceptions_for, match_exceptions
@@ -139,17 +140,10 @@ class MutatingPolicy:
         return {**values, "exceptions": outcome.variable()}, None
 
     def _conditions(self, conditions: list[tuple[str, Any]], activation: Activation) -> RuleResponse | None:
-        first_error: CELError | None = None
-        for _name, program in conditions:
-            try:
-                if activation.evaluate(program) is not True:
-                    return RuleResponse("", RULE_TYPE, Status.SKIP, "skip")
-            except CELError as err:
-                first_error = first_error or err
-        if first_error is not None:
-            return RuleResponse("evaluation", RULE_TYPE, Status.ERROR,
-                                f"failed to evaluate policy: {first_error.detail}")
-        return None
+        met, error = evaluate_conditions((program for _name, program in conditions), activation)
+        if error is not None:
+            return RuleResponse("evaluation", RULE_TYPE, Status.ERROR, f"failed to evaluate policy: {error.detail}")
+        return None if met else RuleResponse("", RULE_TYPE, Status.SKIP, "skip")
 
     def _rule(self, variant: CompiledSpec, values: Mapping[str, Any], inputs: KindInputs) \
             -> tuple[RuleResponse, dict[str, Any] | None]:
