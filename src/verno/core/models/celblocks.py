@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator, model_validator
 
 from verno.core.models.base import Model
 from verno.core.models.match import LabelSelector
@@ -65,6 +65,26 @@ class AuditAnnotation(Model):
     value_expression: str
 
 
+class MutationExpression(Model):
+    expression: str = Field(min_length=1)
+
+
+class Mutation(Model):
+    """A ``mutations[]`` entry of a MutatingAdmissionPolicy or MutatingPolicy."""
+
+    patch_type: Literal["ApplyConfiguration", "JSONPatch"]
+    apply_configuration: MutationExpression | None = None
+    json_patch: MutationExpression | None = None
+
+    @model_validator(mode="after")
+    def _one_patch(self) -> Mutation:
+        if self.patch_type == "ApplyConfiguration" and (self.apply_configuration is None or self.json_patch):
+            raise ValueError("patchType ApplyConfiguration needs applyConfiguration (and no jsonPatch)")
+        if self.patch_type == "JSONPatch" and (self.json_patch is None or self.apply_configuration):
+            raise ValueError("patchType JSONPatch needs jsonPatch (and no applyConfiguration)")
+        return self
+
+
 def unique_names(items: list[NamedExpression], what: str) -> list[NamedExpression]:
     """Kubernetes rejects two ``matchConditions`` (or ``variables``) with one name."""
     seen: set[str] = set()
@@ -75,5 +95,5 @@ def unique_names(items: list[NamedExpression], what: str) -> list[NamedExpressio
     return items
 
 
-__all__ = ["AuditAnnotation", "MatchCondition", "MatchResources", "NamedExpression", "Operation", "ResourceRule",
-           "Validation", "Variable", "unique_names"]
+__all__ = ["AuditAnnotation", "MatchCondition", "MatchResources", "Mutation", "MutationExpression", "NamedExpression",
+           "Operation", "ResourceRule", "Validation", "Variable", "unique_names"]

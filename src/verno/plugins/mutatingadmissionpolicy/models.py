@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from verno.core.models.base import Metadata, Model, unique_by
-from verno.core.models.celblocks import MatchCondition, MatchResources, Variable
+from verno.core.models.celblocks import MatchCondition, MatchResources, Mutation, Variable
 from verno.core.models.policy import ParamKind, ParamRef
 
 GROUP = "admissionregistration.k8s.io"
@@ -18,22 +18,6 @@ ApiVersion = Literal["admissionregistration.k8s.io/v1alpha1", "admissionregistra
                      "admissionregistration.k8s.io/v1"]
 
 
-class Expression(Model):
-    expression: str = Field(min_length=1)
-
-
-class Mutation(Model):
-    patch_type: Literal["ApplyConfiguration", "JSONPatch"]
-    apply_configuration: Expression | None = None
-    json_patch: Expression | None = None
-
-    @model_validator(mode="after")
-    def _one_patch(self) -> Mutation:
-        if self.patch_type == "ApplyConfiguration" and (self.apply_configuration is None or self.json_patch):
-            raise ValueError("patchType ApplyConfiguration needs applyConfiguration (and no jsonPatch)")
-        if self.patch_type == "JSONPatch" and (self.json_patch is None or self.apply_configuration):
-            raise ValueError("patchType JSONPatch needs jsonPatch (and no applyConfiguration)")
-        return self
 
 
 class PolicySpec(Model):

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from verno.core.models.base import Metadata, Model
-from verno.core.models.celblocks import AuditAnnotation, MatchCondition, MatchResources, Variable, unique_names
+from verno.core.models.celblocks import AuditAnnotation, MatchCondition, MatchResources, Mutation, Variable, unique_names
 
 GROUP = "policies.kyverno.io"
 KINDS = ("MutatingPolicy", "NamespacedMutatingPolicy")
@@ -42,22 +42,6 @@ class WebhookConfiguration(Model):
     timeout_seconds: int | None = Field(default=None, ge=1, le=30)
 
 
-class Expression(Model):
-    expression: str
-
-
-class Mutation(Model):
-    patch_type: Literal["ApplyConfiguration", "JSONPatch"]
-    apply_configuration: Expression | None = None
-    json_patch: Expression | None = None
-
-    @model_validator(mode="after")
-    def _one_patch(self) -> Mutation:
-        if self.patch_type == "ApplyConfiguration" and (self.apply_configuration is None or self.json_patch):
-            raise ValueError("patchType ApplyConfiguration needs applyConfiguration (and no jsonPatch)")
-        if self.patch_type == "JSONPatch" and (self.json_patch is None or self.apply_configuration):
-            raise ValueError("patchType JSONPatch needs jsonPatch (and no applyConfiguration)")
-        return self
 
 
 class TargetMatchConstraints(MatchResources):
