@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from verno.core.models.base import Metadata, Model, unique_by
 from verno.core.models.celblocks import MatchCondition, MatchResources, Mutation, Variable
