@@ -25,13 +25,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from verno.controller.denials import Denials
-from verno.controller.downstream import PermissionDenied, reference
+from verno.controller.downstream import PermissionDenied
 from verno.controller.events import EventRecorder
 from verno.controller.kindpolicies import KindPolicyCache
 from verno.controller.kube import APIError, Kube, Resource
 from verno.controller.metrics import Metrics
-from verno.controller.mutate_existing import MutateFailed, Mutator
-from verno.controller.recent import RecentSet
+from verno.controller.mutate_existing import MutateFailed, Mutator, target_label
 from verno.controller.sources import KubeDataSource
 from verno.controller.targets import MAX_TARGETS
 from verno.core.cel.cluster_data import ClusterCelData
@@ -68,10 +67,9 @@ def target_rules(policy: Any) -> list[Mapping[str, Any]]:
 
 class CelMutator:
     def __init__(self, kube: Kube, engine: Engine, mutator: Mutator, events: EventRecorder, metrics: Metrics,
-                 denials: Denials, written: RecentSet | None = None):
+                 denials: Denials):
         self.kube, self.engine, self.mutator, self.events = kube, engine, mutator, events
         self.metrics, self.denials = metrics, denials
-        self.written = written if written is not None else mutator.written
         self.data_source = KubeDataSource(kube)
         self._cache = KindPolicyCache(engine, GROUP)
 
@@ -192,7 +190,7 @@ class CelMutator:
                     if not exc.conflict:
                         raise
                     self.metrics.mutations.inc("conflict")
-                    errors.append(f"target {_where(rule.patched_resource)} changed while being patched: "
+                    errors.append(f"target {target_label(rule.patched_resource)} changed while being patched: "
                                   f"{exc.message or exc.reason}")
         if errors:
             raise MutateFailed(f"policy {key}: " + "; ".join(errors))
@@ -206,29 +204,6 @@ class CelMutator:
         else:  # read by a target expression: written at the resourceVersion the expression read
             res, original = self.kube.resource(str(patched.get("apiVersion") or ""), str(patched.get("kind") or "")), {}
             if not uid or not meta.get("resourceVersion"):
-                raise MutateFailed(f"policy {key}: target {_where(patched)} was not read from the cluster")
-        if patched == original:
-            self.metrics.mutations.inc("skipped")
-            return
+                raise MutateFailed(f"policy {key}: target {target_label(patched)} was not read from the cluster")
         version = (original.get("metadata") or {}).get("resourceVersion") if original else meta.get("resourceVersion")
-        namespace = str(meta.get("namespace") or "") if res.namespaced else ""
-        body = {**patched, "metadata": {**meta, "resourceVersion": version}}
-        try:
-            written = self.kube.replace(res, namespace, body)
-        except APIError as exc:
-            if exc.code == 403:
-                raise PermissionDenied("update", res.kind, namespace, exc.message) from None
-            if exc.not_found:
-                log.info("target gone before it was patched", extra={"policy": key, "object": reference(patched)})
-                return
-            raise
-        written_meta = written.get("metadata") or {}
-        self.written.add((str(written_meta.get("uid") or ""), str(written_meta.get("resourceVersion") or "")))
-        self.metrics.mutations.inc("patched")
-        self.denials.allowed(key, ("get", "list", "update"), res.kind, namespace)
-        log.info("target patched", extra={"policy": key, "object": reference(patched)})
-
-
-def _where(obj: dict[str, Any]) -> str:
-    meta = obj.get("metadata") or {}
-    return "/".join(str(p) for p in (obj.get("kind"), meta.get("namespace"), meta.get("name")) if p)
+        self.mutator.put_target(key, res, "", version, patched, original)

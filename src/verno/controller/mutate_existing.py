@@ -25,7 +25,7 @@ from verno.controller.denials import Denials
 from verno.controller.downstream import PermissionDenied, reference
 from verno.controller.events import EventRecorder
 from verno.controller.generate import GenerateFailed
-from verno.controller.kube import APIError, Kube
+from verno.controller.kube import APIError, Kube, Resource
 from verno.controller.metrics import Metrics
 from verno.controller.policies import PolicyCache
 from verno.controller.recent import RecentSet
@@ -151,7 +151,7 @@ class Mutator:
                 if not exc.conflict:
                     raise
                 self.metrics.mutations.inc("conflict")
-                errors.append(f"target {_where(response.patched_resource)} changed while being patched: "
+                errors.append(f"target {target_label(response.patched_resource)} changed while being patched: "
                               f"{exc.message or exc.reason}")
         if errors:
             raise MutateFailed(f"rule {rule.name}: " + "; ".join(errors))
@@ -160,14 +160,22 @@ class Mutator:
         meta = patched.get("metadata") or {}
         uid = str(meta.get("uid") or "")
         if uid not in targets.found:
-            raise MutateFailed(f"rule {rule.name}: the patch changed the target's identity ({_where(patched)})")
+            raise MutateFailed(f"rule {rule.name}: the patch changed the target's identity ({target_label(patched)})")
         res, subresource, original = targets.found[uid]
-        namespace = str(meta.get("namespace") or "") if res.namespaced else ""
+        self.put_target(key, res, subresource, (original.get("metadata") or {}).get("resourceVersion"), patched,
+                        original, rule.name)
+
+    def put_target(self, key: str, res: Resource, subresource: str, version: Any, patched: dict[str, Any],
+                   original: dict[str, Any], rule: str = "") -> None:
+        """Write a patched target back whole with PUT at ``version`` (a concurrent change is the API server's
+        409); unchanged, it is not written. A 403 is :class:`PermissionDenied`; a target deleted meanwhile is
+        left alone."""
         if patched == original:
             self.metrics.mutations.inc("skipped")
             return
-        body = {**patched, "metadata": {**meta, "resourceVersion": (original.get("metadata") or {})
-                                        .get("resourceVersion")}}
+        meta = patched.get("metadata") or {}
+        namespace = str(meta.get("namespace") or "") if res.namespaced else ""
+        body = {**patched, "metadata": {**meta, "resourceVersion": version}}
         try:
             written = self.kube.replace(res, namespace, body, subresource=subresource)
         except APIError as exc:
@@ -182,10 +190,9 @@ class Mutator:
         self.written.add((str(written_meta.get("uid") or ""), str(written_meta.get("resourceVersion") or "")))
         self.metrics.mutations.inc("patched")
         self.denials.allowed(key, ("get", "list", "update"), res.kind, namespace)
-        log.info("target patched", extra={"policy": key, "rule": rule.name, "object": reference(patched),
+        log.info("target patched", extra={"policy": key, "rule": rule, "object": reference(patched),
                                           "subresource": subresource})
 
-
-def _where(obj: dict[str, Any]) -> str:
+def target_label(obj: dict[str, Any]) -> str:
     meta = obj.get("metadata") or {}
     return "/".join(str(p) for p in (obj.get("kind"), meta.get("namespace"), meta.get("name")) if p)
