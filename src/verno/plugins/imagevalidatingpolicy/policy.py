@@ -22,7 +22,7 @@ from verno.core.cel.conditions import evaluate_conditions
 from verno.core.cel.admission import measured_admission_inputs
 from verno.core.cel.exceptions import exception_rule, exceptions_for, match_exceptions
 from verno.core.cel.libs.kyverno_imageverify import VerifyContext, verifying
-from verno.core.matchresources import MatchResources, simple_constraints
+from verno.core.matchresources import MatchResources, request_resource, simple_constraints
 from verno.core.policykinds import KindInputs, payload_kind
 from verno.core.request import Request
 from verno.core.results import PolicyResponse, RuleResponse, Status
@@ -122,8 +122,6 @@ class ImageValidatingPolicy:
                                       namespace_labels=dict(request.namespace_labels))
             values, _ = measured_admission_inputs(request, namespace)
             values = {k: v for k, v in values.items() if v is not None or k not in _TYPED}
-            from verno.core.matchresources import request_resource
-
             resource = request_resource(request)[2]
         rule = self._rule(variant, values, resource, obj, inputs)
         if rule is None:
