@@ -35,8 +35,10 @@ class Kubectl:
 
 
 @pytest.fixture
-def apiserver(tmp_path: Path) -> Iterator[APIServer]:
-    server = APIServer(watch_timeout=30.0).start()
+def apiserver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[APIServer]:
+    """The stand-in, serving the built-in kinds as Kubernetes 1.36 does, or as the minor version an indirect
+    parametrization gives (``@pytest.mark.parametrize("apiserver", [34], indirect=True)``)."""
+    server = APIServer(watch_timeout=30.0, kubernetes_minor=getattr(request, "param", 36)).start()
     server.kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig")
     try:
         yield server

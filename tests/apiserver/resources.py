@@ -2,6 +2,7 @@
 CustomResourceDefinitions. Discovery, routing and admission all read this one registry."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -98,6 +99,32 @@ BUILTINS: tuple[ResourceType, ...] = (
        status=True),
 )
 
+#: built-in kinds whose served version depends on the Kubernetes minor version: (group, plural) -> [(first
+#: minor, version)], newest first; before the oldest listed minor the kind is not served
+_VERSIONED = {
+    ("admissionregistration.k8s.io", "mutatingadmissionpolicies"): [(36, "v1"), (34, "v1beta1"), (32, "v1alpha1")],
+    ("admissionregistration.k8s.io", "mutatingadmissionpolicybindings"): [(36, "v1"), (34, "v1beta1"),
+                                                                          (32, "v1alpha1")],
+    ("admissionregistration.k8s.io", "validatingadmissionpolicies"): [(30, "v1"), (28, "v1beta1")],
+    ("admissionregistration.k8s.io", "validatingadmissionpolicybindings"): [(30, "v1"), (28, "v1beta1")],
+}
+
+
+def builtins_for(minor: int) -> tuple[ResourceType, ...]:
+    """The built-in kinds as Kubernetes 1.<minor> serves them (MutatingAdmissionPolicy: v1alpha1 from 1.32,
+    v1beta1 from 1.34, v1 from 1.36)."""
+    out = []
+    for t in BUILTINS:
+        steps = _VERSIONED.get((t.group, t.plural))
+        if steps is None:
+            out.append(t)
+            continue
+        version = next((v for first, v in steps if minor >= first), None)
+        if version is not None:
+            out.append(dataclasses.replace(t, version=version))
+    return tuple(out)
+
+
 CRD = ("apiextensions.k8s.io", "customresourcedefinitions")
 NAMESPACES = ("", "namespaces")
 WEBHOOK_CONFIGS = {("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
@@ -131,6 +158,7 @@ class Registry:
     """Built-ins plus the served versions of the CRDs in the store; replaced whole when a CRD changes."""
     crds: dict[str, list[ResourceType]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    builtins: tuple[ResourceType, ...] = BUILTINS
 
     def set_crd(self, name: str, types: list[ResourceType]) -> None:
         with self.lock:
@@ -142,7 +170,7 @@ class Registry:
 
     def all(self) -> list[ResourceType]:
         crds = self.crds
-        return [*BUILTINS, *(t for types in crds.values() for t in types)]
+        return [*self.builtins, *(t for types in crds.values() for t in types)]
 
     def lookup(self, group: str, version: str, plural: str) -> ResourceType | None:
         for t in self.all():

@@ -14,7 +14,7 @@ from .authz import Authorizer, Denial
 from .collector import Collector
 from .handler import ADMIN, Handler
 from .operations import Operations
-from .resources import ResourceType, Registry
+from .resources import ResourceType, Registry, builtins_for
 from .status import APIError
 from .store import Store
 
@@ -36,8 +36,9 @@ class _HTTPServer(ThreadingHTTPServer):
 class APIServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, service_map: dict[str, str] | None = None,
                  history: int = 5000, watch_timeout: float = 1800.0, bookmark_interval: float = 60.0,
-                 verbose: bool = False) -> None:
-        self.registry = Registry()
+                 verbose: bool = False, kubernetes_minor: int = 36) -> None:
+        #: the built-in kinds are served at the versions Kubernetes 1.<kubernetes_minor> serves them
+        self.registry = Registry(builtins=builtins_for(kubernetes_minor))
         self.store = Store(self.registry, history)
         self.admission = Admission(self.store, self.registry, service_map)
         self.operations = Operations(self.store, self.admission)

@@ -21,9 +21,15 @@ CRDS = ROOT / "deploy" / "helm" / "verno" / "crds"
 NAMESPACE = "verno"
 
 
-def load_crds(server: Any) -> None:
+def load_crds(server: Any, only: dict[str, str] | None = None) -> None:
+    """verno's CRDs; ``only`` maps a CRD file's stem to the one version it is served at instead (the
+    schema of its first version), as an older release of the CRD would serve it."""
     for path in sorted(CRDS.glob("*.yaml")):
-        server.create(yaml.safe_load(path.read_text()))
+        crd = yaml.safe_load(path.read_text())
+        if only and path.stem in only:
+            first = crd["spec"]["versions"][0]
+            crd["spec"]["versions"] = [{**first, "name": only[path.stem], "served": True, "storage": True}]
+        server.create(crd)
     server.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
 
 

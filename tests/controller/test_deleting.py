@@ -165,3 +165,36 @@ def test_the_leader_runs_deleting_policies(world, controllers, api_client):
     wait_for(lambda: pods(world) == [], timeout=20, what="every pod deleted by the controller")
     wait_for(lambda: world.get("policies.kyverno.io/v1", "DeletingPolicy", "stale-pods")["status"]
              ["lastExecutionTime"] > "2026", what="the run recorded")
+
+
+def test_a_cluster_serving_only_v1beta1_policies_is_read_and_written_at_v1beta1(apiserver):
+    """An older Kyverno CRD serves DeletingPolicy and PolicyException at v1beta1 only: the scheduler watches,
+    reads exceptions and records runs there."""
+    from controller.harness import load_crds
+
+    load_crds(apiserver, only={"deletingpolicies": "v1beta1", "policyexceptions.policies": "v1beta1"})
+    for ns in (namespace("team", env="test"),):
+        apiserver.create(ns)
+    for p in (pod("old", "team", stale="true"), pod("kept", "team", stale="true")):
+        apiserver.create(p)
+    beta = "policies.kyverno.io/v1beta1"
+    apiserver.create({**deleting_policy(), "apiVersion": beta})
+    apiserver.create({"apiVersion": beta, "kind": "PolicyException", "metadata": {"name": "keep", "namespace": "team"},
+                      "spec": {"policyRefs": [{"name": "stale-pods", "kind": "DeletingPolicy"}],
+                               "matchConditions": [{"name": "kept", "expression": "object.metadata.name == 'kept'"}]}})
+    kube = Kube(api_client(str(apiserver.kubeconfig), False))
+    stop = threading.Event()
+    clock = Clock()
+    sched = DeletionScheduler(kube, Engine(), EventRecorder(kube), Metrics(lambda: 0, lambda: True), stop,
+                              watch_seconds=5, now=clock)
+    try:
+        sched.start(loop=False)
+        wait_for(lambda: sched._objects, what="the v1beta1 policy seen")
+        clock.value = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1, minutes=1)
+        [(key, obj, loaded)] = sched.due()[0]
+        assert sched.run(obj, loaded) == 1
+        assert pods(apiserver) == ["team/kept"]  # the v1beta1 exception was read
+        status = apiserver.get(beta, "DeletingPolicy", "stale-pods")["status"]
+        assert status["lastExecutionTime"] == clock.value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    finally:
+        stop.set()

@@ -174,3 +174,15 @@ def test_an_image_validating_policy_denies_an_image_without_digest(webhook, kube
     # selected, with its digest: verified and validated
     kubectl("apply", "--validate=false", "-f", "-", input=pod_manifest("pinned", f"{image}@{DIGEST}"))
     assert apiserver.get("v1", "Pod", "pinned", "default") is not None
+
+
+@pytest.mark.parametrize("apiserver", [34], indirect=True)
+def test_a_mutating_admission_policy_served_at_v1beta1_labels_the_stored_configmap(webhook, api_client,
+                                                                                    apiserver):  # noqa: F811
+    """Kubernetes 1.34 and 1.35 serve MutatingAdmissionPolicy at v1beta1 only: the webhook finds it there."""
+    beta = "admissionregistration.k8s.io/v1beta1"
+    assert apiserver.registry.by_kind(beta, "MutatingAdmissionPolicy").version == "v1beta1"
+    webhook({**MAP, "apiVersion": beta}, {**MAP_BINDING, "apiVersion": beta})
+    core = client.CoreV1Api(api_client)
+    core.create_namespaced_config_map("default", configmap("settings", mode="fast"))
+    assert core.read_namespaced_config_map("settings", "default").metadata.labels == {"owner": "settings"}

@@ -27,7 +27,7 @@ from typing import Any
 from verno.controller.denials import Denials
 from verno.controller.downstream import PermissionDenied
 from verno.controller.events import EventRecorder
-from verno.controller.kindpolicies import KindPolicyCache
+from verno.controller.kindpolicies import KindPolicyCache, cel_exceptions
 from verno.controller.kube import APIError, Kube, Resource
 from verno.controller.metrics import Metrics
 from verno.controller.mutate_existing import MutateFailed, Mutator, target_label
@@ -35,7 +35,7 @@ from verno.controller.sources import KubeDataSource
 from verno.controller.targets import MAX_TARGETS
 from verno.core.cel.cluster_data import ClusterCelData
 from verno.core.engine import Engine
-from verno.core.policykinds import KindInputs
+from verno.core.policykinds import CLUSTER_VERSIONS, KindInputs
 from verno.core.results import Status
 from verno.core.sources import Sources
 from verno.core.updaterequest import resource_of
@@ -43,7 +43,6 @@ from verno.core.updaterequest import resource_of
 log = logging.getLogger("verno.controller.mutate")
 
 GROUP, VERSION = "policies.kyverno.io", "v1"
-EXCEPTIONS = ("policies.kyverno.io/v1", "PolicyException")
 
 
 def _spec(policy: Any) -> Mapping[str, Any]:
@@ -94,7 +93,7 @@ class CelMutator:
         namespace, _, name = key.rpartition("/")
         kind = "NamespacedMutatingPolicy" if namespace else "MutatingPolicy"
         try:
-            res = self.kube.resource(f"{GROUP}/{VERSION}", kind)
+            res = self.kube.served(GROUP, kind, CLUSTER_VERSIONS)
         except APIError as exc:
             if exc.not_found:
                 log.info("mutate request of a kind the cluster does not serve", extra={"policy": key})
@@ -147,14 +146,6 @@ class CelMutator:
                                        "narrow targetMatchConstraints")
         return out
 
-    def _exceptions(self) -> list[dict[str, Any]]:
-        try:
-            res = self.kube.resource(*EXCEPTIONS)
-        except APIError:
-            return []
-        items = self.kube.list(res).get("items") or []
-        return [{**i, "apiVersion": i.get("apiVersion") or EXCEPTIONS[0], "kind": EXCEPTIONS[1]} for i in items]
-
     # -- one request ----------------------------------------------------------------------------------------
     def _mutate(self, ur: dict[str, Any], key: str, policy: Any) -> None:
         request = self.mutator.trigger(ur)
@@ -172,7 +163,7 @@ class CelMutator:
                 namespaces[request.namespace] = found
         sources = Sources(cluster=self.data_source)
         sources.cel_data = ClusterCelData(self.data_source)
-        inputs = KindInputs(sources, {"policies.kyverno.io/PolicyException": self._exceptions()},
+        inputs = KindInputs(sources, {"policies.kyverno.io/PolicyException": cel_exceptions(self.kube)},
                             namespaces=namespaces, engine=self.engine, targets=targets)
         errors: list[str] = []
         for response in self.engine.evaluate_kinds([policy], request, inputs):

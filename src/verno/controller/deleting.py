@@ -24,11 +24,11 @@ from typing import Any, Callable
 
 from verno.controller.events import EventRecorder
 from verno.controller.informer import object_key
-from verno.controller.kindpolicies import KindPolicyCache, served_informers
+from verno.controller.kindpolicies import KindPolicyCache, cel_exceptions, served_informers
 from verno.controller.kube import APIError, Kube, Resource
 from verno.controller.sources import KubeDataSource
 from verno.core.cel.cluster_data import ClusterCelData
-from verno.core.policykinds import KindInputs
+from verno.core.policykinds import CLUSTER_VERSIONS, KindInputs
 from verno.core.request import Request
 from verno.core.results import Status
 from verno.core.schedule import next_run
@@ -38,7 +38,6 @@ log = logging.getLogger("verno.controller.deleting")
 
 GROUP, VERSION = "policies.kyverno.io", "v1"
 KINDS = ("DeletingPolicy", "NamespacedDeletingPolicy")
-EXCEPTIONS = ("policies.kyverno.io/v1", "PolicyException")
 #: the longest sleep between looks at the schedules (policy events wake the loop sooner)
 MAX_SLEEP = 30.0
 
@@ -74,7 +73,7 @@ class DeletionScheduler:
     # -- watching -------------------------------------------------------------------------------------------
     def start(self, *, loop: bool = True) -> "DeletionScheduler":
         """Watch the policies and (``loop``) run them when due."""
-        informers = served_informers(self.kube, f"{GROUP}/{VERSION}", KINDS, self._event, self.stop_event,
+        informers = served_informers(self.kube, GROUP, KINDS, self._event, self.stop_event,
                                      self.watch_seconds)
         for informer in informers:
             informer.start()
@@ -95,7 +94,8 @@ class DeletionScheduler:
         policy, error, fresh = self._cache.load(key, obj)
         if error and fresh:
             self.events.policy_warning(object_key(obj), f"policy not loaded: {error}",
-                                       involved=(f"{GROUP}/{VERSION}", str(obj.get("kind"))))
+                                       involved=(str(obj.get("apiVersion") or f"{GROUP}/{VERSION}"),
+                                                 str(obj.get("kind"))))
         return policy
 
     # -- scheduling -----------------------------------------------------------------------------------------
@@ -148,14 +148,6 @@ class DeletionScheduler:
                             found[(res.group, res.version, res.plural)] = res
         return list(found.values())
 
-    def _exceptions(self) -> list[dict[str, Any]]:
-        try:
-            res = self.kube.resource(*EXCEPTIONS)
-        except APIError:
-            return []
-        items = self.kube.list(res).get("items") or []
-        return [{**i, "apiVersion": i.get("apiVersion") or EXCEPTIONS[0], "kind": "PolicyException"} for i in items]
-
     def run(self, obj: dict[str, Any], policy: Any) -> int:
         """Run one policy now: delete what it selects and its conditions hold for; record the run."""
         started = self.now()
@@ -164,7 +156,7 @@ class DeletionScheduler:
         namespaces: dict[str, dict[str, Any]] = {}
         sources = Sources()
         sources.cel_data = self.cel_data
-        inputs = KindInputs(sources, {"policies.kyverno.io/PolicyException": self._exceptions()},
+        inputs = KindInputs(sources, {"policies.kyverno.io/PolicyException": cel_exceptions(self.kube)},
                             namespaces=namespaces, engine=self.engine)
         deleted = 0
         for res in self._targets(policy):
@@ -218,12 +210,12 @@ class DeletionScheduler:
                                                                  "error": str(exc)})
 
     def _record_run(self, obj: dict[str, Any], when: dt.datetime) -> None:
-        res = self.kube.resource(f"{GROUP}/{VERSION}", str(obj.get("kind")))
+        res = self.kube.served(GROUP, str(obj.get("kind")), CLUSTER_VERSIONS)
         meta = obj.get("metadata") or {}
         namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
         current = obj
         for _ in range(5):
-            body = {**current, "apiVersion": f"{GROUP}/{VERSION}",
+            body = {**current, "apiVersion": f"{res.group}/{res.version}",
                     "status": {**(current.get("status") or {}), "lastExecutionTime": _format_time(when)}}
             try:
                 written = self.kube.replace(res, namespace, body, subresource="status")

@@ -36,7 +36,7 @@ from verno.controller.denials import Denials
 from verno.controller.events import EventRecorder
 from verno.controller.generate import GenerateFailed
 from verno.controller.informer import Informer, object_key
-from verno.controller.kindpolicies import KindPolicyCache, served_informers
+from verno.controller.kindpolicies import KindPolicyCache, cel_exceptions, served_informers
 from verno.controller.kube import APIError, Kube, Resource
 from verno.controller.metrics import Metrics
 from verno.controller.recent import RecentSet
@@ -55,7 +55,6 @@ log = logging.getLogger("verno.controller.generating")
 
 GROUP, VERSION = "policies.kyverno.io", "v1"
 KINDS = ("GeneratingPolicy", "NamespacedGeneratingPolicy")
-EXCEPTIONS = ("policies.kyverno.io/v1", "PolicyException")
 #: rule contexts per request (as for ClusterPolicy events: etcd's request size)
 BATCH = 100
 
@@ -105,7 +104,7 @@ class GeneratingPolicies:
         self.listeners: list[Listener] = []
 
     def informers(self, stop: threading.Event, watch_seconds: int) -> list[Informer]:
-        return served_informers(self.kube, f"{GROUP}/{VERSION}", KINDS, self.event, stop, watch_seconds)
+        return served_informers(self.kube, GROUP, KINDS, self.event, stop, watch_seconds)
 
     def get(self, key: str) -> Any:
         return self._cache.get(key)
@@ -129,7 +128,8 @@ class GeneratingPolicies:
             return  # a status write: nothing verno loads changed
         if error:
             self.events.policy_warning(key, f"policy not loaded: {error}",
-                                       involved=(f"{GROUP}/{VERSION}", str(obj.get("kind"))))
+                                       involved=(str(obj.get("apiVersion") or f"{GROUP}/{VERSION}"),
+                                                 str(obj.get("kind"))))
         for listener in self.listeners:
             listener(kind, key, loaded, old)
 
@@ -215,16 +215,8 @@ class CelGenerator:
             namespaces[namespace] = self.kube.get(self.kube.resource("v1", "Namespace"), "", namespace) or {}
         sources = Sources()
         sources.cel_data = self.cel_data
-        companions = {f"{GROUP}/PolicyException": self._exceptions() if exceptions is None else exceptions}
+        companions = {f"{GROUP}/PolicyException": cel_exceptions(self.kube) if exceptions is None else exceptions}
         return KindInputs(sources, companions, namespaces=namespaces, engine=self.engine)
-
-    def _exceptions(self) -> list[dict[str, Any]]:
-        try:
-            res = self.kube.resource(*EXCEPTIONS)
-        except APIError:
-            return []
-        items = self.kube.list(res).get("items") or []
-        return [{**i, "apiVersion": i.get("apiVersion") or EXCEPTIONS[0], "kind": "PolicyException"} for i in items]
 
     def _evaluate(self, policy: Any, request: Request, inputs: KindInputs | None = None) -> list[Any]:
         """The rule responses of ``policy`` for ``request`` (none: it does not apply)."""
@@ -362,7 +354,7 @@ class CelGenerator:
     def generate_existing(self, key: str, policy: Any) -> None:
         """Records for every existing object the policy applies to."""
         contexts: list[RuleContext] = []
-        exceptions = self._exceptions()  # read once for the whole pass
+        exceptions = cel_exceptions(self.kube)  # read once for the whole pass
         namespaces: dict[str, dict[str, Any]] = {}
         for res in self._targets(policy):
             listed = self.kube.list(res, policy.namespace if res.namespaced else "")

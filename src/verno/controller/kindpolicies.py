@@ -12,10 +12,13 @@ from verno.controller.informer import Informer
 from verno.controller.kube import APIError, Kube
 from verno.core.errors import VernoError
 from verno.core.loading import Document
+from verno.core.policykinds import CLUSTER_VERSIONS
 
 log = logging.getLogger("verno.controller.kindpolicies")
 
-__all__ = ["KindPolicyCache", "generation_of", "served_informers"]
+__all__ = ["KindPolicyCache", "cel_exceptions", "generation_of", "served_informers"]
+
+EXCEPTION_GROUP = "policies.kyverno.io"
 
 
 def generation_of(obj: dict[str, Any]) -> str:
@@ -24,13 +27,14 @@ def generation_of(obj: dict[str, Any]) -> str:
     return str(meta.get("generation") or meta.get("resourceVersion") or "")
 
 
-def served_informers(kube: Kube, api_version: str, kinds: tuple[str, ...], handler: Callable[[str, dict], None],
+def served_informers(kube: Kube, group: str, kinds: tuple[str, ...], handler: Callable[[str, dict], None],
                      stop: threading.Event, watch_seconds: int) -> list[Informer]:
-    """Informers (not started) for each of ``kinds`` the cluster serves; one it does not serve has no policies."""
+    """Informers (not started) for each of ``kinds`` of ``group`` the cluster serves, at the first of
+    :data:`CLUSTER_VERSIONS` it serves; a kind it does not serve has no policies."""
     out = []
     for kind in kinds:
         try:
-            res = kube.resource(api_version, kind)
+            res = kube.served(group, kind, CLUSTER_VERSIONS)
         except APIError as exc:
             if exc.not_found:
                 log.info("kind not served; no policies of it", extra={"kind": kind})
@@ -38,6 +42,17 @@ def served_informers(kube: Kube, api_version: str, kinds: tuple[str, ...], handl
             raise
         out.append(Informer(kube, res, handler, stop, watch_seconds=watch_seconds))
     return out
+
+
+def cel_exceptions(kube: Kube) -> list[dict[str, Any]]:
+    """The cluster's ``policies.kyverno.io`` PolicyExceptions (none when it does not serve them)."""
+    try:
+        res = kube.served(EXCEPTION_GROUP, "PolicyException", CLUSTER_VERSIONS)
+    except APIError:
+        return []
+    items = kube.list(res).get("items") or []
+    return [{**i, "apiVersion": i.get("apiVersion") or f"{res.group}/{res.version}", "kind": "PolicyException"}
+            for i in items]
 
 
 class KindPolicyCache:

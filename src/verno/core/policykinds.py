@@ -89,6 +89,9 @@ class KindPolicy(Protocol):
 #: ``httpPayloads``)
 PAYLOAD_KINDS = ("json", "envoy", "http")
 
+#: API versions of a policy kind tried in a cluster, preferred first
+CLUSTER_VERSIONS = ("v1", "v1beta1", "v1alpha1")
+
 
 def payload_kind(payload: bool | str) -> str:
     """``""`` for a Kubernetes object, else one of :data:`PAYLOAD_KINDS` (``True`` is ``"json"``)."""
@@ -137,8 +140,9 @@ class PolicyKind:
     :param companions: ``group/Kind`` of the other documents it reads (``admissionregistration.k8s.io/
         ValidatingAdmissionPolicyBinding``); they may be given with policies or with exceptions and reach
         :attr:`KindInputs.companions`. Several kinds may share a companion (CEL PolicyExceptions).
-    :param cluster_version: the API version the webhook lists and watches its documents (and companions) at
-        in cluster mode
+    :param cluster_versions: the API versions, preferred first, the webhook and the controller list and watch
+        its documents (and companions) at in cluster mode: the first the cluster serves is used (Kubernetes
+        serves MutatingAdmissionPolicy at ``v1beta1`` before 1.36; older Kyverno CRDs stop at ``v1beta1``)
     :param check_companion: ``check(document, engine)``, called for each companion document when it is
         loaded; raises :class:`~verno.core.errors.LoadError` (naming the field) for one it cannot use.
     """
@@ -148,7 +152,7 @@ class PolicyKind:
     stage: str
     load: Loader
     companions: frozenset[str] = frozenset()
-    cluster_version: str = "v1"
+    cluster_versions: tuple[str, ...] = CLUSTER_VERSIONS
     check_companion: Callable[["Document", Any], None] | None = None
 
     def __post_init__(self) -> None:

@@ -2,8 +2,10 @@
 plugin-registered policy kind with its companions (ValidatingPolicy, VAP and bindings ...), watched through
 the official ``kubernetes`` client (the only module importing it), and a cluster client for context loaders.
 
-A kind whose resource the cluster does not serve (its CRD is not installed) counts as listed and empty, and
-is listed again every minute, so installing the CRD later is picked up.
+A plugin-registered kind is listed at the first of its ``cluster_versions`` the cluster serves (Kubernetes
+serves MutatingAdmissionPolicy at ``v1beta1`` before 1.36); one no version of which the cluster serves (its
+CRD is not installed) counts as listed and empty, and is listed again every minute, so installing the CRD
+later is picked up.
 
 Each kind is listed, then watched from the list's resourceVersion; a broken watch (410 Gone, a network
 error) relists after a short pause. Every change builds a complete new snapshot (policies prepared
@@ -41,18 +43,19 @@ log = logging.getLogger("verno.server.cluster")
 class Watched:
     name: str  # collection name, for logs
     group: str
-    version: str
+    #: the versions to list it at, preferred first (the next is tried when the cluster does not serve one)
+    versions: tuple[str, ...]
     plural: str
     #: ``group/Kind`` of a plugin-registered policy kind or companion ("" for the built-in collections)
     kind_key: str = ""
 
 
 POLICY_KINDS = (
-    Watched("clusterpolicies", "kyverno.io", "v1", "clusterpolicies"),
-    Watched("policies", "kyverno.io", "v1", "policies"),
-    Watched("policyexceptions", "kyverno.io", "v2", "policyexceptions"),
+    Watched("clusterpolicies", "kyverno.io", ("v1",), "clusterpolicies"),
+    Watched("policies", "kyverno.io", ("v1",), "policies"),
+    Watched("policyexceptions", "kyverno.io", ("v2",), "policyexceptions"),
 )
-NAMESPACES = Watched("namespaces", "", "v1", "namespaces")
+NAMESPACES = Watched("namespaces", "", ("v1",), "namespaces")
 
 #: seconds between two lists of a resource the cluster does not serve
 UNSERVED_RETRY_SECONDS = 60.0
@@ -67,7 +70,7 @@ def kind_collections(engine: Engine) -> tuple[Watched, ...]:
         for key in keys:
             group, _, name = key.partition("/")
             plural = guess_resource(name)
-            out.setdefault(key, Watched(f"{group}/{plural}", group, kind.cluster_version, plural, key))
+            out.setdefault(key, Watched(f"{group}/{plural}", group, tuple(kind.cluster_versions), plural, key))
     return tuple(out[k] for k in sorted(out))
 
 
@@ -227,7 +230,7 @@ class ClusterPolicyStore(PolicyStore):
             group, _, kind = what.kind_key.partition("/")
             policy_kind = self.engine.policy_kinds.kind_of(group, kind)
             for key, obj in sorted(self.objects[what.name].items()):
-                obj = {**_clean(obj), "apiVersion": obj.get("apiVersion") or f"{group}/{what.version}",
+                obj = {**_clean(obj), "apiVersion": obj.get("apiVersion") or f"{group}/{what.versions[0]}",
                        "kind": obj.get("kind") or kind}
                 if policy_kind is None:
                     companions.setdefault(what.kind_key, []).append(obj)
@@ -280,26 +283,37 @@ class Watcher:
         self.retry_seconds, self.watch_seconds = retry_seconds, watch_seconds
         self._watch: k8s_watch.Watch | None = None
 
-    def _list_fn(self) -> Callable[..., Any]:
+    def _list_fn(self, version: str) -> Callable[..., Any]:
         if self.what is NAMESPACES:
             return k8s.CoreV1Api(self.api).list_namespace
         custom = k8s.CustomObjectsApi(self.api)
         w = self.what
 
         def list_custom(**kwargs: Any) -> Any:
-            return custom.list_cluster_custom_object(w.group, w.version, w.plural, **kwargs)
+            return custom.list_cluster_custom_object(w.group, version, w.plural, **kwargs)
 
         return list_custom
 
     def _plain(self, obj: Any) -> dict[str, Any]:
         return obj if isinstance(obj, dict) else self.api.sanitize_for_serialization(obj)
 
+    def _stamped(self, obj: dict[str, Any], version: str) -> dict[str, Any]:
+        """The object with the apiVersion and kind it was listed at (an API server leaves them out of the
+        items of a built-in kind's list)."""
+        if not self.what.kind_key or (obj.get("apiVersion") and obj.get("kind")):
+            return obj
+        group, _, kind = self.what.kind_key.partition("/")
+        return {**obj, "apiVersion": obj.get("apiVersion") or f"{group}/{version}", "kind": obj.get("kind") or kind}
+
     def run(self) -> None:
-        fn = self._list_fn()
+        versions = self.what.versions
+        index = 0
         while not self.stop_event.is_set():
+            version = versions[index]
+            fn = self._list_fn(version)
             try:
                 listed = self._plain(fn())
-                self.store.replace(self.what.name, list(listed.get("items") or []))
+                self.store.replace(self.what.name, [self._stamped(i, version) for i in listed.get("items") or []])
                 rv = (listed.get("metadata") or {}).get("resourceVersion") or ""
                 while not self.stop_event.is_set():
                     self._watch = k8s_watch.Watch()
@@ -312,12 +326,17 @@ class Watcher:
                         if kind == "BOOKMARK":
                             continue
                         rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
-                        self.store.event(self.what.name, str(kind), obj)
+                        self.store.event(self.what.name, str(kind), self._stamped(obj, version))
             except ApiException as exc:
                 if self.stop_event.is_set():
                     return
-                if exc.status == 404 and self.what.kind_key:  # the cluster does not serve it (no CRD)
-                    log.warning("resource not served; treated as empty", extra={"collection": self.what.name})
+                if exc.status == 404 and self.what.kind_key and index + 1 < len(versions):
+                    index += 1  # not served at this version: the next one
+                    continue
+                if exc.status == 404 and self.what.kind_key:  # the cluster serves no version of it (no CRD)
+                    index = 0
+                    log.warning("resource not served; treated as empty",
+                                extra={"collection": self.what.name, "versions": ", ".join(versions)})
                     self.store.replace(self.what.name, [])
                     self.stop_event.wait(UNSERVED_RETRY_SECONDS)
                     continue

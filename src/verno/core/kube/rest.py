@@ -156,6 +156,20 @@ class Kube:
             return res
         raise missing
 
+    def served(self, group: str, kind: str, versions: tuple[str, ...]) -> Resource:
+        """The resource serving ``kind`` in the first of ``versions`` of ``group`` the cluster serves (a
+        MutatingAdmissionPolicy is ``v1beta1`` before Kubernetes 1.36, a Kyverno CRD may stop at ``v1beta1``);
+        404 when none serves it."""
+        last: APIError | None = None
+        for version in versions:
+            try:
+                return self.resource(f"{group}/{version}" if group else version, kind)
+            except APIError as exc:
+                if not exc.not_found:
+                    raise
+                last = exc
+        raise last or APIError(404, "NotFound", f'no matches for kind "{kind}" in group "{group}"')
+
     # -- objects --------------------------------------------------------------------------------------
     def resources_matching(self, group: str, version: str, plural: str) -> list[Resource]:
         """The resources served under ``group``/``version``/``plural`` (each may be ``*``): discovery, no
