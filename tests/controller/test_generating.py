@@ -158,6 +158,18 @@ def test_generate_existing_on_policy_creation(cluster, controllers):
     assert settings_of(cluster, "old-b") is None
 
 
+def test_the_periodic_scan_generates_for_triggers_no_request_reached(cluster, controllers):
+    """A trigger admitted while no webhook handed it over (verno down) is generated for at the next periodic
+    pass, as Kyverno re-enqueues generateExisting policies every background scan interval."""
+    namespace(cluster, "old", team="green")
+    cluster.create(gpol(generate_existing=True))
+    controllers(scan_interval=0.5)
+    wait_for(lambda: settings_of(cluster, "old"), what="the policy's first generateExisting pass")
+    namespace(cluster, "missed", team="blue")  # no webhook: no UpdateRequest for it
+    made = wait_for(lambda: settings_of(cluster, "missed"), timeout=15, what="ConfigMap from the periodic pass")
+    assert made["data"] == {"team": "blue"}
+
+
 def test_without_generate_existing_existing_triggers_get_nothing(cluster, controllers):
     namespace(cluster, "old-a", team="green")
     controllers()

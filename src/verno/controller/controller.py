@@ -245,7 +245,7 @@ class Controller:
 
     def _scanner(self) -> None:
         while not self.stop_event.wait(self.settings.scan_interval):
-            for triggers in (self.triggers, self.mutate_triggers):
+            for triggers in (self.triggers, self.mutate_triggers, self.cel_generator):
                 try:
                     assert triggers is not None
                     triggers.scan()

@@ -339,6 +339,13 @@ class CelGenerator:
         if new is not None and new.generate_existing:
             self.generate_existing(key, new)
 
+    def scan(self) -> None:
+        """The periodic pass (Kyverno's background scan interval): generateExisting again for every policy
+        that asks for it, so triggers missed while no controller led are generated for."""
+        for policy in self.policies.all():
+            if policy is not None and policy.generate_existing:
+                self.generate_existing(policy.key, policy)
+
     def _targets(self, policy: Any) -> list[Resource]:
         rules = ((policy.document.get("spec") or {}).get("matchConstraints") or {}).get("resourceRules") or []
         found: dict[tuple[str, str, str], Resource] = {}
