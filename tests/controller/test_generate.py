@@ -108,6 +108,23 @@ def test_synchronized_downstream_deleted_or_edited_is_restored(cluster, controll
     assert recreated < 5
 
 
+def test_server_side_apply_reverts_an_edit_and_keeps_what_another_writer_added(cluster, controllers):
+    """``spec.useServerSideApply``: written by server-side apply (never POST or PUT); an edit of a field the
+    rule sets is reverted, a label another writer added stays."""
+    cluster.create(cluster_policy("add-networkpolicy", default_deny(), useServerSideApply=True))
+    controllers()
+    request_for(cluster, "add-networkpolicy", "default-deny", namespace(cluster, "probe"))
+    wait_for(lambda: netpol(cluster, "probe"))
+    net = client.NetworkingV1Api(_api(cluster))
+    net.patch_namespaced_network_policy("default-deny", "probe", {"metadata": {"labels": {"owner": "ops"}},
+                                                                  "spec": {"policyTypes": ["Ingress"]}})
+    wait_for(lambda: netpol(cluster, "probe")["spec"]["policyTypes"] == ["Ingress", "Egress"],
+             what="edited downstream reverted")
+    assert netpol(cluster, "probe")["metadata"]["labels"]["owner"] == "ops"
+    writes = {verb for verb, path in list(cluster.audit) if "/networkpolicies" in path and verb in ("POST", "PUT")}
+    assert writes == set()
+
+
 def test_unsynchronized_downstream_stays_deleted(cluster, controllers):
     cluster.create(cluster_policy("add-networkpolicy", default_deny(synchronize=False)))
     controllers()

@@ -135,6 +135,50 @@ def test_synchronized_downstream_is_restored_and_deleted_with_its_trigger(cluste
     wait_for(lambda: netpol() is None, what="downstream deleted with its trigger")
 
 
+def test_server_side_apply_keeps_what_another_manager_added(cluster, controllers):
+    """``useServerSideApply``: the downstream is applied as ``kyverno-generate`` (force), so a key another
+    writer added survives a re-sync, where a PUT would drop it."""
+    policy = gpol(synchronize=True)
+    policy["spec"]["useServerSideApply"] = True
+    cluster.create(policy)
+    controllers()
+    core = client.CoreV1Api(_api(cluster))
+    team = namespace(cluster, "t", team="a")
+    request_for(cluster, "team-config", team, sync=True)
+    wait_for(lambda: settings_of(cluster, "t"), what="ConfigMap t/team-settings")
+    core.patch_namespaced_config_map("team-settings", "t", {"data": {"extra": "kept"}})
+    core.patch_namespace("t", {"metadata": {"labels": {"team": "b"}}})
+    request_for(cluster, "team-config", team, sync=True, operation="UPDATE")
+    wait_for(lambda: settings_of(cluster, "t")["data"].get("team") == "b", what="the new team synchronized")
+    assert settings_of(cluster, "t")["data"] == {"team": "b", "extra": "kept"}
+    writes = [verb for verb, path in list(cluster.audit) if path.endswith("/configmaps/team-settings")
+              and verb in ("POST", "PUT", "PATCH")]
+    # verno's apply that made it, the other writer's patch, verno's re-sync(s); never a POST or a PUT
+    assert set(writes) == {"PATCH"} and len(writes) >= 3
+    create = [verb for verb, path in list(cluster.audit) if path.endswith("/namespaces/t/configmaps")]
+    assert "POST" not in create
+
+
+def test_after_a_restart_the_downstream_kinds_are_found_and_watched(cluster, controllers):
+    """A restarted controller has written nothing yet, and CEL decides the kinds: it finds the kinds holding
+    downstream objects in the cluster, so a deleted NetworkPolicy is restored without any new write first."""
+    cluster.create(gpol("default-deny", synchronize=True, template=True))
+    first = controllers()
+    team = namespace(cluster, "probe", team="red")
+    request_for(cluster, "default-deny", team, sync=True)
+
+    def netpol():
+        return cluster.get("networking.k8s.io/v1", "NetworkPolicy", "default-deny", "probe")
+
+    wait_for(netpol, what="NetworkPolicy probe/default-deny")
+    first.stop()
+    second = controllers()
+    wait_for(lambda: ("networking.k8s.io/v1", "NetworkPolicy") in second.controller.cel_generator.watched,
+             what="the NetworkPolicy kind found and watched")
+    client.NetworkingV1Api(_api(cluster)).delete_namespaced_network_policy("default-deny", "probe")
+    wait_for(netpol, what="deleted downstream restored by the restarted controller")
+
+
 def test_unsynchronized_downstream_stays_deleted(cluster, controllers):
     cluster.create(gpol())
     controllers()

@@ -208,6 +208,7 @@ class Controller:
             t.start()
             self._threads.append(t)
         threading.Thread(target=self._scanner, name="verno-scan", daemon=True).start()
+        threading.Thread(target=self._find_downstream, name="verno-find-downstream", daemon=True).start()
         self.deleting = DeletionScheduler(self.kube, self.engine, self.events, self.metrics, self.stop_event,
                                           watch_seconds=self.settings.watch_seconds).start()
         self.working.set()
@@ -242,6 +243,12 @@ class Controller:
             return []
         return [Informer(self.kube, res, self.exceptions.event, self.stop_event,
                          watch_seconds=self.settings.watch_seconds)]
+
+    def _find_downstream(self) -> None:
+        try:
+            self.cel_generator.find_downstream_kinds()
+        except Exception:
+            log.exception("downstream kinds not found")
 
     def _scanner(self) -> None:
         while not self.stop_event.wait(self.settings.scan_interval):

@@ -23,6 +23,8 @@ CLONE_SOURCE = PREFIX + "clone-source"
 #: selects every object verno (or Kyverno) generated
 DOWNSTREAM_SELECTOR = f"{MANAGED_BY}=kyverno,{POLICY_NAME}"
 CONFLICT_RETRIES = 5
+#: the field manager of server-side applied downstream objects (``useServerSideApply``), as Kyverno's
+FIELD_MANAGER = "kyverno-generate"
 
 
 class PermissionDenied(Exception):
@@ -54,11 +56,14 @@ def _meta(obj: dict[str, Any]) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def same(desired: dict[str, Any], live: dict[str, Any]) -> bool:
-    """Whether ``live`` already is ``desired``: every field outside metadata and status equal (none extra),
-    and desired labels and annotations present with their values."""
+def same(desired: dict[str, Any], live: dict[str, Any], server_side: bool = False) -> bool:
+    """Whether ``live`` already is ``desired``: every field outside metadata and status equal (none extra;
+    with ``server_side``, fields only ``live`` has are another manager's and do not count), and desired
+    labels and annotations present with their values."""
     skip = ("metadata", "status", "apiVersion", "kind")
-    if {k: v for k, v in desired.items() if k not in skip} != {k: v for k, v in live.items() if k not in skip}:
+    want = {k: v for k, v in desired.items() if k not in skip}
+    have = {k: v for k, v in live.items() if k not in skip}
+    if (not _contains(have, want)) if server_side else want != have:
         return False
     for part in ("labels", "annotations"):
         want, have = _meta(desired).get(part) or {}, _meta(live).get(part) or {}
@@ -67,7 +72,11 @@ def same(desired: dict[str, Any], live: dict[str, Any]) -> bool:
     return True
 
 
-def write(kube: Kube, desired: dict[str, Any], synchronize: bool) -> Written:
+def write(kube: Kube, desired: dict[str, Any], synchronize: bool, server_side: bool = False) -> Written:
+    """Create ``desired`` when absent; with ``synchronize``, bring a live object that differs to it. With
+    ``server_side`` (``useServerSideApply``) both are a server-side apply as ``kyverno-generate`` with
+    ``force``, so fields other managers own (finalizers, defaulted values, extra list entries) stay;
+    otherwise a POST, and a PUT at the live resourceVersion."""
     res = kube.resource(str(desired.get("apiVersion") or ""), str(desired.get("kind") or ""))
     meta = _meta(desired)
     ns = str(meta.get("namespace") or "") if res.namespaced else ""
@@ -76,6 +85,8 @@ def write(kube: Kube, desired: dict[str, Any], synchronize: bool) -> Written:
     for _ in range(CONFLICT_RETRIES):
         live = _call("get", kind, ns, kube.get, res, ns, name)
         if live is None:
+            if server_side:
+                return Written("created", _call("patch", kind, ns, kube.apply, res, ns, desired, FIELD_MANAGER))
             try:
                 return Written("created", _call("create", kind, ns, kube.create, res, ns, desired))
             except APIError as exc:
@@ -85,8 +96,11 @@ def write(kube: Kube, desired: dict[str, Any], synchronize: bool) -> Written:
         if not synchronize:
             return Written("skipped", live)
         ours = (_meta(live).get("labels") or {}).get(MANAGED_BY) == "kyverno"
-        if same(desired, live):
+        if same(desired, live, server_side):
             return Written("unchanged", live, taken_over=not ours)
+        if server_side:
+            return Written("updated", _call("patch", kind, ns, kube.apply, res, ns, desired, FIELD_MANAGER),
+                           taken_over=not ours)
         body = copy.deepcopy(desired)
         body_meta = body.setdefault("metadata", {})
         body_meta["resourceVersion"] = _meta(live).get("resourceVersion")
@@ -123,6 +137,13 @@ def label_clone_source(kube: Kube, generated: dict[str, Any]) -> dict[str, Any] 
             if exc.code != 409:
                 raise
     return None
+
+
+def _contains(have: Any, want: Any) -> bool:
+    """Whether ``have`` holds everything ``want`` sets (maps: key by key; anything else: equal)."""
+    if isinstance(want, dict) and isinstance(have, dict):
+        return all(k in have and _contains(have[k], v) for k, v in want.items())
+    return bool(have == want)
 
 
 def selector(labels: dict[str, str]) -> str:

@@ -241,9 +241,11 @@ class Generator:
 
     def _write(self, prepared: PreparedPolicy, rule: PreparedRule, desired: dict[str, Any],
                synchronize: bool) -> dict[str, str]:
-        written = downstream.write(self.kube, desired, synchronize)
+        server_side = prepared.policy.spec.use_server_side_apply
+        written = downstream.write(self.kube, desired, synchronize, server_side)
         meta = written.obj.get("metadata") or {}
-        verbs = {"created": ("get", "create"), "updated": ("get", "update")}.get(written.action, ("get",))
+        verbs = {"created": ("get", "patch" if server_side else "create"),
+                 "updated": ("get", "patch" if server_side else "update")}.get(written.action, ("get",))
         self.denials.allowed(prepared.policy.key, verbs, str(desired.get("kind") or ""),
                              str(meta.get("namespace") or ""))
         if written.action in ("created", "updated"):

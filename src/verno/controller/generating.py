@@ -54,6 +54,8 @@ from verno.core.updaterequest import (
 log = logging.getLogger("verno.controller.generating")
 
 GROUP, VERSION = "policies.kyverno.io", "v1"
+#: selects the objects GeneratingPolicies wrote (a ClusterPolicy rule's also carry its rule name)
+GPOL_DOWNSTREAM = f"{downstream.DOWNSTREAM_SELECTOR},!{downstream.RULE_NAME}"
 KINDS = ("GeneratingPolicy", "NamespacedGeneratingPolicy")
 #: rule contexts per request (as for ClusterPolicy events: etcd's request size)
 BATCH = 100
@@ -258,7 +260,8 @@ class CelGenerator:
             raise GenerateFailed(f"a namespaced policy cannot generate resources in other namespaces, expected: "
                                  f"{policy.namespace}, received: {meta.get('namespace') or '(cluster scope)'}")
         meta["labels"] = {**(meta.get("labels") or {}), **owner_labels(policy, trigger)}
-        written = downstream.write(self.kube, body, bool(policy.synchronize))
+        written = downstream.write(self.kube, body, bool(policy.synchronize),
+                                   bool(getattr(policy, "server_side_apply", False)))
         wmeta = _meta(written.obj)
         if written.action in ("created", "updated"):
             self.metrics.writes.inc(written.action)
@@ -341,10 +344,34 @@ class CelGenerator:
 
     def scan(self) -> None:
         """The periodic pass (Kyverno's background scan interval): generateExisting again for every policy
-        that asks for it, so triggers missed while no controller led are generated for."""
+        that asks for it, so triggers missed while no controller led are generated for; and the kinds holding
+        downstream objects looked for again."""
+        self.find_downstream_kinds()
         for policy in self.policies.all():
             if policy is not None and policy.generate_existing:
                 self.generate_existing(policy.key, policy)
+
+    def find_downstream_kinds(self) -> None:
+        """The kinds holding GeneratingPolicy downstream objects, found in the cluster (a controller that has
+        just started has written none yet, and CEL decides the kinds): one labelled list of at most one object
+        per served kind. Each is watched when a policy synchronizes, and deleted policies look there."""
+        seen: set[tuple[str, str]] = set()
+        synchronized = any(p is not None and p.synchronize for p in self.policies.all())
+        for res in self.kube.resources_matching("*", "*", "*"):
+            if (res.group, res.plural) in seen or self.stop_event.is_set():
+                continue
+            seen.add((res.group, res.plural))
+            pair = (res.api_version, res.kind)
+            if pair in self.kinds:
+                continue
+            try:
+                listed = self.kube.request("GET", res.path(), {"labelSelector": GPOL_DOWNSTREAM, "limit": 1})
+            except APIError:
+                continue  # not listable by verno (403) or gone: nothing verno wrote there
+            if listed.get("items"):
+                self.kinds.add(pair)
+                if synchronized:
+                    self.watch(pair)
 
     def _targets(self, policy: Any) -> list[Resource]:
         rules = ((policy.document.get("spec") or {}).get("matchConstraints") or {}).get("resourceRules") or []

@@ -18,6 +18,7 @@ from kubernetes import config as k8s_config
 from verno.core.errors import VernoError
 
 JSON = "application/json"
+APPLY_PATCH = "application/apply-patch+yaml"
 
 
 class APIError(Exception):
@@ -230,6 +231,15 @@ class Kube:
     def replace(self, res: Resource, namespace: str, body: dict[str, Any], subresource: str = "") -> dict[str, Any]:
         name = (body.get("metadata") or {}).get("name") or ""
         return self.request("PUT", res.path(namespace, name, subresource), body=body)
+
+    def apply(self, res: Resource, namespace: str, body: dict[str, Any], field_manager: str,
+              force: bool = True) -> dict[str, Any]:
+        """Server-side apply of ``body`` (created when absent) as ``field_manager``; ``force`` takes over
+        fields another manager owns."""
+        name = (body.get("metadata") or {}).get("name") or ""
+        query = {"fieldManager": field_manager, "force": "true" if force else ""}
+        return self.request("PATCH", res.path(namespace, name), query, body=json.dumps(body),
+                            content_type=APPLY_PATCH)
 
     def delete(self, res: Resource, namespace: str, name: str, uid: str = "") -> None:
         body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}

@@ -88,7 +88,7 @@ def load(doc: Document, engine: Any) -> GeneratingPolicy:
         generate_existing=_enabled(evaluation.generate_existing if evaluation else None, False),
         orphan_downstream=_enabled(evaluation.orphan_downstream_on_policy_delete if evaluation else None, False),
         skip_background_requests=evaluation.skip_background_requests is not False if evaluation else True,
-        document=doc.data)
+        server_side_apply=spec.use_server_side_apply, document=doc.data)
 
 
 @hookimpl

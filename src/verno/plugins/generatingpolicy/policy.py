@@ -69,6 +69,8 @@ class GeneratingPolicy:
     synchronize: bool = False
     generate_existing: bool = False
     orphan_downstream: bool = False
+    #: downstream objects are written by server-side apply (``useServerSideApply``)
+    server_side_apply: bool = False
     #: requests made by the controller itself are not handed over (``evaluation.skipBackgroundRequests``)
     skip_background_requests: bool = True
     report_source: str = "KyvernoGeneratingPolicy"
