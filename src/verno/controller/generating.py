@@ -29,14 +29,14 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from typing import Any, Callable
+from typing import Any
 
 from verno.controller import downstream
 from verno.controller.denials import Denials
 from verno.controller.events import EventRecorder
 from verno.controller.generate import GenerateFailed
-from verno.controller.informer import Informer, object_key
-from verno.controller.kindpolicies import KindPolicyCache, cel_exceptions, served_informers
+from verno.controller.informer import Informer
+from verno.controller.kindpolicies import KindPolicies, cel_exceptions
 from verno.controller.kube import APIError, Kube, Resource
 from verno.controller.metrics import Metrics
 from verno.controller.recent import RecentSet
@@ -59,8 +59,6 @@ GPOL_DOWNSTREAM = f"{downstream.DOWNSTREAM_SELECTOR},!{downstream.RULE_NAME}"
 KINDS = ("GeneratingPolicy", "NamespacedGeneratingPolicy")
 #: rule contexts per request (as for ClusterPolicy events: etcd's request size)
 BATCH = 100
-
-Listener = Callable[[str, str, Any, Any], None]
 
 
 def _meta(obj: dict[str, Any] | None) -> dict[str, Any]:
@@ -97,43 +95,11 @@ def trigger_of(obj: dict[str, Any]) -> TriggerRef | None:
                       name, labels.get(downstream.TRIGGER_UID, ""))
 
 
-class GeneratingPolicies:
+class GeneratingPolicies(KindPolicies):
     """The cluster's GeneratingPolicies, each loaded once per ``metadata.generation``."""
 
     def __init__(self, kube: Kube, engine: Any, events: EventRecorder):
-        self.kube, self.engine, self.events = kube, engine, events
-        self._cache = KindPolicyCache(engine, GROUP)
-        self.listeners: list[Listener] = []
-
-    def informers(self, stop: threading.Event, watch_seconds: int) -> list[Informer]:
-        return served_informers(self.kube, GROUP, KINDS, self.event, stop, watch_seconds)
-
-    def get(self, key: str) -> Any:
-        return self._cache.get(key)
-
-    def error(self, key: str) -> str:
-        return self._cache.error(key)
-
-    def all(self) -> list[Any]:
-        return self._cache.all()
-
-    def event(self, kind: str, obj: dict[str, Any]) -> None:
-        key = object_key(obj)
-        old = self.get(key)
-        if kind == "DELETED":
-            self._cache.forget(key)
-            for listener in self.listeners:
-                listener(kind, key, None, old)
-            return
-        loaded, error, fresh = self._cache.load(key, obj)
-        if not fresh:
-            return  # a status write: nothing verno loads changed
-        if error:
-            self.events.policy_warning(key, f"policy not loaded: {error}",
-                                       involved=(str(obj.get("apiVersion") or f"{GROUP}/{VERSION}"),
-                                                 str(obj.get("kind"))))
-        for listener in self.listeners:
-            listener(kind, key, loaded, old)
+        super().__init__(kube, engine, events, GROUP, KINDS)
 
 
 class CelGenerator:

@@ -8,7 +8,7 @@ import logging
 import threading
 from typing import Any, Callable
 
-from verno.controller.informer import Informer
+from verno.controller.informer import Informer, object_key
 from verno.controller.kube import APIError, Kube
 from verno.core.errors import VernoError
 from verno.core.loading import Document
@@ -16,7 +16,7 @@ from verno.core.policykinds import CLUSTER_VERSIONS
 
 log = logging.getLogger("verno.controller.kindpolicies")
 
-__all__ = ["KindPolicyCache", "cel_exceptions", "generation_of", "served_informers"]
+__all__ = ["KindPolicies", "KindPolicyCache", "cel_exceptions", "generation_of", "served_informers"]
 
 EXCEPTION_GROUP = "policies.kyverno.io"
 
@@ -100,3 +100,48 @@ class KindPolicyCache:
     def forget(self, key: str) -> None:
         with self._lock:
             self._entries.pop(key, None)
+
+
+#: ``listener(event kind, policy key, the policy now or None, the policy before or None)``
+Listener = Callable[[str, str, Any, Any], None]
+
+
+class KindPolicies:
+    """The cluster's policies of some kinds of one group (GeneratingPolicies, ValidatingPolicies ...), each
+    loaded once per ``metadata.generation``; a policy that does not load is an Event on it. Listeners hear
+    every change of what is loaded."""
+
+    def __init__(self, kube: Kube, engine: Any, events: Any, group: str, kinds: tuple[str, ...]):
+        self.kube, self.engine, self.events, self.group, self.kinds = kube, engine, events, group, kinds
+        self._cache = KindPolicyCache(engine, group)
+        self.listeners: list[Listener] = []
+
+    def informers(self, stop: threading.Event, watch_seconds: int) -> list[Informer]:
+        return served_informers(self.kube, self.group, self.kinds, self.event, stop, watch_seconds)
+
+    def get(self, key: str) -> Any:
+        return self._cache.get(key)
+
+    def error(self, key: str) -> str:
+        return self._cache.error(key)
+
+    def all(self) -> list[Any]:
+        return self._cache.all()
+
+    def event(self, kind: str, obj: dict[str, Any]) -> None:
+        key = object_key(obj)
+        old = self.get(key)
+        if kind == "DELETED":
+            self._cache.forget(key)
+            for listener in self.listeners:
+                listener(kind, key, None, old)
+            return
+        loaded, error, fresh = self._cache.load(key, obj)
+        if not fresh:
+            return  # a status write: nothing verno loads changed
+        if error:
+            self.events.policy_warning(key, f"policy not loaded: {error}",
+                                       involved=(str(obj.get("apiVersion") or f"{self.group}/{CLUSTER_VERSIONS[0]}"),
+                                                 str(obj.get("kind"))))
+        for listener in self.listeners:
+            listener(kind, key, loaded, old)
