@@ -218,3 +218,66 @@ def test_a_resource_admitted_while_running_is_reported_with_a_namespaced_policys
     other = make_pod(api_client, "elsewhere", "web")["metadata"]["uid"]
     wait_for(lambda: running.controller.scan_counters.scans.value("skipped") >= 1, what="the other Pod looked at")
     assert report(cluster, other, "elsewhere") is None
+
+
+VPOLS = ("policies.kyverno.io", "v1", "validatingpolicies")
+
+
+def validating_policy(name: str, expression: str, message: str, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "policies.kyverno.io/v1", "kind": "ValidatingPolicy", "metadata": {"name": name},
+            "spec": {"validationActions": ["Audit"],
+                     "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                                                             "operations": ["CREATE", "UPDATE"],
+                                                             "resources": ["pods"]}]},
+                     "validations": [{"expression": expression, "message": message}], **spec}}
+
+
+def test_a_validating_policy_is_reported_with_its_autogen_and_exceptions(cluster, controllers, api_client):
+    """ValidatingPolicies are scanned like ClusterPolicies: the Pod's report holds the CEL verdict (source
+    KyvernoValidatingPolicy, label vpol.kyverno.io/<name>), a Deployment is scanned through autogen, a
+    policies.kyverno.io PolicyException makes a skip, and a fixed Pod passes."""
+    custom = client.CustomObjectsApi(api_client)
+    custom.create_cluster_custom_object(*VPOLS, validating_policy(
+        "require-team", "has(object.metadata.labels) && 'team' in object.metadata.labels", "label team is required"))
+    pod = make_pod(api_client, "apps", "web")
+    exempt = make_pod(api_client, "apps", "legacy")
+    custom.create_namespaced_custom_object("policies.kyverno.io", "v1", "apps", "policyexceptions", {
+        "apiVersion": "policies.kyverno.io/v1", "kind": "PolicyException", "metadata": {"name": "legacy"},
+        "spec": {"policyRefs": [{"name": "require-team", "kind": "ValidatingPolicy"}],
+                 "matchConditions": [{"name": "legacy", "expression": "object.metadata.name == 'legacy'"}]}})
+    apps = client.AppsV1Api(api_client)
+    deploy = api_client.sanitize_for_serialization(apps.create_namespaced_deployment("apps", {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api"},
+        "spec": {"selector": {"matchLabels": {"app": "api"}},
+                 "template": {"metadata": {"labels": {"app": "api", "team": "core"}},
+                              "spec": {"containers": [{"name": "c", "image": "nginx:1.25"}]}}}}))
+    controllers(**FAST)
+
+    uid = pod["metadata"]["uid"]
+    polr = wait_for(lambda: report(cluster, uid, "apps"), what="the Pod's report")
+    [result] = polr["results"]
+    assert (result["policy"], result["result"], result["message"]) == ("require-team", "fail",
+                                                                      "label team is required")
+    assert result["source"] == "KyvernoValidatingPolicy"
+    assert result["properties"]["process"] == "background scan"
+    assert "vpol.kyverno.io/require-team" in polr["metadata"]["labels"]
+    skipped = wait_for(lambda: report(cluster, exempt["metadata"]["uid"], "apps"), what="the exempt Pod's report")
+    assert [r["result"] for r in skipped["results"]] == ["skip"]
+    autogen = wait_for(lambda: report(cluster, deploy["metadata"]["uid"], "apps"), what="the Deployment's report")
+    assert [(r["policy"], r["result"]) for r in autogen["results"]] == [("require-team", "pass")]
+
+    client.CoreV1Api(api_client).patch_namespaced_pod("web", "apps", {"metadata": {"labels": {"team": "a"}}})
+    wait_for(lambda: [(r["policy"], r["result"]) for r in report(cluster, uid, "apps")["results"]]
+             == [("require-team", "pass")], what="the fixed Pod passes")
+    assert report(cluster, uid, "apps")["summary"] == {"pass": 1, "fail": 0, "warn": 0, "error": 0, "skip": 0}
+
+
+def test_a_validating_policy_without_background_is_not_scanned(cluster, controllers, api_client):
+    custom = client.CustomObjectsApi(api_client)
+    custom.create_cluster_custom_object(*VPOLS, validating_policy(
+        "admission-only", "false", "never", evaluation={"background": {"enabled": False}}))
+    custom.create_cluster_custom_object(*CPOL, audit_policy("require-team", TEAM))
+    pod = make_pod(api_client, "apps", "web")
+    controllers(**FAST)
+    polr = wait_for(lambda: report(cluster, pod["metadata"]["uid"], "apps"), what="the Pod's report")
+    assert [r["policy"] for r in polr["results"]] == ["require-team"]

@@ -25,7 +25,9 @@ from verno.controller.denials import Denials
 from verno.controller.events import EventRecorder
 from verno.controller.exceptions import ExceptionCache
 from verno.controller.generate import GenerateFailed, Generator
+from verno.controller import kindscan
 from verno.controller.generating import CelGenerator, GeneratingPolicies
+from verno.controller.kindpolicies import KindPolicies
 from verno.controller.informer import Informer
 from verno.controller.kube import APIError, Kube, api_client
 from verno.controller.lease import LeaderElector
@@ -111,6 +113,8 @@ class Controller:
         self.cel_mutator = CelMutator(self.kube, self.engine, self.mutator, self.events, self.metrics, self.denials)
         self.mutate_triggers: MutateTriggers | None = None
         self.gpols = GeneratingPolicies(self.kube, self.engine, self.events)
+        #: ValidatingPolicies, for background scans
+        self.vpols = KindPolicies(self.kube, self.engine, self.events, kindscan.GROUP, kindscan.KINDS)
         self.cel_generator = CelGenerator(self.kube, self.engine, self.gpols, self.events, self.metrics, self.denials,
                                           settings.namespace, self.stop_event, watch_seconds=settings.watch_seconds)
         self.elector = LeaderElector(self.kube, settings.namespace, LEASE_NAME, self.identity,
@@ -193,6 +197,7 @@ class Controller:
                      for kind in ("ClusterPolicy", "Policy")]
         informers += self._exception_informers()
         informers += self.gpols.informers(self.stop_event, self.settings.watch_seconds)
+        informers += self.vpols.informers(self.stop_event, self.settings.watch_seconds)
         for informer in informers:
             informer.start()
         for informer in informers:  # requests are processed against a complete policy set
@@ -219,7 +224,7 @@ class Controller:
             return Scanner(self.kube, self.engine, self.policies, self.stop_event, interval=s.scan_interval,
                            debounce=s.scan_debounce, workers=s.scan_workers, writers=s.report_writers,
                            openreports=s.openreports, watch_seconds=s.watch_seconds, backoff=s.backoff,
-                           counters=self.scan_counters)
+                           counters=self.scan_counters, kind_policies=self.vpols)
         except APIError as exc:
             if exc.not_found:
                 group = "openreports.io" if s.openreports else "wgpolicyk8s.io"

@@ -41,7 +41,8 @@ MANAGED_BY_SELECTOR = f"{MANAGED_BY}=kyverno"
 HASH_LABEL = "audit.kyverno.io/resource.hash"
 LAST_SCAN = "audit.kyverno.io/last-scan-time"
 #: the label domains of evaluated policies, by policy kind (Kyverno's ``cpol.``, ``pol.``)
-POLICY_LABEL_DOMAINS = {"ClusterPolicy": "cpol.kyverno.io/", "Policy": "pol.kyverno.io/"}
+POLICY_LABEL_DOMAINS = {"ClusterPolicy": "cpol.kyverno.io/", "Policy": "pol.kyverno.io/",
+                        "ValidatingPolicy": "vpol.kyverno.io/", "NamespacedValidatingPolicy": "nvpol.kyverno.io/"}
 #: a label key's name part is at most 63 characters
 LABEL_NAME_MAX = 63
 #: writes of one report tried before it goes back on the queue with backoff

@@ -25,6 +25,9 @@ import time
 from typing import Any, Callable
 
 from verno.controller.informer import Informer
+from verno.controller.kindpolicies import KindPolicies
+from verno.controller.kindscan import KindScan
+from verno.controller.kindscan import scanned as kind_scanned
 from verno.controller.kube import APIError, Kube, Resource
 from verno.controller.metrics import Counter
 from verno.controller.policies import PolicyCache
@@ -133,7 +136,7 @@ class Scanner:
     def __init__(self, kube: Kube, engine: Engine, policies: PolicyCache, stop: threading.Event, *,
                  interval: float = 3600.0, debounce: float = 1.0, workers: int = 2, writers: int = 4,
                  max_pending: int = 1000, openreports: bool = False, watch_seconds: int = 60,
-                 backoff: float = 0.5, counters: Any = None):
+                 backoff: float = 0.5, counters: Any = None, kind_policies: KindPolicies | None = None):
         self.kube, self.engine, self.policies, self.stop_event = kube, engine, policies, stop
         self.interval, self.debounce, self.workers, self.watch_seconds = interval, debounce, workers, watch_seconds
         self.counters = counters
@@ -143,6 +146,10 @@ class Scanner:
         self.resolve = KindResolver(kube)
         self.queue = WorkQueue(base_delay=backoff)
         self.data_source = KubeDataSource(kube)
+        #: ValidatingPolicies (``kindscan.py``), when the controller reads them
+        self.kinds = KindScan(kube, engine, kind_policies, self.data_source, stop, watch_seconds=watch_seconds) \
+            if kind_policies is not None else None
+        self._kind_applicable: dict[tuple[str, str, str], list[Any]] = {}
         self._lock = threading.Lock()
         #: resources watched, by uid (the informers' own objects), and their resource
         self._objects: dict[str, tuple[Resource, dict[str, Any]]] = {}
@@ -166,6 +173,12 @@ class Scanner:
         while not ns_informer.synced.wait(0.2):
             if self.stop_event.is_set():
                 return self
+        if self.kinds is not None:
+            informers = [i.start() for i in self.kinds.informers()]
+            for informer in informers:
+                while not informer.synced.wait(0.2):
+                    if self.stop_event.is_set():
+                        return self
         with self._lock:
             namespaces = sorted(self._namespaces)
         known = self.writer.load(namespaces)
@@ -174,6 +187,10 @@ class Scanner:
         self.policies.listeners.append(self.on_policy)  # first: a policy arriving now is not missed
         for prepared in self.policies.all():
             self.on_policy("SYNC", prepared.policy.key, prepared, None)
+        if self.kinds is not None:
+            self.kinds.policies.listeners.append(self.on_kind_policy)
+            for policy in self.kinds.policies.all():
+                self.on_kind_policy("SYNC", policy.key, policy, None)
         for n in range(self.workers):
             threading.Thread(target=self._worker, name=f"verno-scan-{n}", daemon=True).start()
         threading.Thread(target=self._ticker, name="verno-scan-interval", daemon=True).start()
@@ -196,6 +213,8 @@ class Scanner:
                 self._namespaces.pop(name, None)
             else:
                 self._namespaces[name] = dict(meta.get("labels") or {})
+        if self.kinds is not None:
+            self.kinds.namespace_event(kind, obj)
 
     def on_policy(self, kind: str, key: str, new: PreparedPolicy | None, old: PreparedPolicy | None) -> None:
         """A policy added, changed or deleted: its kinds (old and new) watched and scanned again in full."""
@@ -210,6 +229,24 @@ class Scanner:
                 res = self.resolve(selector)
                 if res is not None and res not in resources:
                     resources.append(res)
+        self._rescan(resources)
+
+    def on_kind_policy(self, kind: str, key: str, new: Any, old: Any) -> None:
+        """A ValidatingPolicy added, changed or deleted: its resources (old and new) watched and scanned
+        again in full."""
+        assert self.kinds is not None
+        touched = [p for p in (new, old) if p is not None and kind_scanned(p)]
+        self.kinds.policy_changed()
+        with self._lock:
+            self._kind_applicable = {}
+        resources: list[Resource] = []
+        for policy in touched:
+            for res in self.kinds.resources(policy):
+                if res not in resources:
+                    resources.append(res)
+        self._rescan(resources)
+
+    def _rescan(self, resources: list[Resource]) -> None:
         for res in resources:
             if self._watch(res):
                 continue  # newly watched: its list enqueues every object
@@ -295,6 +332,19 @@ class Scanner:
                 found = self._applicable.setdefault((kind, namespace), found)
         return found
 
+    def kind_applicable(self, res: Resource, namespace: str) -> list[Any]:
+        """The scanned ValidatingPolicies selecting ``res`` that may apply in ``namespace``."""
+        if self.kinds is None:
+            return []
+        key = (res.group, res.plural, namespace)
+        with self._lock:
+            found = self._kind_applicable.get(key)
+        if found is None:
+            found = self.kinds.applicable(res, namespace)
+            with self._lock:
+                found = self._kind_applicable.setdefault(key, found)
+        return found
+
     def policy_mark(self, prepared: PreparedPolicy) -> str:
         """The value of a policy's report label: what verno loaded of it (its fingerprint, cut), which a
         status write or a restart does not change, unlike its resourceVersion."""
@@ -315,19 +365,24 @@ class Scanner:
         if meta.get("deletionTimestamp"):
             return "gone"
         policies = self.applicable(res.kind, str(meta.get("namespace") or "") if res.namespaced else "")
+        kind_policies = self.kind_applicable(res, str(meta.get("namespace") or "") if res.namespaced else "")
         labels = {"audit.kyverno.io/resource.hash": resource_hash(obj)}
         for prepared in policies:
             labels[policy_label(prepared.policy.kind, prepared.policy.name)] = self.policy_mark(prepared)
+        for policy in kind_policies:
+            labels[policy_label(policy.kind, policy.name)] = self.kinds.mark(policy)  # type: ignore[union-attr]
         known = self.writer.known(uid)
         now = time.time()
         if known is not None and not full and known.labels == labels and now - known.scanned < self.interval:
             self._count("scans", "skipped")
             return "skipped"
-        if known is None and not policies:
+        if known is None and not policies and not kind_policies:
             self._count("scans", "skipped")
             return "skipped"
         started = time.perf_counter()
         results = self._evaluate(obj, policies, res, int(now))
+        if kind_policies:
+            results += self.kinds.evaluate(_typed(obj, res), kind_policies, int(now))  # type: ignore[union-attr]
         self.evaluations += 1
         if self.counters is not None:
             self.counters.scan_seconds.inc(by=time.perf_counter() - started)
@@ -360,9 +415,7 @@ class Scanner:
         else:
             with self._lock:
                 ns_labels = dict(self._namespaces.get(str(meta.get("namespace") or ""), {}))
-        resource = obj if obj.get("apiVersion") and obj.get("kind") else \
-            {**obj, "apiVersion": res.api_version, "kind": res.kind}
-        request = Request(resource, None, "CREATE", None, namespace_labels=ns_labels)
+        request = Request(_typed(obj, res), None, "CREATE", None, namespace_labels=ns_labels)
         sources = Sources(cluster=self.data_source)
         responses = self.engine.evaluate(policies, request, sources=sources, phases=PHASES)
         results: list[dict[str, Any]] = []
@@ -380,3 +433,8 @@ class Scanner:
     def _on_write(self, action: str) -> None:
         if self.counters is not None:
             self.counters.writes.inc(action)
+
+
+def _typed(obj: dict[str, Any], res: Resource) -> dict[str, Any]:
+    """The object with its apiVersion and kind (a list's items may leave them out)."""
+    return obj if obj.get("apiVersion") and obj.get("kind") else {**obj, "apiVersion": res.api_version, "kind": res.kind}
