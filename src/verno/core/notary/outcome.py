@@ -64,7 +64,7 @@ class NotaryResult:
         ref = f"{self.image}@{self.digest}" if "@" not in self.image else self.image
         if not self.outcomes:
             return f"no signature is associated with {ref!r}, make sure the artifact was signed successfully"
-        reasons = "; ".join(f"{o.digest}: {o.error}" for o in self.outcomes)
+        reasons = "; ".join(f"signature {o.digest}: {o.error}" for o in self.outcomes)
         text = f"signature verification failed for all the signatures associated with {ref}: {reasons}"
         if self.truncated:
             text += (f" (signature evaluation stopped: the limit of {MAX_SIGNATURE_ATTEMPTS} signatures to verify "
