@@ -57,7 +57,8 @@ def verify_token(token: bytes, signature: bytes, roots: Sequence[x509.Certificat
     try:
         verifier.verify_message(response, signature)
     except VerificationError as exc:
-        raise SignatureInvalid(f"failed to verify the timestamp countersignature with error: {exc}") from None
+        raise SignatureInvalid(f"failed to verify the timestamp countersignature with error: {_reason(exc)}") \
+            from None
     except Exception as exc:
         raise SignatureInvalid(f"failed to verify the timestamp countersignature: {type(exc).__name__}") from None
     accuracy = timedelta(seconds=1)
@@ -69,3 +70,13 @@ def verify_token(token: bytes, signature: bytes, roots: Sequence[x509.Certificat
     except Exception:  # no accuracy stated
         pass
     return Stamp(gen_time - accuracy, gen_time + accuracy)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    if text.startswith("Error while verifying certificates"):
+        return ("its signature does not verify with a certificate chaining to the notary attestor's tsaCerts "
+                "at the stamped time")
+    if text == "Mismatch between messages":
+        return "it stamps other data than this signature"
+    return text

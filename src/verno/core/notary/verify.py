@@ -77,7 +77,7 @@ def verify_envelope(blob: bytes, descriptor: dict, trusted: Sequence[x509.Certif
             raise SignatureInvalid("no timestamp countersignature was found in the signature envelope "
                                    "(the notary attestor's tsaCerts require one)")
         stamp = timestamp.verify_token(env.timestamp_token, env.signature, tsa)
-        if stamp.earliest < env.signing_time.replace(microsecond=0):
+        if stamp.latest < env.signing_time:  # stamped before it was (claimed to be) signed
             raise SignatureInvalid(f"timestamp {stamp} is not bounded after the signing time "
                                    f"{env.signing_time.isoformat()}")
         chain.check_valid_at(env.chain, stamp.earliest, f"the timestamp {stamp}")
