@@ -150,3 +150,34 @@ def test_bearer_token_challenge_is_answered_and_cached():
     assert client.resolve("team/app", "v2").digest == "sha256:" + "a" * 64
     assert calls == ["HEAD /v2/team/app/manifests/v1", "GET /token", "HEAD /v2/team/app/manifests/v1",
                      "HEAD /v2/team/app/manifests/v2"]
+
+
+def _referrers_client(index, media_type: str = "application/vnd.oci.image.index.v1+json"):
+    import httpx
+
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(f"{request.url.path}?{request.url.query.decode()}")
+        return httpx.Response(200, content=json.dumps(index).encode(), headers={"Content-Type": media_type})
+
+    return RegistryClient("reg.test", transport=httpx.MockTransport(handler)), calls
+
+
+def test_referrers_api_answer_is_used_and_filtered():
+    digest = "sha256:" + "b" * 64
+    sig = {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:" + "c" * 64, "size": 9,
+           "artifactType": "application/vnd.cncf.notary.signature"}
+    other = dict(sig, artifactType="application/other")
+    client, calls = _referrers_client({"schemaVersion": 2, "manifests": [sig, other, "junk", 3]})
+    assert client.referrers("team/app", digest, "application/vnd.cncf.notary.signature") == [sig]
+    assert calls == [f"/v2/team/app/referrers/{digest}?artifactType=application/vnd.cncf.notary.signature"]
+    assert client.referrers("team/app", digest) == [sig, other]
+
+
+def test_referrers_index_without_a_manifests_list_is_an_error():
+    from verno.registry import RegistryError
+
+    client, _ = _referrers_client({"schemaVersion": 2, "manifests": "not a list"})
+    with pytest.raises(RegistryError, match="the referrers index's manifests is not a list"):
+        client.referrers("team/app", "sha256:" + "b" * 64, "application/x")

@@ -264,6 +264,9 @@ class RegistryClient:
         else:
             _check(resp, self.registry, subject, "referrers")
             entries = []
+        if not isinstance(entries, list):
+            raise RegistryError(self.registry, subject, "the referrers index's manifests is not a list")
+        entries = [e for e in entries if isinstance(e, dict)]
         if artifact_type:
             entries = [e for e in entries if e.get("artifactType") == artifact_type]
         return entries
