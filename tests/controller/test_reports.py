@@ -270,6 +270,9 @@ def test_a_validating_policy_is_reported_with_its_autogen_and_exceptions(cluster
     wait_for(lambda: [(r["policy"], r["result"]) for r in report(cluster, uid, "apps")["results"]]
              == [("require-team", "pass")], what="the fixed Pod passes")
     assert report(cluster, uid, "apps")["summary"] == {"pass": 1, "fail": 0, "warn": 0, "error": 0, "skip": 0}
+    custom.delete_namespaced_custom_object("policies.kyverno.io", "v1", "apps", "policyexceptions", "legacy")
+    wait_for(lambda: [r["result"] for r in report(cluster, exempt["metadata"]["uid"], "apps")["results"]]
+             == ["fail"], what="the exception gone: the legacy Pod fails")
 
 
 def test_a_validating_policy_without_background_is_not_scanned(cluster, controllers, api_client):
@@ -281,3 +284,20 @@ def test_a_validating_policy_without_background_is_not_scanned(cluster, controll
     controllers(**FAST)
     polr = wait_for(lambda: report(cluster, pod["metadata"]["uid"], "apps"), what="the Pod's report")
     assert [r["policy"] for r in polr["results"]] == ["require-team"]
+
+
+def test_a_policy_exception_makes_a_skip_and_its_deletion_a_fail(cluster, controllers, api_client):
+    custom = client.CustomObjectsApi(api_client)
+    custom.create_cluster_custom_object(*CPOL, audit_policy("require-team", TEAM))
+    pod = make_pod(api_client, "apps", "legacy")
+    exception = {"apiVersion": "kyverno.io/v2", "kind": "PolicyException", "metadata": {"name": "legacy"},
+                 "spec": {"exceptions": [{"policyName": "require-team", "ruleNames": ["require-team"]}],
+                          "match": {"any": [{"resources": {"kinds": ["Pod"], "names": ["legacy"]}}]}}}
+    custom.create_namespaced_custom_object("kyverno.io", "v2", "apps", "policyexceptions", exception)
+    controllers(**FAST)
+    uid = pod["metadata"]["uid"]
+    polr = wait_for(lambda: report(cluster, uid, "apps"), what="the Pod's report")
+    assert results_of(polr) == [("require-team", "require-team", "skip")]
+    custom.delete_namespaced_custom_object("kyverno.io", "v2", "apps", "policyexceptions", "legacy")
+    wait_for(lambda: results_of(report(cluster, uid, "apps")) == [("require-team", "require-team", "fail")],
+             what="the exception gone: the Pod fails again")

@@ -205,6 +205,7 @@ class Controller:
                 if self.stop_event.is_set():
                     return
         self.scanner = self._scanner_for_reports()
+        self.exceptions.listeners.append(self.scanner.exceptions_changed)
         self.scanner.start()
         self.ur_informer = Informer(self.kube, ur_res, self._ur_event, self.stop_event,
                                     watch_seconds=self.settings.watch_seconds).start()
@@ -224,7 +225,7 @@ class Controller:
             return Scanner(self.kube, self.engine, self.policies, self.stop_event, interval=s.scan_interval,
                            debounce=s.scan_debounce, workers=s.scan_workers, writers=s.report_writers,
                            openreports=s.openreports, watch_seconds=s.watch_seconds, backoff=s.backoff,
-                           counters=self.scan_counters, kind_policies=self.vpols)
+                           counters=self.scan_counters, kind_policies=self.vpols, exceptions=self.exceptions.all)
         except APIError as exc:
             if exc.not_found:
                 group = "openreports.io" if s.openreports else "wgpolicyk8s.io"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from verno.core.loading import Document, validate_model
 from verno.core.models.exception import PolicyException
@@ -19,6 +19,8 @@ class ExceptionCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_key: dict[str, PolicyException] = {}
+        #: called after every change (background scans evaluate again)
+        self.listeners: list[Callable[[], None]] = []
 
     def event(self, kind: str, obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}
@@ -26,6 +28,7 @@ class ExceptionCache:
         if kind == "DELETED":
             with self._lock:
                 self._by_key.pop(key, None)
+            self._changed()
             return
         body = {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
         try:
@@ -34,9 +37,15 @@ class ExceptionCache:
             log.error("policy exception not loaded", extra={"exception": key, "error": str(exc)})
             with self._lock:
                 self._by_key.pop(key, None)
+            self._changed()
             return
         with self._lock:
             self._by_key[key] = loaded
+        self._changed()
+
+    def _changed(self) -> None:
+        for listener in self.listeners:
+            listener()
 
     def all(self) -> list[PolicyException]:
         with self._lock:

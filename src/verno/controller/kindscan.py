@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from verno.controller.informer import Informer, object_key
 from verno.controller.kindpolicies import EXCEPTION_GROUP, KindPolicies
@@ -75,6 +75,8 @@ class KindScan:
         self._inputs: KindInputs | None = None
         self._resources: dict[tuple[str, str, str], list[Resource]] = {}
         self._marks: dict[int, tuple[Any, str]] = {}
+        #: called after a PolicyException changes
+        self.listeners: list[Callable[[], None]] = []
 
     # -- what the scans read besides the resource ----------------------------------------------------------
     def informers(self) -> list[Informer]:
@@ -96,6 +98,8 @@ class KindScan:
             else:
                 exceptions[key] = {**obj, "kind": obj.get("kind") or "PolicyException"}
             self._exceptions, self._inputs = exceptions, None
+        for listener in self.listeners:
+            listener()
 
     def namespace_event(self, kind: str, obj: dict[str, Any]) -> None:
         name = str((obj.get("metadata") or {}).get("name") or "")

@@ -136,7 +136,8 @@ class Scanner:
     def __init__(self, kube: Kube, engine: Engine, policies: PolicyCache, stop: threading.Event, *,
                  interval: float = 3600.0, debounce: float = 1.0, workers: int = 2, writers: int = 4,
                  max_pending: int = 1000, openreports: bool = False, watch_seconds: int = 60,
-                 backoff: float = 0.5, counters: Any = None, kind_policies: KindPolicies | None = None):
+                 backoff: float = 0.5, counters: Any = None, kind_policies: KindPolicies | None = None,
+                 exceptions: Callable[[], list[Any]] | None = None):
         self.kube, self.engine, self.policies, self.stop_event = kube, engine, policies, stop
         self.interval, self.debounce, self.workers, self.watch_seconds = interval, debounce, workers, watch_seconds
         self.counters = counters
@@ -146,6 +147,8 @@ class Scanner:
         self.resolve = KindResolver(kube)
         self.queue = WorkQueue(base_delay=backoff)
         self.data_source = KubeDataSource(kube)
+        #: the cluster's kyverno.io PolicyExceptions (a matching one makes a rule's result a skip)
+        self.exceptions = exceptions or (lambda: [])
         #: ValidatingPolicies (``kindscan.py``), when the controller reads them
         self.kinds = KindScan(kube, engine, kind_policies, self.data_source, stop, watch_seconds=watch_seconds) \
             if kind_policies is not None else None
@@ -174,6 +177,7 @@ class Scanner:
             if self.stop_event.is_set():
                 return self
         if self.kinds is not None:
+            self.kinds.listeners.append(self.exceptions_changed)
             informers = [i.start() for i in self.kinds.informers()]
             for informer in informers:
                 while not informer.synced.wait(0.2):
@@ -245,6 +249,15 @@ class Scanner:
                 if res not in resources:
                     resources.append(res)
         self._rescan(resources)
+
+    def exceptions_changed(self) -> None:
+        """A PolicyException added, changed or deleted: every watched resource scanned again in full (after
+        the debounce: a burst of changes makes one pass)."""
+        with self._lock:
+            uids = list(self._objects)
+            self._full.update(uids)
+        for uid in uids:
+            self.queue.add_after(uid, self.debounce)
 
     def _rescan(self, resources: list[Resource]) -> None:
         for res in resources:
@@ -417,7 +430,8 @@ class Scanner:
                 ns_labels = dict(self._namespaces.get(str(meta.get("namespace") or ""), {}))
         request = Request(_typed(obj, res), None, "CREATE", None, namespace_labels=ns_labels)
         sources = Sources(cluster=self.data_source)
-        responses = self.engine.evaluate(policies, request, sources=sources, phases=PHASES)
+        responses = self.engine.evaluate(policies, request, sources=sources, phases=PHASES,
+                                         exceptions=self.exceptions())
         results: list[dict[str, Any]] = []
         for response in responses:
             for rule in response.rules:
