@@ -38,6 +38,10 @@ class NotFoundError(VernoError):
         super().__init__(f'Unknown key "{key}" in path')
 
 
+class ArtifactNotFound(VernoError):
+    """A registry has no such manifest, tag or blob (the registry client's ``NotFound`` is one)."""
+
+
 class JMESPathError(VernoError):
     """A JMESPath expression failed to compile or evaluate."""
 

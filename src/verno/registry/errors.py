@@ -1,7 +1,7 @@
 """Errors the registry client raises; each names the image (or repository) and the registry."""
 from __future__ import annotations
 
-from verno.core.errors import VernoError
+from verno.core.errors import ArtifactNotFound, VernoError
 
 
 class RegistryError(VernoError):
@@ -29,7 +29,7 @@ class RegistryRefused(RegistryError):
     """The egress fence refused a connection the registry (or its redirect, or its token service) needs."""
 
 
-class NotFound(RegistryError):
+class NotFound(RegistryError, ArtifactNotFound):
     """The manifest, tag or blob does not exist (404)."""
 
 

@@ -27,9 +27,11 @@ log = logging.getLogger("verno.server.policies")
 #: verdicts recorded in the ``kyverno.io/verify-images`` annotation, ``required`` and ``verifyDigest``)
 ENDPOINT_PHASES = {"mutate": ("mutate", "verifyImages"), "validate": ("verifyImages", "validate")}
 
-#: the stages of plugin-registered policy kinds each endpoint evaluates (``core/policykinds.py``)
+#: the stages of plugin-registered policy kinds each endpoint evaluates (``core/policykinds.py``); an
+#: ImageValidatingPolicy also runs at /mutate, where a passing one pins its images' tags to digests
+#: (``validationConfigurations.mutateDigest``) and only an error blocks (its failures deny at /validate)
 ENDPOINT_STAGES = {
-    "mutate": ("mutating-admission-policy", "mutating-policy"),
+    "mutate": ("mutating-admission-policy", "mutating-policy", "image-validating-policy"),
     "validate": ("validating-admission-policy", "validating-policy", "image-validating-policy"),
 }
 

@@ -19,6 +19,7 @@ from verno.core.hookspecs import hookimpl
 from verno.core.loading import Document, validate_model
 from verno.core.matchresources import MatchResources
 from verno.core.policykinds import PolicyKind
+from verno.plugins.imagevalidatingpolicy.attestors import expressions
 from verno.plugins.imagevalidatingpolicy.model import (
     GROUP, KINDS, ImageValidatingPolicyDocument, ImageValidatingPolicySpec,
 )
@@ -117,6 +118,16 @@ def load(doc: Document, engine: Any) -> ImageValidatingPolicy:
             extractors.append((extractor.name, env.compile(extractor.expression, variables=variables)))
         except CELError as err:
             raise LoadError(doc.source, str(err), document=doc.index, field=f"spec.images[{i}].expression") from None
+    attestor_programs: dict[str, list[tuple[str, tuple[str, ...], Any]]] = {}
+    for i, attestor in enumerate(spec.attestors):
+        raw_attestor = attestor.model_dump(by_alias=True, exclude_none=True)
+        for where, path, expression in expressions(raw_attestor):
+            try:
+                program = env.compile(expression, variables=variables)
+            except CELError as err:
+                raise LoadError(doc.source, str(err), document=doc.index,
+                                field=f"spec.attestors[{i}].{where}") from None
+            attestor_programs.setdefault(attestor.name, []).append((where, path, program))
     config = spec.validation_configurations
     evaluation = spec.evaluation
     admission = evaluation.admission.enabled if evaluation and evaluation.admission else None
@@ -129,6 +140,11 @@ def load(doc: Document, engine: Any) -> ImageValidatingPolicy:
         attestors={a.name: a.model_dump(by_alias=True, exclude_none=True) for a in spec.attestors},
         attestations={a.name: a.name for a in spec.attestations},
         verify_digest=True if config is None or config.verify_digest is None else config.verify_digest,
+        mutate_digest=True if config is None or config.mutate_digest is None else config.mutate_digest,
+        required=True if config is None or config.required is None else config.required,
+        attestor_programs=attestor_programs,
+        attestation_specs={a.name: a.model_dump(by_alias=True, exclude_none=True) for a in spec.attestations},
+        credentials=dict(spec.credentials) if spec.credentials else None,
         mode=mode, failure_policy=spec.failure_policy or "Fail",
         validation_actions=frozenset(spec.validation_actions or ["Deny"]),
         admission=True if admission is None else admission, background=True if background is None else background,

@@ -9,6 +9,15 @@ when ``matchImageReferences`` selects it (none: every image) -> with ``verifyDig
 without a digest fails (``image <ref> does not have a digest``) -> ``validations`` in order with ``images``,
 ``attestations`` and ``attestors`` bound (the first false: ``fail``; an error: ``error`` "failed to evaluate
 policy: ...") -> ``pass`` "success". The rule is named after the policy (type ``ImageVerify``).
+
+The verification functions check signatures through :class:`.verify.ImageVerifier`; the attestors'
+CEL-valued fields (``key.expression`` ...) are evaluated first, into the attestors ``attestors`` binds.
+
+In the mutating webhook (``Sources.webhook == "mutate"``) a policy with ``mutateDigest`` (the default)
+resolves tag references instead of failing them for a missing digest, verifies, and only when the policy
+passes pins every selected tag in the Pod spec (or a controller's template) to ``<image:tag>@<digest>``;
+the pinned object is the response's ``patched_resource``. Outside admission nothing is pinned (Kyverno's
+CLI does not mutate for this kind).
 """
 from __future__ import annotations
 
@@ -22,10 +31,13 @@ from verno.core.cel.conditions import evaluate_conditions
 from verno.core.cel.admission import measured_admission_inputs
 from verno.core.cel.exceptions import exception_rule, exceptions_for, match_exceptions
 from verno.core.cel.libs.kyverno_imageverify import VerifyContext, verifying
+from verno.core.errors import VernoError
 from verno.core.matchresources import MatchResources, request_resource, simple_constraints
 from verno.core.policykinds import KindInputs, payload_kind
 from verno.core.request import Request
 from verno.core.results import PolicyResponse, RuleResponse, Status
+from verno.plugins.imagevalidatingpolicy.attestors import with_values
+from verno.plugins.imagevalidatingpolicy.verify import ImageVerifier
 
 RULE_TYPE = "ImageVerify"
 _TYPED = ("request", "namespaceObject")
@@ -87,6 +99,13 @@ class ImageValidatingPolicy:
     report_source: str = "KyvernoImageValidatingPolicy"
     timeout_seconds: int = 10
     document: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    #: attestor name -> (field, path the value goes to, compiled expression) of its CEL-valued fields
+    attestor_programs: dict[str, list[tuple[str, tuple[str, ...], Any]]] = field(default_factory=dict)
+    #: attestation name -> its spec (``{name, intoto | referrer}``)
+    attestation_specs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    credentials: dict[str, Any] | None = None
+    mutate_digest: bool = True
+    required: bool = True
 
     @property
     def key(self) -> str:
@@ -123,14 +142,18 @@ class ImageValidatingPolicy:
             values, _ = measured_admission_inputs(request, namespace)
             values = {k: v for k, v in values.items() if v is not None or k not in _TYPED}
             resource = request_resource(request)[2]
-        rule = self._rule(variant, values, resource, obj, inputs)
+        pins: dict[str, str] = {}
+        rule = self._rule(variant, values, resource, obj, inputs, pins)
         if rule is None:
             return None
-        return PolicyResponse(self, obj, [rule], operation=request.operation,
-                              namespace_labels=dict(request.namespace_labels))
+        response = PolicyResponse(self, obj, [rule], operation=request.operation,
+                                  namespace_labels=dict(request.namespace_labels))
+        if pins:
+            rule.patched_resource = response.patched_resource = pinned(resource, obj, pins)
+        return response
 
     def _rule(self, variant: Variant, values: dict[str, Any], resource: str, obj: Mapping[str, Any],
-              inputs: KindInputs) -> RuleResponse | None:
+              inputs: KindInputs, pins: dict[str, str]) -> RuleResponse | None:
         def error(message: str) -> RuleResponse:
             return RuleResponse(self.name, RULE_TYPE, Status.ERROR, message)
 
@@ -158,14 +181,20 @@ class ImageValidatingPolicy:
         except CELError as err:
             return error(f"failed to evaluate policy: {err.detail}")
         images = {k: [i for i in v if self.selects(i)] for k, v in images.items()}
-        if self.verify_digest:
+        pinning = self.mutate_digest and getattr(inputs.sources, "webhook", "") == "mutate" and self.mode != "JSON"
+        if self.verify_digest and not pinning:
             for image in (i for v in images.values() for i in v):
                 if not has_digest(image):
                     return RuleResponse(self.name, RULE_TYPE, Status.FAIL, f"image {image} does not have a digest")
-        bound = {**values, "images": images, "attestations": dict(self.attestations),
-                 "attestors": dict(self.attestors)}
+        try:
+            attestors = self._attestors(activation)
+        except CELError as err:
+            return error(f"failed to evaluate policy: {err.detail}")
+        bound = {**values, "images": images, "attestations": dict(self.attestations), "attestors": attestors}
         activation = Activation(bound, variant.variables)
-        context = VerifyContext(self.selects, frozenset(self.attestations))
+        verifier = ImageVerifier(self, inputs, source, attestors)
+        context = VerifyContext(self.selects, frozenset(self.attestations), verifier.count, verifier.payload,
+                                verifier.image_data)
         properties: dict[str, str] = {}
         with verifying(context):
             try:
@@ -186,8 +215,45 @@ class ImageValidatingPolicy:
                         properties[key] = str(value)
             except CELError as err:
                 return error(f"failed to evaluate policy: {err.detail}")
+        if pinning:
+            for image in dict.fromkeys(i for key in _DEFAULT_LISTS for i in images.get(key, ())):
+                if has_digest(image):
+                    continue
+                try:
+                    pins[image] = f"{verifier.resolve(image).reference_with_tag}@{verifier.resolve(image).digest}"
+                except VernoError as exc:
+                    return error(f"failed to update digest: {exc}")
         return RuleResponse(self.name, RULE_TYPE, Status.PASS, "success", properties=properties)
 
+    def _attestors(self, activation: Activation) -> dict[str, Any]:
+        """The attestors with their CEL-valued fields evaluated (Kyverno's ``CompiledAttestor.Evaluate``)."""
+        out = {}
+        for name, raw in self.attestors.items():
+            values = []
+            for where, path, program in self.attestor_programs.get(name, ()):
+                value = activation.evaluate(program)
+                if not isinstance(value, str):
+                    raise CELError(where, f"attestor {name}: {where} must give a string, got {type(value).__name__}")
+                values.append((path, value))
+            out[name] = with_values(raw, values)
+        return out
+
+
+
+def pinned(resource: str, obj: Mapping[str, Any], pins: dict[str, str]) -> dict[str, Any]:
+    """A copy of ``obj`` with each container image of its Pod spec found in ``pins`` replaced by its pin."""
+    import copy
+
+    out = copy.deepcopy(dict(obj))
+    node: Any = out
+    for step in _POD_PATHS.get(resource, ()):
+        node = node.get(step) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        for key in _DEFAULT_LISTS:
+            for container in node.get(key) or []:
+                if isinstance(container, dict) and container.get("image") in pins:
+                    container["image"] = pins[container["image"]]
+    return out
 
 
 def glob_check(glob: str) -> Callable[[str], bool]:

@@ -14,8 +14,8 @@ from verno.core import wildcard
 from verno.core.errors import PluginFailure, VernoError
 from verno.core.memo import IdentityMemo
 from verno.core.models.conditions import AnyAllConditions
-from verno.plugins.verifyimages.cosign import Target, verify_attestations, verify_attestor_set
-from verno.plugins.verifyimages.crypto import VerifyFailure
+from verno.core.signatures.cosign import Target, verify_attestations, verify_attestor_set
+from verno.core.signatures.crypto import VerifyFailure
 from verno.plugins.verifyimages.spec import Attestation, Attestor
 
 #: a raw ``{any, all}`` block (policy-owned, so identity-memoized) -> the typed conditions

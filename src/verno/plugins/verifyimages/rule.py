@@ -16,21 +16,21 @@ import weakref
 from typing import Any
 
 from verno.core import wildcard
-from verno.core.egress import STRICT
 from verno.core.errors import VernoError
 from verno.core.images import extract_images
 from verno.core.memo import IdentityMemo
 from verno.core.results import RuleResponse, Status
 from verno.plugins.verifyimages.attest import check_attestation
-from verno.plugins.verifyimages.bundle import bundle_offline_problem, verify_bundles
-from verno.plugins.verifyimages.cache import TTLCache
-from verno.plugins.verifyimages.cosign import Target, check_offline, verify_attestor_set, verify_signatures
-from verno.plugins.verifyimages.crypto import VerifyFailure
-from verno.plugins.verifyimages.secrets import resolve_keys, secret_credentials, with_credentials
+from verno.core.signatures.bundle import bundle_offline_problem, verify_bundles
+from verno.core.signatures.cache import TTLCache
+from verno.core.signatures.cosign import Target, check_offline, verify_attestor_set, verify_signatures
+from verno.core.signatures.crypto import VerifyFailure
+from verno.plugins.verifyimages.secrets import resolve_keys, secret_credentials
 from verno.plugins.verifyimages.spec import ImageVerification, parse
 from verno.plugins.verifyimages.validate_phase import check_images
 from verno.plugins.verifyimages.verdicts import ANNOTATION
 from verno.registry import Registries
+from verno.registry.access import registries_for as _registries_for, with_credentials
 
 _parsed = IdentityMemo(parse, maxsize=1024)
 _fingerprint = IdentityMemo(lambda raw: hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode())
@@ -49,18 +49,7 @@ def state(engine: Any) -> dict[str, Any]:
 
 
 def registries_for(rc: Any) -> Registries:
-    client = getattr(rc.sources, "registry_client", None)
-    if isinstance(client, Registries):
-        return client
-    if client is None and getattr(rc.sources, "registry_access", False):
-        insecure = bool(getattr(rc.sources, "allow_insecure_registry", False))
-        egress = getattr(rc.sources, "egress", None) or STRICT
-        pools = state(rc.engine)["registries"]
-        if (insecure, egress) not in pools:
-            pools[(insecure, egress)] = Registries(allow_insecure=insecure, egress=egress)
-        return pools[(insecure, egress)]
-    raise VernoError("verifyImages needs registry access: pass --registry to verno apply or verno test "
-                     "(registries are never reached unless asked)")
+    return _registries_for(rc.sources, state(rc.engine)["registries"], "verifyImages")
 
 
 def _entries(rc: Any) -> list[ImageVerification]:

@@ -7,67 +7,17 @@ become one entry each (Kyverno's ``expandStaticKeys``), so ``count`` counts keys
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from verno.core.errors import VernoError
+from verno.core.signatures.attestor import PUBLIC_REKOR, Attestor, AttestorSet, CTLog, Identity, Rekor
 
-PUBLIC_REKOR = "https://rekor.sigstore.dev"
 _PEM_BLOCK = re.compile(r"-----BEGIN [A-Z ]+-----.*?-----END [A-Z ]+-----", re.S)
 
 
 class SpecError(VernoError):
     """The verifyImages entry itself is invalid."""
-
-
-@dataclass(frozen=True)
-class Rekor:
-    url: str = PUBLIC_REKOR
-    pubkey: str = ""
-    ignore_tlog: bool = False
-
-
-@dataclass(frozen=True)
-class CTLog:
-    ignore_sct: bool = False
-    pubkey: str = ""
-
-
-@dataclass
-class Attestor:
-    """One attestor entry: exactly one of ``keys`` / ``certificates`` / ``keyless`` / ``attestor``."""
-
-    kind: str  # keys | certificates | keyless | attestor
-    where: str  # ".attestors[0].entries[1].keys" for messages
-    key: str = ""
-    #: (namespace, name) of a Secret holding the key (``k8s://ns/name``, ``keys.secret``), read at
-    #: verification time through the cluster client; ``key`` is empty until then
-    key_secret: tuple[str, str] | None = None
-    signature_algorithm: str = "sha256"
-    cert: str = ""
-    cert_chain: str = ""
-    roots: str = ""
-    subject: str = ""
-    subject_regexp: str = ""
-    issuer: str = ""
-    issuer_regexp: str = ""
-    extensions: dict[str, str] = field(default_factory=dict)
-    rekor: Rekor = field(default_factory=Rekor)
-    ctlog: CTLog = field(default_factory=CTLog)
-    annotations: dict[str, str] = field(default_factory=dict)
-    repository: str = ""
-    nested: AttestorSet | None = None
-
-
-@dataclass
-class AttestorSet:
-    entries: list[Attestor]
-    count: int | None = None
-    where: str = ""
-
-    @property
-    def required(self) -> int:
-        return len(self.entries) if self.count is None else self.count
 
 
 @dataclass
@@ -183,9 +133,9 @@ def _entries(raw: dict[str, Any], where: str) -> list[Attestor]:
                          ctlog=_ctlog(c.get("ctlog")), **common)]
     if raw.get("keyless") is not None:
         k = raw["keyless"]
-        return [Attestor("keyless", f"{where}.keyless", roots=k.get("roots") or "", subject=k.get("subject") or "",
-                         subject_regexp=k.get("subjectRegExp") or "", issuer=k.get("issuer") or "",
-                         issuer_regexp=k.get("issuerRegExp") or "",
+        return [Attestor("keyless", f"{where}.keyless", roots=k.get("roots") or "",
+                         identities=(Identity(k.get("subject") or "", k.get("subjectRegExp") or "",
+                                              k.get("issuer") or "", k.get("issuerRegExp") or ""),),
                          extensions=dict(k.get("additionalExtensions") or {}), rekor=_rekor(k.get("rekor")),
                          ctlog=_ctlog(k.get("ctlog")), **common)]
     if raw.get("attestor") is not None:

@@ -1,11 +1,12 @@
 """Kyverno's image verification library (ImageValidatingPolicy only, ``pkg/cel/libs/imageverify``):
 ``verifyImageSignatures(image, attestors)``, ``verifyAttestationSignatures(image, attestation, attestors)``
-(each the number of attestors that verified) and ``extractPayload(image, attestation)``.
+(each the number of attestors that verified), ``extractPayload(image, attestation)`` and
+``getImageData(image)``.
 
 They read the evaluation's :func:`verifying` context: which images the policy's ``matchImageReferences``
 select (another image verifies with 0 attestors, as in Kyverno), the attestation names it declares, and the
-verifier that checks signatures. Without a verifier (verno checks cosign and notary signatures of
-ImageValidatingPolicies in no run yet) a call on a selected image is an error saying so, never a pass.
+policy kind's verifier that checks signatures (and reads payloads and image data). Without a verifier a call
+on a selected image is an error saying so, never a pass.
 """
 from __future__ import annotations
 
@@ -29,14 +30,14 @@ class VerifyContext:
     attestations: frozenset[str] = frozenset()
     verifier: Verifier | None = None
     payloads: Callable[[str, str], Any] | None = None
+    image_data: Callable[[str], Any] | None = None
     #: images the policy verified (``required``: every selected image must be)
     verified: set[str] = field(default_factory=set)
 
 
 _CONTEXT: ContextVar[VerifyContext | None] = ContextVar("verno_cel_imageverify", default=None)
 
-UNAVAILABLE = ("verno does not verify the signatures of ImageValidatingPolicies yet (cosign and notary "
-               "attestors); check signatures with a ClusterPolicy verifyImages rule")
+UNAVAILABLE = "no signature verifier in this evaluation (only an ImageValidatingPolicy's evaluation verifies images)"
 
 
 @contextmanager
@@ -94,9 +95,17 @@ def _extract_payload(image: str, attestation: str) -> Any:
     return context.payloads(image, attestation)
 
 
+def _image_data(image: str) -> Any:
+    context = _context("getImageData")
+    if context.image_data is None:
+        raise FunctionError(f"getImageData({image}): {UNAVAILABLE}")
+    return context.image_data(image)
+
+
 def libraries() -> list[Library]:
     lib = Library("kyverno.imageverify")
     lib.fn("verifyImageSignatures", ["string", "list(dyn)"], "int", _verify_signatures)
     lib.fn("verifyAttestationSignatures", ["string", "string", "list(dyn)"], "int", _verify_attestations)
     lib.fn("extractPayload", ["string", "string"], "dyn", _extract_payload)
+    lib.fn("getImageData", ["string"], "dyn", _image_data)
     return [lib]

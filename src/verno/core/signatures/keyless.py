@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from verno.core import wildcard
-from verno.plugins.verifyimages.crypto import VerifyFailure, load_public_key, verify_signature
+from verno.core.signatures.attestor import Identity
+from verno.core.signatures.crypto import VerifyFailure, load_public_key, verify_signature
 
 ISSUER_V1 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 ISSUER_V2 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
@@ -124,6 +125,27 @@ def check_identity(cert: x509.Certificate, subject: str, subject_regexp: str, is
         have = raw.decode(errors="replace") if raw is not None else None
         if have != want:
             raise VerifyFailure(f"certificate extension {name} is {have!r}, expected {want!r}")
+
+
+def check_identities(cert: x509.Certificate, identities: Sequence[Identity], extensions: dict[str, str]) -> None:
+    """The certificate matches one of ``identities`` (any, when there are none) and carries ``extensions``."""
+    if identities:
+        reasons: list[str] = []
+        for identity in identities:
+            try:
+                check_identity(cert, identity.subject, identity.subject_regexp, identity.issuer,
+                               identity.issuer_regexp, {})
+                break
+            except VerifyFailure as exc:
+                reasons.append(str(exc))
+        else:
+            raise VerifyFailure(reasons[0] if len(reasons) == 1 else
+                                "no identity matches: " + "; ".join(dict.fromkeys(reasons)))
+    check_identity(cert, "", "", "", "", extensions)
+
+
+def check_validity(cert: x509.Certificate, at: dt.datetime, what: str = "certificate") -> None:
+    _check_validity(cert, at, what)
 
 
 def verify_sct(cert: x509.Certificate, issuer: x509.Certificate, ctlog_pubkey_pem: str) -> None:

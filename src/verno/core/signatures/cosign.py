@@ -2,6 +2,9 @@
 
 ``Target`` is one image being verified; its signature and attestation objects are fetched once per
 target (two round trips: the manifest, then each layer blob) and verified against each attestor entry.
+Its ``registries`` is the pool the calling plugin hands over (``client(registry, insecure=...)`` giving
+clients with ``manifest``, ``blob`` and ``referrers``; a missing manifest raises
+:class:`~verno.core.errors.ArtifactNotFound`).
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from typing import Any, Callable
 
 from verno.core.errors import VernoError
 from verno.core.images import parse_image_reference
-from verno.plugins.verifyimages.crypto import (
+from verno.core.signatures.crypto import (
     VerifyFailure,
     b64decode,
     load_certs,
@@ -20,15 +23,16 @@ from verno.plugins.verifyimages.crypto import (
     verify_set,
     verify_signature,
 )
-from verno.plugins.verifyimages.keyless import (
+from verno.core.signatures.keyless import (
     check_code_signing,
-    check_identity,
+    check_identities,
+    check_validity,
     leaf_issuer,
     verify_chain,
     verify_sct,
 )
-from verno.plugins.verifyimages.spec import Attestor, AttestorSet
-from verno.registry import NotFound, Registries
+from verno.core.errors import ArtifactNotFound
+from verno.core.signatures.attestor import Attestor, AttestorSet
 
 SIGNATURE = "dev.cosignproject.cosign/signature"
 CERTIFICATE = "dev.sigstore.cosign/certificate"
@@ -52,7 +56,7 @@ class Target:
     registry: str
     repo: str
     digest: str
-    registries: Registries
+    registries: Any
     insecure: bool = False
     repository: str = ""  # the rule's ``repository`` (signatures stored elsewhere)
     _objects: dict[tuple[str, str, str], list[Layer]] = field(default_factory=dict)
@@ -66,15 +70,16 @@ class Target:
             return info.registry, info.path
         return self.registry, self.repo
 
-    def layers(self, suffix: str, repository: str = "") -> list[Layer]:
+    def layers(self, suffix: str, repository: str = "", prefix: str = "") -> list[Layer]:
+        """The layers of the ``[prefix]<alg>-<hex>.<suffix>`` object (none when it does not exist)."""
         registry, repo = self.storage(repository)
-        key = (registry, repo, suffix)
+        key = (registry, repo, prefix + suffix)
         if key not in self._objects:
             client = self.registries.client(registry, insecure=self.insecure)
-            tag = self.digest.replace(":", "-", 1) + "." + suffix
+            tag = prefix + self.digest.replace(":", "-", 1) + "." + suffix
             try:
                 manifest = client.manifest(repo, tag)
-            except NotFound:
+            except ArtifactNotFound:
                 self._objects[key] = []
                 return []
             self._objects[key] = [Layer(d.get("mediaType", ""), client.blob(repo, d["digest"]), d.get("annotations") or {})
@@ -121,7 +126,7 @@ def verify_attestor_set(aset: AttestorSet, verify_entry: Callable[[Attestor], li
 
 def verify_signatures(entry: Attestor, target: Target) -> list[dict[str, Any]]:
     """The simple-signing payloads of ``target``'s ``.sig`` that ``entry`` verifies."""
-    layers = target.layers("sig", entry.repository)
+    layers = target.layers("sig", entry.repository, entry.tag_prefix)
     if not layers:
         raise VerifyFailure(f"no signatures found for {target.image}")
     return _verified(layers, lambda layer: _signature_layer(entry, layer, target))
@@ -129,7 +134,7 @@ def verify_signatures(entry: Attestor, target: Target) -> list[dict[str, Any]]:
 
 def verify_attestations(entry: Attestor, target: Target) -> list[dict[str, Any]]:
     """The in-toto statements of ``target``'s ``.att`` that ``entry`` verifies."""
-    layers = target.layers("att", entry.repository)
+    layers = target.layers("att", entry.repository, entry.tag_prefix)
     if not layers:
         raise VerifyFailure(f"no attestations found for {target.image}")
     return _verified(layers, lambda layer: _attestation_layer(entry, layer, target))
@@ -230,7 +235,7 @@ def _trust(entry: Attestor, layer: Layer, key: Any, cert: Any, sig_b64: str, sig
         roots = load_certs(entry.roots)
         verify_chain(cert, chain[:-1], roots, when)  # the chain's last cert is never trusted
         check_code_signing(cert)
-        check_identity(cert, entry.subject, entry.subject_regexp, entry.issuer, entry.issuer_regexp, entry.extensions)
+        check_identities(cert, entry.identities, entry.extensions)
         issuers = [*chain, *roots]
     elif entry.cert_chain:
         given = load_certs(entry.cert_chain)
@@ -244,9 +249,7 @@ def _trust(entry: Attestor, layer: Layer, key: Any, cert: Any, sig_b64: str, sig
 
 
 def _valid_at(cert: Any, when: dt.datetime) -> None:
-    from verno.plugins.verifyimages.keyless import _check_validity
-
-    _check_validity(cert, when, "certificate")
+    check_validity(cert, when, "certificate")
 
 
 def check_offline(entries: list[Attestor]) -> None:

@@ -20,11 +20,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from verno.core.errors import VernoError
-from verno.plugins.verifyimages.cosign import INTOTO, Target
-from verno.plugins.verifyimages.crypto import VerifyFailure, load_certs, load_public_key
-from verno.plugins.verifyimages.keyless import check_identity
-from verno.plugins.verifyimages.spec import Attestor
-from verno.registry import NotFound
+from verno.core.errors import ArtifactNotFound
+from verno.core.signatures.attestor import Attestor
+from verno.core.signatures.cosign import INTOTO, Target
+from verno.core.signatures.crypto import VerifyFailure, load_certs, load_public_key
+from verno.core.signatures.keyless import check_identities
 
 BUNDLE_ARTIFACT = "application/vnd.dev.sigstore.bundle.v0.3+json"
 SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
@@ -98,7 +98,7 @@ class _Identity:
 
         e = self.entry
         try:
-            check_identity(cert, e.subject, e.subject_regexp, e.issuer, e.issuer_regexp, e.extensions)
+            check_identities(cert, e.identities, e.extensions)
         except VerifyFailure as exc:
             raise VerificationError(str(exc)) from None
 
@@ -114,7 +114,7 @@ def fetch_bundles(target: Target, repository: str = "") -> list[bytes]:
         for desc in client.referrers(repo, target.digest, BUNDLE_ARTIFACT):
             try:
                 manifest = client.manifest(repo, desc["digest"])
-            except NotFound:
+            except ArtifactNotFound:
                 continue
             for layer in manifest.json.get("layers") or []:
                 blobs.append(client.blob(repo, layer["digest"]))

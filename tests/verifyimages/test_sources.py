@@ -1,4 +1,4 @@
-"""The result cache (bounded, TTL by an injected clock) and registry access through Sources flags."""
+"""Registry access through Sources flags."""
 from __future__ import annotations
 
 from vi_cosign import push_signatures, signature
@@ -8,18 +8,6 @@ from vi_regserver import allow_loopback
 
 from verno.core.results import Status
 from verno.core.sources import Sources
-from verno.plugins.verifyimages.cache import TTLCache
-
-
-def test_ttl_cache_expires_and_is_bounded():
-    now = [0.0]
-    cache = TTLCache(maxsize=2, ttl=10, clock=lambda: now[0])
-    cache.put("a", 1)
-    cache.put("b", 2)
-    cache.put("c", 3)  # evicts the oldest
-    assert cache.get("a") is None and cache.get("b") == 2 and len(cache) == 2
-    now[0] = 11
-    assert cache.get("b") is None and cache.get("c") is None
 
 
 def test_registry_access_flag_with_allow_insecure_builds_a_pool(engine, registry, pusher):
