@@ -61,7 +61,8 @@ IVPOL = {"apiVersion": "policies.kyverno.io/v1", "kind": "ImageValidatingPolicy"
          "spec": {"matchConstraints": PODS, "validationActions": ["Deny"],
                   "matchImageReferences": [{"glob": "registry.example/prod/*"}],
                   "attestors": [{"name": "key", "cosign": {"key": {"data": "-----BEGIN PUBLIC KEY-----"}}}],
-                  "validationConfigurations": {"verifyDigest": True, "mutateDigest": False},
+                  "validationConfigurations": {"verifyDigest": True, "mutateDigest": False,
+                                               "required": False},  # digests and validations, no signatures
                   "validations": [{"expression": "images.containers.all(i, i.startsWith('registry.example/'))",
                                    "message": "only the prod registry"}]}}
 DIGEST = "sha256:" + "a" * 64

@@ -287,7 +287,24 @@ class Engine:
                 patched = response.patched_resource
                 if patched is not None and patched is not request.resource and patched != request.resource:
                     request = request.with_resource(patched)
+        self._finish_kinds(request, out)
         return out
+
+    def _finish_kinds(self, request: Request, responses: list[PolicyResponse]) -> None:
+        """Each kind's ``finish`` with its responses, once every policy of the evaluation ran."""
+        by_kind: dict[int, tuple[Any, list[PolicyResponse]]] = {}  # one PolicyKind may hold several kinds
+        for response in responses:
+            policy = response.policy
+            entry = self.policy_kinds.kinds.get(f"{policy.api_version.split('/')[0]}/{policy.kind}")
+            if entry is not None and entry.value.finish is not None:
+                by_kind.setdefault(id(entry.value), (entry, []))[1].append(response)
+        for entry, mine in by_kind.values():
+            try:
+                entry.value.finish(request, mine)
+            except VernoError:
+                raise
+            except Exception as exc:
+                raise PluginFailure(entry.plugin, "policy kind finish", exc) from exc
 
     def _kind_plan(self, policies: Iterable[KindPolicy]) -> tuple[KindPolicy, ...]:
         """The policies in Kyverno's stage order (stable within a stage), computed once per policy list.

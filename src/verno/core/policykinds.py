@@ -145,6 +145,8 @@ class PolicyKind:
         serves MutatingAdmissionPolicy at ``v1beta1`` before 1.36; older Kyverno CRDs stop at ``v1beta1``)
     :param check_companion: ``check(document, engine)``, called for each companion document when it is
         loaded; raises :class:`~verno.core.errors.LoadError` (naming the field) for one it cannot use.
+    :param finish: ``finish(request, responses)``, called after every policy of one evaluation ran, with the
+        responses of this kind's policies, which it may revise
     """
 
     group: str
@@ -154,6 +156,9 @@ class PolicyKind:
     companions: frozenset[str] = frozenset()
     cluster_versions: tuple[str, ...] = CLUSTER_VERSIONS
     check_companion: Callable[["Document", Any], None] | None = None
+    #: ``finish(request, responses)``: called once every policy of a request ran, with this kind's responses
+    #: (in order), which it may revise (ImageValidatingPolicy's ``required``: an image no policy verified)
+    finish: Callable[[Any, list[Any]], None] | None = None
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:

@@ -25,15 +25,17 @@ def engine() -> Engine:
     return Engine([("imagevalidatingpolicy", ivpol)])
 
 
-def policy_doc(*validations, verify_digest=None, references=({"glob": "ghcr.io/*"},), **spec):
+def policy_doc(*validations, verify_digest=None, references=({"glob": "ghcr.io/*"},), required=False, **spec):
+    """A policy over Pods; ``required`` off unless asked for (these tests check validations, not verification)."""
     body = {"matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
                                                     "resources": ["pods"], "operations": ["CREATE"]}]},
             "matchImageReferences": list(references),
             "attestors": [{"name": "key", "cosign": {"key": {"data": "-----BEGIN PUBLIC KEY-----"}}}],
             "attestations": [{"name": "sbom", "referrer": {"type": "sbom/cyclone-dx"}}],
             "validations": [{"expression": e, "message": f"check {i}"} for i, e in enumerate(validations)], **spec}
+    body["validationConfigurations"] = {"required": required}
     if verify_digest is not None:
-        body["validationConfigurations"] = {"verifyDigest": verify_digest}
+        body["validationConfigurations"]["verifyDigest"] = verify_digest
     return {"apiVersion": "policies.kyverno.io/v1", "kind": "ImageValidatingPolicy", "metadata": {"name": "images"},
             "spec": body}
 
@@ -141,3 +143,16 @@ def test_load_errors_name_the_field(engine, change, field):
     doc["spec"].update(change)
     with pytest.raises(LoadError, match=field.replace("[", r"\[").replace("]", r"\]")):
         load(engine, doc)
+
+
+def test_required_fails_a_passing_policy_for_an_image_no_policy_checked(engine):
+    """``required`` (on by default): a policy whose validations pass without any signature check still fails
+    for each selected image nobody verified; an image outside matchImageReferences is not concerned."""
+    doc = policy_doc("true", verify_digest=False)
+    del doc["spec"]["validationConfigurations"]["required"]
+    policy = load(engine, doc)
+    assert run(engine, policy, pod("ghcr.io/org/app:1")) == (
+        Status.FAIL, "image ghcr.io/org/app:1 is not verified: no policy performed a signature or attestation check on it")
+    assert run(engine, policy, pod("docker.io/nginx:1")) == (Status.PASS, "success")
+    doc["spec"]["validationConfigurations"]["required"] = False
+    assert run(engine, load(engine, doc), pod("ghcr.io/org/app:1")) == (Status.PASS, "success")

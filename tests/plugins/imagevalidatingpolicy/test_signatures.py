@@ -61,8 +61,14 @@ def test_a_key_attestor_counts_a_signature_it_verifies(engine, sources, registry
 def test_an_unsigned_image_verifies_with_zero_attestors(engine, sources, registry, pusher, key):
     r = repo()
     digest = pusher.image(r, "v1")
-    doc = policy_doc([COUNT.format(n=0)], [key_attestor("key", public_pem(key))])
-    assert run(engine, sources, doc, pod(f"{registry.host}/{r}@{digest}"))[0] is Status.PASS
+    image = f"{registry.host}/{r}@{digest}"
+    doc = policy_doc([COUNT.format(n=0)], [key_attestor("key", public_pem(key))],
+                     validationConfigurations={"required": False})
+    assert run(engine, sources, doc, pod(image))[0] is Status.PASS
+    # with `required` (the default) the validation passing does not make an unverified image pass
+    del doc["spec"]["validationConfigurations"]
+    assert run(engine, sources, doc, pod(image)) == (
+        Status.FAIL, f"image {image} failed signature or attestation verification")
 
 
 def test_the_key_may_be_a_cel_expression(engine, sources, registry, pusher, key):
@@ -153,7 +159,8 @@ def test_an_intoto_predicate_is_read_with_extract_payload(engine, sources, regis
     assert run(engine, sources, wrong, pod(image)) == (Status.FAIL, "check 0")
     # another predicate type is not found: 0 attestors
     other = policy_doc(["verifyAttestationSignatures(images.containers[0], attestations.sbom, [attestors.key]) == 0"],
-                       [key_attestor("key", public_pem(key))], [{"name": "sbom", "intoto": {"type": "cyclonedx"}}])
+                       [key_attestor("key", public_pem(key))], [{"name": "sbom", "intoto": {"type": "cyclonedx"}}],
+                       validationConfigurations={"required": False})
     assert run(engine, sources, other, pod(image))[0] is Status.PASS
 
 
@@ -194,7 +201,7 @@ def test_a_referrer_payload(engine, sources, registry, pusher, key):
     doc = policy_doc(["extractPayload(images.containers[0], attestations.sbom).bomFormat == 'CycloneDX'",
                       # a cosign attestor verifies intoto attestations only
                       "verifyAttestationSignatures(images.containers[0], attestations.sbom, [attestors.key]) == 0"],
-                     [key_attestor("key", public_pem(key))], attestations)
+                     [key_attestor("key", public_pem(key))], attestations, validationConfigurations={"required": False})
     image = f"{registry.host}/{r}@{digest}"
     assert run(engine, sources, doc, pod(image)) == (Status.PASS, "success")
     doc["spec"]["validations"] = [{"expression": "extractPayload(images.containers[0], attestations.spdx) != null"}]
@@ -245,3 +252,25 @@ def test_credentials_secrets_need_a_cluster(engine, sources, registry, pusher, k
     doc = policy_doc([SIGNED], [key_attestor("key", public_pem(key))], credentials={"secrets": ["regcred"]})
     status, message = run(engine, sources, doc, pod(image))
     assert status is Status.ERROR and "credentials.secrets: Secret regcred needs cluster access" in message
+
+
+def test_required_takes_evidence_from_any_policy_of_the_request(engine, sources, registry, pusher, key):
+    """Kyverno's catch-all model: a policy that checks no signature passes `required` when another policy of
+    the same request verified the image, whichever runs first; alone, it fails."""
+    from ivpol_helpers import load
+    from verno.core.policykinds import KindInputs
+    from verno.core.request import Request
+
+    _, _, image = signed_image(registry, pusher, key)
+    catch_all = policy_doc(["true"], [key_attestor("key", public_pem(key))])
+    catch_all["metadata"]["name"] = "a-catch-all"
+    verifier = policy_doc([SIGNED], [key_attestor("key", public_pem(key))])
+    policies = [load(engine, catch_all), load(engine, verifier)]
+
+    def results(chosen):
+        out = engine.evaluate_kinds(chosen, Request(pod(image), None, "CREATE"), KindInputs(sources, {}, engine=engine))
+        return [(r.policy.name, r.rules[0].status, r.rules[0].message) for r in out]
+
+    assert results(policies) == [("a-catch-all", Status.PASS, "success"), ("signed", Status.PASS, "success")]
+    assert results(policies[:1]) == [("a-catch-all", Status.FAIL, f"image {image} is not verified: no policy "
+                                                                   "performed a signature or attestation check on it")]

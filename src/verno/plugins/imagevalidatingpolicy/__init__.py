@@ -23,7 +23,7 @@ from verno.plugins.imagevalidatingpolicy.attestors import expressions
 from verno.plugins.imagevalidatingpolicy.model import (
     GROUP, KINDS, ImageValidatingPolicyDocument, ImageValidatingPolicySpec,
 )
-from verno.plugins.imagevalidatingpolicy.policy import ImageValidatingPolicy, Variant, glob_check
+from verno.plugins.imagevalidatingpolicy.policy import ImageValidatingPolicy, Variant, finish, glob_check
 
 __all__ = ["load", "verno_register_policy_kinds"]
 
@@ -164,4 +164,5 @@ def _expression_check(program: Any):
 
 @hookimpl
 def verno_register_policy_kinds(register: Any) -> None:
-    register(PolicyKind(GROUP, frozenset(KINDS), "image-validating-policy", load, companions=frozenset({COMPANION})))
+    register(PolicyKind(GROUP, frozenset(KINDS), "image-validating-policy", load, companions=frozenset({COMPANION}),
+                        finish=finish))

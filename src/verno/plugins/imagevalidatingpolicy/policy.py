@@ -143,17 +143,23 @@ class ImageValidatingPolicy:
             values = {k: v for k, v in values.items() if v is not None or k not in _TYPED}
             resource = request_resource(request)[2]
         pins: dict[str, str] = {}
-        rule = self._rule(variant, values, resource, obj, inputs, pins)
+        record: dict[str, Any] = {}
+        rule = self._rule(variant, values, resource, obj, inputs, pins, record)
         if rule is None:
             return None
         response = PolicyResponse(self, obj, [rule], operation=request.operation,
                                   namespace_labels=dict(request.namespace_labels))
+        verification = request.cache.setdefault(VERIFICATION, Verification())
+        verification.checked |= record.get("checked", set())
+        verification.verified |= record.get("verified", set())
+        if self.required and rule.status is Status.PASS and getattr(inputs.sources, "webhook", "") != "mutate":
+            verification.required[id(response)] = record.get("images", [])
         if pins:
             rule.patched_resource = response.patched_resource = pinned(resource, obj, pins)
         return response
 
     def _rule(self, variant: Variant, values: dict[str, Any], resource: str, obj: Mapping[str, Any],
-              inputs: KindInputs, pins: dict[str, str]) -> RuleResponse | None:
+              inputs: KindInputs, pins: dict[str, str], record: dict[str, Any]) -> RuleResponse | None:
         def error(message: str) -> RuleResponse:
             return RuleResponse(self.name, RULE_TYPE, Status.ERROR, message)
 
@@ -181,6 +187,7 @@ class ImageValidatingPolicy:
         except CELError as err:
             return error(f"failed to evaluate policy: {err.detail}")
         images = {k: [i for i in v if self.selects(i)] for k, v in images.items()}
+        record["images"] = list(dict.fromkeys(i for v in images.values() for i in v))
         pinning = self.mutate_digest and getattr(inputs.sources, "webhook", "") == "mutate" and self.mode != "JSON"
         if self.verify_digest and not pinning:
             for image in (i for v in images.values() for i in v):
@@ -196,6 +203,7 @@ class ImageValidatingPolicy:
         context = VerifyContext(self.selects, frozenset(self.attestations), verifier.count, verifier.payload,
                                 verifier.image_data)
         properties: dict[str, str] = {}
+        record["checked"], record["verified"] = context.checked, context.verified
         with verifying(context):
             try:
                 for index, (program, message, message_program) in enumerate(variant.validations):
@@ -238,6 +246,42 @@ class ImageValidatingPolicy:
             out[name] = with_values(raw, values)
         return out
 
+
+
+#: the request memo key of what the request's ImageValidatingPolicies verified
+VERIFICATION = "imagevalidatingpolicy.verification"
+
+
+@dataclass
+class Verification:
+    """What every ImageValidatingPolicy of one request checked and verified, and the passing policies with
+    ``required`` and the images they select (by response), for :func:`finish`."""
+    checked: set[str] = field(default_factory=set)
+    verified: set[str] = field(default_factory=set)
+    required: dict[int, list[str]] = field(default_factory=dict)
+
+
+def finish(request: Request, responses: list[PolicyResponse]) -> None:
+    """``validationConfigurations.required``, once every policy of the request ran: a passing policy fails
+    for the first image it selects that no policy verified (Kyverno's messages: a check was made and failed,
+    or none was made)."""
+    verification = request.cache.get(VERIFICATION)
+    if not isinstance(verification, Verification):
+        return
+    for response in responses:
+        images = verification.required.get(id(response))
+        if not images or not response.rules or response.rules[0].status is not Status.PASS:
+            continue
+        for image in images:
+            if image in verification.verified:
+                continue
+            rule = response.rules[0]
+            rule.status = Status.FAIL
+            rule.message = (f"image {image} failed signature or attestation verification"
+                            if image in verification.checked else
+                            f"image {image} is not verified: no policy performed a signature or attestation "
+                            "check on it")
+            break
 
 
 def pinned(resource: str, obj: Mapping[str, Any], pins: dict[str, str]) -> dict[str, Any]:

@@ -33,6 +33,8 @@ class VerifyContext:
     image_data: Callable[[str], Any] | None = None
     #: images the policy verified (``required``: every selected image must be)
     verified: set[str] = field(default_factory=set)
+    #: images the policy checked (a signature or attestation function called on them)
+    checked: set[str] = field(default_factory=set)
 
 
 _CONTEXT: ContextVar[VerifyContext | None] = ContextVar("verno_cel_imageverify", default=None)
@@ -69,6 +71,7 @@ def _verify_signatures(image: str, attestors: list[Any]) -> int:
     if context.verifier is None:
         raise FunctionError(f"verifyImageSignatures({image}): {UNAVAILABLE}")
     count = context.verifier(image, list(attestors), "")
+    context.checked.add(image)
     if count:
         context.verified.add(image)
     return count
@@ -82,6 +85,7 @@ def _verify_attestations(image: str, attestation: str, attestors: list[Any]) -> 
     if context.verifier is None:
         raise FunctionError(f"verifyAttestationSignatures({image}, {attestation}): {UNAVAILABLE}")
     count = context.verifier(image, list(attestors), attestation)
+    context.checked.add(image)
     if count:
         context.verified.add(image)
     return count
