@@ -633,6 +633,8 @@ def main() -> None:
     parser.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto")
     parser.add_argument("--quick", action="store_true", help="1 worker only")
     parser.add_argument("--sets", default=",".join(SETS), help="policy sets to run, comma-separated")
+    parser.add_argument("--conns", default="1,8", help="connection counts to run, comma-separated")
+    parser.add_argument("--no-ready", action="store_true", help="skip the memory and start-to-ready measurement")
     parser.add_argument("--fuzz", type=int, default=0, metavar="N",
                         help="only: N fuzzed AdmissionReviews against the ASGI app in-process")
     parser.add_argument("--seed", type=int, default=1)
@@ -680,7 +682,7 @@ def main() -> None:
                 continue
             server = Server(work, paths, workers)
             try:
-                for conns in (1, 8):
+                for conns in (int(c) for c in args.conns.split(",")):
                     where = f"workers={workers} {name} conns={conns}"
                     if use_wrk:
                         r = run_wrk(server.port, conns, args.seconds, bodies, expected[name], work, where)
@@ -692,6 +694,16 @@ def main() -> None:
                           f"allowed {r['allowed']} denied {r['denied']} (as expected)", flush=True)
             finally:
                 server.stop()
+    # the same controls in both languages, same run: time per request of CEL over patterns (req/s inverted)
+    by_cell = {(w, name, c): r for w, name, c, r in rows}
+    for (w, name, c), r in by_cell.items():
+        cel = by_cell.get((w, "16 PSS (CEL)", c)) if name == "16 PSS" else None
+        if cel is not None:
+            print(f"  workers={w} conns={c}: CEL/patterns time per request {r['rps'] / cel['rps']:.2f}x "
+                  f"(req/s patterns {r['rps']:.0f}, CEL {cel['rps']:.0f}; p50 {r['p50']:.2f} vs {cel['p50']:.2f} ms)")
+    if args.no_ready:
+        shutil.rmtree(work, ignore_errors=True)
+        return
     ready, rss = [], 0.0
     for _ in range(3):
         server = Server(work, TWENTY, 1)

@@ -15,10 +15,12 @@ expressions that reference it instead (same result, evaluated where used, not me
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from verno.core.cel import cost as costs
+from verno.core.cel import fusion
 from verno.core.cel.errors import CELCompileError, CELCostError, CELError, CELEvaluationError
 from verno.core.cel.objecttypes import rewrite_object_types
 from verno.core.cel.optional_calls import rewrite_optional_calls, source_positions
@@ -90,6 +92,9 @@ class Program:
     limit: int = costs.DEFAULT_COST_LIMIT
     #: estimated costs by input sizes (many inputs have the same sizes)
     estimates: dict = field(default_factory=dict, repr=False, compare=False)
+    #: whether :meth:`SharedInputs.prefetch` may evaluate it with others in one runtime call (None: not
+    #: decided yet; false once it failed on some input)
+    fusable: bool | None = field(default=None, repr=False, compare=False)
 
     def estimate(self, sizes: costs.Sizes) -> int:
         """The cost bound of one evaluation on inputs within ``sizes`` (raises ``costs.Unbounded``)."""
@@ -199,6 +204,12 @@ NUL_MESSAGE = ("a string holding a NUL character (\\u0000) cannot be handed to t
                "be cut there); remove the NUL from")
 
 
+_MISSING = object()
+#: what was evaluated on shared inputs after their first program: (that program, the others, their ids)
+_AHEAD: dict[int, tuple[Program, list[Program], set[int]]] = {}
+_AHEAD_LOCK = threading.Lock()
+_AHEAD_LIMIT = 256
+_AHEAD_PROGRAMS = 512
 _ERROR = None  # the runtime's ERROR type (the runtime is imported when first used)
 
 
@@ -215,7 +226,7 @@ class SharedInputs:
     (read-only), their sizes (measured once, when an expression first needs them) and the runtime's
     activation of them (the runtime converts its inputs once per activation, which dominates a check)."""
 
-    __slots__ = ("values", "_sizes", "_nul", "runtime", "_known")
+    __slots__ = ("values", "_sizes", "_nul", "runtime", "_known", "results", "_kept", "_first")
 
     def __init__(self, values: Mapping[str, object], sizes: costs.Sizes | None = None, *,
                  known: Iterable[costs.Measured] = ()):
@@ -226,6 +237,50 @@ class SharedInputs:
         self._known = known
         #: the runtime activation of :attr:`values` (made by the first evaluation)
         self.runtime: object = None
+        #: results of programs evaluated ahead (:func:`verno.core.cel.fusion.prefetch`), by program id
+        self.results: dict[int, object] | None = None
+        self._kept: list[tuple[Program, ...]] = []  # the programs of those ids, alive as long as the results
+        self._first: tuple[Program, list[Program], set[int]] | None = None
+
+    def runtime_activation(self, env: object) -> object:
+        """The runtime's activation of :attr:`values` (made once; ``env``: any runtime environment, since
+        the activation is read by name). The caller has checked the values for NUL characters."""
+        activation = self.runtime
+        if activation is None:
+            activation = self.runtime = env.Activation(dict(self.values))  # type: ignore[attr-defined]
+        return activation
+
+    def start(self, program: Program) -> dict[int, object]:
+        """The first evaluation on these inputs: evaluate ahead what followed ``program`` last time."""
+        self.results = {}
+        learned = _AHEAD.get(id(program))
+        if learned is None or learned[0] is not program:
+            with _AHEAD_LOCK:
+                if len(_AHEAD) >= _AHEAD_LIMIT:
+                    _AHEAD.clear()
+                learned = _AHEAD[id(program)] = (program, [], set())
+        self._first = learned
+        if len(learned[1]) >= 2:
+            fusion.prefetch(self, learned[1])
+        return self.results
+
+    def learn(self, program: Program) -> None:
+        """``program`` was evaluated on these inputs without being evaluated ahead: next time, it will be."""
+        learned = self._first
+        if learned is not None and id(program) not in learned[2] and fusion.fusable(program) \
+                and len(learned[1]) < _AHEAD_PROGRAMS:
+            with _AHEAD_LOCK:
+                if id(program) not in learned[2]:
+                    learned[2].add(id(program))
+                    learned[1].append(program)
+
+    def keep(self, programs: tuple[Program, ...], values: list[object]) -> None:
+        """Remember the results of ``programs`` on these inputs."""
+        if self.results is None:
+            self.results = {}
+        self._kept.append(programs)
+        for program, value in zip(programs, values):
+            self.results[id(program)] = value
 
     def sizes(self) -> costs.Sizes:
         if self._sizes is None or self._nul is None:
@@ -313,6 +368,15 @@ class Activation:
             self.errors[name] = exc
 
     def evaluate(self, program: Program) -> object:
+        shared = self._shared
+        if shared is not None and self._limit is None:
+            results = shared.results
+            if results is None:
+                results = shared.start(program)
+            found = results.get(id(program), _MISSING)
+            if found is not _MISSING:  # evaluated ahead, with others (it reads only the shared inputs)
+                return found
+            shared.learn(program)
         if program.variables:
             for name in program.variables:
                 self._ensure(name)
@@ -328,7 +392,6 @@ class Activation:
                 raise CELCostError(program.source, f"{COST_MESSAGE} (estimated cost {estimate}, "
                                                    f"limit {limit})")
         bound = tuple(n for n in program.variables if n in self.values) if program.variables else ()
-        shared = self._shared
         if shared is not None and not bound:
             # the inputs alone: one runtime activation serves programs of any environment (data by name)
             activation = shared.runtime

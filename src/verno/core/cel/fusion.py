@@ -1,0 +1,163 @@
+"""Evaluating the expressions of many policies in one runtime call.
+
+The policies evaluating one request share their inputs (:class:`~verno.core.cel.program.SharedInputs`),
+and a set of policies evaluates the same expressions, in the same order, on every request of a kind: the
+expressions evaluated on a request's shared inputs are remembered by the first one of them, and on the next
+request whose first expression is that one, :func:`prefetch` evaluates them all in one call (compiled once
+as one list, ``[(e1), (e2), ...]``) and keeps each element as the result of its expression for that
+request; each policy then reads its result instead of calling the runtime again. A runtime call costs a
+few microseconds before it does any work, so many small checks save most of that.
+
+Only what cannot change a result or have an effect is fused:
+
+* expressions whose every function is a pure one of CEL's standard library or its extensions
+  (:data:`PURE_FUNCTIONS`); data functions (``resource.Get``, ``http.Get``) and anything else stay
+  one call each, at the point the policy reaches them;
+* expressions with a boolean result that read only the shared inputs (no memoized ``variables.<name>``);
+* each within its own cost bound on the request's sizes, and the fused call within one expression's budget
+  (more are split in several calls), so the bound on one runtime call stays what it was;
+* never on inputs holding a NUL (the individual evaluation reports them).
+
+A fused call that fails (one element is an error) stores nothing: each expression of it is then evaluated on
+its own, those that fail are not fused again, and every policy evaluates as it would have.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from verno.core.cel import cost as costs
+from verno.core.cel.syntax import Node
+
+Program = Any  # verno.core.cel.program.Program (which reads this module)
+SharedInputs = Any  # verno.core.cel.program.SharedInputs
+
+__all__ = ["PURE_FUNCTIONS", "fusable", "prefetch"]
+
+#: functions without effects and without reads beyond their arguments (standard library, strings, lists,
+#: sets, math, optional, encoders, bindings); qualified names are ``namespace.name``
+PURE_FUNCTIONS = frozenset({
+    # macros and standard functions
+    "has", "all", "exists", "exists_one", "existsOne", "map", "filter", "size", "contains", "startsWith",
+    "endsWith", "matches", "int", "uint", "double", "string", "bytes", "bool", "dyn", "type",
+    # optional values
+    "orValue", "hasValue", "value", "or", "optMap", "optFlatMap", "optional.of", "optional.none",
+    "optional.ofNonZeroValue",
+    # strings
+    "charAt", "indexOf", "lastIndexOf", "lowerAscii", "upperAscii", "replace", "split", "substring", "trim",
+    "join", "reverse", "strings.quote",
+    # lists, sets, math, bindings
+    "lists.range", "distinct", "flatten", "slice", "sort", "sortBy", "first", "last", "transformList",
+    "transformMap", "transformMapEntry", "sets.contains", "sets.equivalent", "sets.intersects",
+    "math.greatest", "math.least", "math.abs", "math.ceil", "math.floor", "math.round", "math.sign",
+    "math.trunc", "math.isInf", "math.isNaN", "math.isFinite", "math.sqrt", "cel.bind",
+})
+
+_CACHE_LIMIT = 64
+_fused: dict[tuple[int, ...], tuple[tuple[Program, ...], object | None]] = {}
+_lock = threading.Lock()
+
+
+def _name(node: Node) -> str:
+    target = node.target
+    if target is not None and target.kind == "ident" and target.value in costs.NAMESPACES:
+        return f"{target.value}.{node.value}"
+    return str(node.value)
+
+
+def fusable(program: Program) -> bool:
+    """Whether ``program`` may be evaluated within a fused call (decided once per program)."""
+    decided = program.fusable
+    if decided is None:
+        decided = program.output_type == "bool" and not program.variables and not program.unbounded \
+            and all(node.kind != "call" or _name(node) in PURE_FUNCTIONS for node in program.tree.walk())
+        program.fusable = decided
+    return decided
+
+
+def prefetch(shared: SharedInputs, programs: Iterable[Program]) -> None:
+    """Evaluate ``programs`` on ``shared`` together where that cannot change a result (see the module's
+    description); the results are read by :meth:`~verno.core.cel.program.Activation.evaluate`."""
+    results = shared.results
+    chosen = [p for p in {id(p): p for p in programs}.values()
+              if fusable(p) and (results is None or id(p) not in results)]
+    if len(chosen) < 2 or shared.has_nul():
+        return
+    sizes = shared.sizes()
+    by_env: dict[int, list[tuple[Program, int]]] = {}
+    for program in chosen:
+        try:
+            cost = program.estimate(sizes)
+        except costs.Unbounded:  # pragma: no cover - refused at compile time
+            continue
+        if cost > program.limit:
+            continue  # refused when the policy reaches it
+        by_env.setdefault(id(program.runtime_env), []).append((program, cost))
+    for group in by_env.values():
+        for chunk in _chunks(group):
+            if len(chunk) >= 2:
+                _evaluate(shared, chunk)
+
+
+def _chunks(group: list[tuple[Program, int]]) -> list[tuple[Program, ...]]:
+    """Consecutive runs of ``group`` whose summed cost is within the smallest budget among them."""
+    out: list[tuple[Program, ...]] = []
+    current: list[Program] = []
+    total, limit = 0, None
+    for program, cost in group:
+        new_limit = program.limit if limit is None else min(limit, program.limit)
+        if current and total + cost > new_limit:
+            out.append(tuple(current))
+            current, total, new_limit = [], 0, program.limit
+        current.append(program)
+        total += cost
+        limit = new_limit
+    if current:
+        out.append(tuple(current))
+    return out
+
+
+def _compiled(chunk: tuple[Program, ...]) -> object | None:
+    key = tuple(map(id, chunk))
+    found = _fused.get(key)
+    if found is not None and all(a is b for a, b in zip(found[0], chunk)):
+        return found[1]
+    try:
+        compiled = chunk[0].runtime_env.compile("[" + ", ".join(f"({p.text})" for p in chunk) + "]")
+    except RuntimeError:
+        compiled = None
+    with _lock:
+        if len(_fused) >= _CACHE_LIMIT:
+            _fused.clear()
+        _fused[key] = (chunk, compiled)  # holds the programs: their ids in the key stay theirs
+    return compiled
+
+
+def _evaluate(shared: SharedInputs, chunk: tuple[Program, ...]) -> None:
+    compiled = _compiled(chunk)
+    if compiled is None:
+        return
+    activation = shared.runtime_activation(chunk[0].runtime_env)
+    values = _value(compiled, activation)
+    if isinstance(values, list) and len(values) == len(chunk) and all(type(v) is bool for v in values):
+        shared.keep(chunk, values)
+        return
+    # an element failed on this input: those that fail alone are not fused again (the others are kept)
+    for program in chunk:
+        value = _value(program.compiled, activation)
+        if type(value) is bool:
+            shared.keep((program,), [value])
+        else:
+            program.fusable = False
+
+
+def _value(compiled: object, activation: object) -> object:
+    """The plain result of one runtime call, or None when it is an error."""
+    from cel_expr_python import cel
+
+    try:
+        result = compiled.eval(activation)  # type: ignore[attr-defined]
+        return None if result.type() == cel.Type.ERROR else result.plain_value()
+    except (RuntimeError, TypeError):
+        return None
