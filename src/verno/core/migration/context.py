@@ -103,14 +103,29 @@ def _entry(entry: Any, scope: Scope) -> str:
     raise Untranslatable(f"the context entry {entry.name!r} ({source} has no CEL translation)")
 
 
-def translate_context(entries: list[Any], scope: Scope) -> tuple[list[dict[str, str]], Scope, Scope]:
+def _read_later(name: str, rule: Any, index: int) -> bool:
+    """Whether ``name`` is read by the rule outside its context, or by a later entry that is itself read."""
+    data = rule.model_dump(by_alias=True, exclude_none=True)
+    entries = data.pop("context", [])
+    data.pop("name", None)
+    found = re.compile(rf"(?<![A-Za-z0-9_-]){re.escape(name)}(?![A-Za-z0-9_-])")
+    if found.search(json.dumps(data)):
+        return True
+    return any(found.search(json.dumps({k: v for k, v in e.items() if k != "name"})) and
+               _read_later(e["name"], rule, index + 1 + j) for j, e in enumerate(entries[index + 1:]))
+
+
+def translate_context(rule: Any, entries: list[Any], scope: Scope) -> tuple[list[dict[str, str]], Scope, Scope]:
     """(the CEL ``variables``, the scope in which later expressions read them, and the scope for match
     conditions, where each entry is written out in full: a ValidatingPolicy's matchConditions cannot read
     ``variables``)."""
     variables: list[dict[str, str]] = []
     names: dict[str, str] = {}
     inline: dict[str, str] = dict(scope.inline or {})
-    for entry in entries:
+    for i, entry in enumerate(entries):
+        if (entry.config_map is not None or entry.api_call is not None) and not _read_later(entry.name, rule, i):
+            raise Untranslatable(f"the context entry {entry.name!r} is never read (Kyverno still loads it, and a "
+                                 "missing object is an error there; a CEL variable nobody reads is never evaluated)")
         if not _NAME.fullmatch(entry.name) or entry.name in ("request", "element", "elementIndex", "images"):
             raise Untranslatable(f"the context entry name {entry.name!r} (not a plain name)")
         cel_name = entry.name.replace("-", "_")

@@ -132,6 +132,11 @@ def _condition(cond: Any, scope: Scope | None) -> str:
         return f"{key} == {value}"
     if op in ("NotEquals", "NotEqual"):
         return f"{key} != {value}"
+    if op in ("In", "AnyIn", "AllIn", "NotIn", "AllNotIn", "AnyNotIn") and not (
+            isinstance(cond.value, list) and all(isinstance(v, str) and "{{" not in v and not any(c in v for c in "*?")
+                                                 for v in cond.value)):
+        raise Untranslatable(f"the condition operator {op} over a value other than a literal list of strings without "
+                             "wildcards (Kyverno matches wildcards both ways and reads JSON and range strings)")
     keys, values = _as_list(key, cond.key), _as_list(value, cond.value)
     if op in ("In", "AnyIn"):
         return f"{keys}.exists(k, k in {values})"

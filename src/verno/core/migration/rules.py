@@ -195,7 +195,7 @@ def _mutate(policy: Any, rule: Any, scope: Scope) -> RuleMigration:
 def verno_migrate_rule(policy: Any, rule: Any) -> RuleMigration | None:
     if rule.validate_ is None and rule.generate is None and rule.mutate is None:
         return None
-    variables, scope, conditions_scope = translate_context(rule.context or [], Scope())
+    variables, scope, conditions_scope = translate_context(rule, rule.context or [], Scope())
     if rule.validate_ is not None:
         out = _validate(policy, rule, scope, conditions_scope)
     elif rule.generate is not None:
