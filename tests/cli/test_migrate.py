@@ -74,7 +74,7 @@ def test_generate_mutate_and_what_is_left_out(run_exe, tmp_path):
     assert docs["defaults-team-label"]["kind"] == "MutatingPolicy"
     assert docs["defaults-team-label"]["spec"]["matchConditions"][0]["expression"] == \
         '((object.metadata["namespace"] != "kube-system"))'  # `namespace` is a reserved word in CEL
-    assert "rule uses-context not translated: context entries" in out.stdout
+    assert "rule uses-context not translated: the context entry 'cm' is never read" in out.stdout
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}}
     configmaps = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": ns}}
                   for ns in ("default", "kube-system")]

@@ -57,7 +57,6 @@ def check(engine: Any, policy_set: Any, migrations: list[Migration], resource_pa
             kind = engine.policy_kinds.kind_of(doc["apiVersion"].split("/")[0], doc["kind"])
             loaded[doc["metadata"]["name"]] = kind.load(Document("<migrated>", 0, doc), engine)
     session = Session()
-    kind_policies = list(loaded.values())
     resources = comparisons = 0
     differences: list[Difference] = []
     for doc in iter_resources(resource_paths):
@@ -66,13 +65,20 @@ def check(engine: Any, policy_set: Any, migrations: list[Migration], resource_pa
         label = resource_label(resource)
         migrated: dict[str, tuple[str, list[dict[str, Any]]]] = {}
         inputs = KindInputs(session.sources, engine=engine)
-        for policy in kind_policies:  # each alone: a mutation is compared with the original rule's own
-            for response in session.evaluate_kinds(engine, [policy], resource, inputs):
-                rule = response.rules[0] if response.rules else None
-                out = list(rule.generated_resources) if rule else []
-                if rule is not None and rule.rule_type == "Mutation" and response.patched_resource is not None:
-                    out = [response.patched_resource]
-                migrated[response.policy.name] = (_verdict(rule.status) if rule else _NOT_APPLIED, out)
+        for m in migrations:
+            # one original policy's rules in order, as Kyverno applies them: each mutation sees the resource the
+            # previous rules patched, and (as the original's response) every mutation ends with the last patch
+            current, mutated = resource, []
+            for doc in m.documents:
+                for response in session.evaluate_kinds(engine, [loaded[doc["metadata"]["name"]]], current, inputs):
+                    rule = response.rules[0] if response.rules else None
+                    out = list(rule.generated_resources) if rule else []
+                    if rule is not None and rule.rule_type == "Mutation" and response.patched_resource is not None:
+                        current = response.patched_resource
+                        mutated.append(response.policy.name)
+                    migrated[response.policy.name] = (_verdict(rule.status) if rule else _NOT_APPLIED, out)
+            for name in mutated:
+                migrated[name] = (migrated[name][0], [current])
         for prepared in policy_set.policies:
             migration = by_policy.get(prepared.policy.name)
             if migration is None:

@@ -11,12 +11,12 @@ import json
 import re
 from typing import Any
 
-__all__ = ["Untranslatable", "cel_literal", "condition_block", "glob_regex", "message_fields", "path_expression",
-           "select", "value_expression"]
+from verno.core.migration.errors import Untranslatable
+from verno.core.migration.jmespath_cel import Scope, compile_jmespath
+from verno.core.migration.literals import cel_literal, glob_regex
 
-
-class Untranslatable(Exception):
-    """A construct with no faithful CEL form; the message says which and why."""
+__all__ = ["Scope", "Untranslatable", "cel_literal", "condition_block", "glob_regex", "message_fields",
+           "path_expression", "select", "value_expression", "variable_expression"]
 
 
 _VAR = re.compile(r"\{\{\s*(.*?)\s*\}\}")
@@ -24,47 +24,6 @@ _SEGMENT = re.compile(r'\s*(?:([A-Za-z_][A-Za-z0-9_]*)|"((?:[^"\\]|\\.)*)"|\[(\d
 _REQUEST_FIELDS = {"operation", "namespace", "name", "userInfo", "kind", "resource", "subResource", "dryRun"}
 _RESERVED = {"in", "as", "break", "const", "continue", "else", "for", "function", "if", "import", "let", "loop",
              "package", "namespace", "return", "var", "void", "while", "true", "false", "null"}
-
-
-_META = set(".^$|?*+()[]{}\\/")
-
-
-def glob_regex(glob: str) -> str:
-    """Kyverno's wildcard (``*`` any run, ``?`` one character) as an anchored RE2 expression."""
-    out = []
-    for ch in glob:
-        if ch == "*":
-            out.append(".*")
-        elif ch == "?":
-            out.append(".")
-        elif ch in _META:
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
-    return "(?s)^" + "".join(out) + "$"
-
-
-def cel_literal(value: Any) -> str:
-    """A CEL literal for a JSON value (maps and lists as CEL map and list literals)."""
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise Untranslatable("a NaN or infinite number")
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(cel_literal(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(str(k))}: {cel_literal(v)}" for k, v in value.items()) + "}"
-    raise Untranslatable(f"a {type(value).__name__} value")
 
 
 def _segments(text: str) -> list[str | int]:
@@ -91,73 +50,102 @@ def select(base: str, key: str | int) -> str:
     return f"{base}[{json.dumps(key)}]"
 
 
-def path_expression(path: str) -> str:
-    """``request.object.spec.containers[0].image`` -> ``object.spec.containers[0].image``."""
+def path_expression(path: str, scope: Scope | None = None) -> str:
+    """``request.object.spec.containers[0].image`` -> ``object.spec.containers[0].image`` (a missing key is an
+    error, as Kyverno's "Unknown key"); a context entry or foreach element by its CEL name."""
     segments = _segments(path.strip())
+    resolved = scope.resolve(str(segments[0])) if scope is not None and isinstance(segments[0], str) else None
     if segments[:2] in (["request", "object"], ["request", "oldObject"]):
         out, rest = str(segments[1]), segments[2:]
     elif segments[:1] == ["request"] and len(segments) > 1 and segments[1] in _REQUEST_FIELDS:
         out, rest = "request", segments[1:]
+    elif resolved is not None:
+        out, rest = resolved, segments[1:]
     else:
-        raise Untranslatable(f"the variable {{{{{path}}}}} (only request.object, request.oldObject and request "
-                             "fields translate)")
+        raise Untranslatable(f"the variable {{{{{path}}}}} (only request.object, request.oldObject, request "
+                             "fields, context entries and foreach elements translate)")
     for seg in rest:
         out = select(out, seg)
     return out
 
 
-def value_expression(value: Any) -> str:
+def variable_expression(text: str, scope: Scope | None = None) -> str:
+    """One ``{{ text }}``: a plain path strictly (:func:`path_expression`), anything else as JMESPath."""
+    if "{{" in text or "}}" in text:
+        raise Untranslatable(f"the nested variable {{{{{text}}}}}")
+    try:
+        segments = _segments(text.strip())
+    except Untranslatable:
+        segments = None
+    if segments is not None:
+        return path_expression(text, scope)
+    return compile_jmespath(text, scope or Scope())
+
+
+def value_expression(value: Any, scope: Scope | None = None) -> str:
     """A condition key or value: a literal, a whole ``{{ path }}``, or a string with paths inside (joined)."""
     if isinstance(value, str):
         spots = list(_VAR.finditer(value))
         if not spots:
             return cel_literal(value)
         if len(spots) == 1 and spots[0].span() == (0, len(value)):
-            return path_expression(spots[0].group(1))
+            return variable_expression(spots[0].group(1), scope)
         parts, cursor = [], 0
         for m in spots:
             if m.start() > cursor:
                 parts.append(cel_literal(value[cursor:m.start()]))
-            parts.append(f"string({path_expression(m.group(1))})")
+            parts.append(f"string({variable_expression(m.group(1), scope)})")
             cursor = m.end()
         if cursor < len(value):
             parts.append(cel_literal(value[cursor:]))
         return " + ".join(parts)
     if isinstance(value, list):
-        return "[" + ", ".join(value_expression(v) for v in value) + "]"
+        return "[" + ", ".join(value_expression(v, scope) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(str(k))}: {value_expression(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{json.dumps(str(k))}: {value_expression(v, scope)}" for k, v in value.items()) + "}"
     return cel_literal(value)
 
 
-def message_fields(message: str) -> dict[str, str]:
+def message_fields(message: str, scope: Scope | None = None) -> dict[str, str]:
     """``{"message": text}`` for a plain message, ``{"messageExpression": expr}`` for one with variables."""
     if "{{" not in message:
         return {"message": message} if message else {}
-    return {"messageExpression": value_expression(message)}
+    return {"messageExpression": value_expression(message, scope)}
 
 
-def _as_list(expr: str) -> str:
-    return f"(type({expr}) == list ? {expr} : [{expr}])"
+def _as_list(expr: str, raw: Any) -> str:
+    """``expr`` as a list: a literal list as it is, a literal scalar in a list, anything else decided when
+    evaluated (typed ``dyn`` so that both branches have one type)."""
+    if isinstance(raw, list):
+        return expr
+    if not (isinstance(raw, str) and "{{" in raw):
+        return f"[{expr}]"
+    return f"(type({expr}) == list ? dyn({expr}) : dyn([{expr}]))"
 
 
-def _condition(cond: Any) -> str:
+def _condition(cond: Any, scope: Scope | None) -> str:
     op = str(cond.operator)
-    key, value = value_expression(cond.key), value_expression(cond.value)
+    key, value = value_expression(cond.key, scope), value_expression(cond.value, scope)
     if op in ("Equals", "Equal"):
         if isinstance(cond.value, str) and any(c in cond.value for c in "*?") and "{{" not in cond.value:
             return f"string({key}).matches({json.dumps(glob_regex(cond.value))})"
         return f"{key} == {value}"
     if op in ("NotEquals", "NotEqual"):
         return f"{key} != {value}"
+    if op in ("In", "AnyIn", "AllIn", "NotIn", "AllNotIn", "AnyNotIn") and not (
+            isinstance(cond.value, list) and all(isinstance(v, str) and "{{" not in v and not any(c in v for c in "*?")
+                                                 for v in cond.value)):
+        raise Untranslatable(f"the condition operator {op} over a value other than a literal list of strings without "
+                             "wildcards (Kyverno matches wildcards both ways and reads JSON and range strings)")
+    keys, values = _as_list(key, cond.key), _as_list(value, cond.value)
     if op in ("In", "AnyIn"):
-        return f"{_as_list(key)}.exists(k, k in {_as_list(value)})"
+        return f"{keys}.exists(k, k in {values})"
     if op == "AllIn":
-        return f"{_as_list(key)}.all(k, k in {_as_list(value)})"
+        return f"{keys}.all(k, k in {values})"
     if op in ("NotIn", "AllNotIn"):
-        return f"{_as_list(key)}.all(k, !(k in {_as_list(value)}))"
+        return f"{keys}.all(k, !(k in {values}))"
     if op == "AnyNotIn":
-        return f"{_as_list(key)}.exists(k, !(k in {_as_list(value)}))"
+        return f"{keys}.exists(k, !(k in {values}))"
     compare = {"GreaterThan": ">", "GreaterThanOrEquals": ">=", "LessThan": "<", "LessThanOrEquals": "<="}
     if op in compare:
         literal = cond.value if not (isinstance(cond.value, str) and "{{" in cond.value) else None
@@ -178,15 +166,15 @@ def _condition(cond: Any) -> str:
     raise Untranslatable(f"the condition operator {op}")
 
 
-def condition_block(block: Any) -> str:
+def condition_block(block: Any, scope: Scope | None = None) -> str:
     """``any``/``all`` conditions (or a plain list, which means all) as one CEL boolean."""
     if block is None:
         return "true"
     if isinstance(block, list):
-        return " && ".join(f"({_condition(c)})" for c in block) or "true"
+        return " && ".join(f"({_condition(c, scope)})" for c in block) or "true"
     parts = []
     if block.any:
-        parts.append("(" + " || ".join(f"({_condition(c)})" for c in block.any) + ")")
+        parts.append("(" + " || ".join(f"({_condition(c, scope)})" for c in block.any) + ")")
     if block.all:
-        parts.append("(" + " && ".join(f"({_condition(c)})" for c in block.all) + ")")
+        parts.append("(" + " && ".join(f"({_condition(c, scope)})" for c in block.all) + ")")
     return " && ".join(parts) or "true"

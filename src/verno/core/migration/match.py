@@ -127,6 +127,10 @@ def _resource_rules(filters: list[Any], default_ops: list[str]) -> list[dict[str
             group, version, resource, sub = kind_entries(selector)
             if sub:
                 raise Untranslatable(f"the subresource kind {selector!r}")
+            if "/" not in selector and resource != "pods":
+                # a bare kind matches every version, as Kyverno matches kinds (Pods have one: v1, the version
+                # Pod-controller autogen looks for)
+                version = "*"
             rules.setdefault((group, version, ops), set()).add(resource)
     return [{"apiGroups": [g], "apiVersions": [v], "operations": list(ops), "resources": sorted(res)}
             for (g, v, ops), res in sorted(rules.items())]

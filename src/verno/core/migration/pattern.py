@@ -97,7 +97,18 @@ class PatternTranslation:
     def _scalar_at(self, v: str, pattern: Any, present: str) -> str:
         """A scalar pattern where the value may be missing or null (decided as Kyverno decides ``nil``)."""
         missing = "true" if validate_scalar(None, pattern) else "false"
-        return f"(({present}) && {v} != null ? {self.scalar(v, pattern)} : {missing})"
+        return f"(({present}) && {v} != null ? {self._scalar_or_each(v, pattern, missing)} : {missing})"
+
+    def _scalar_or_each(self, v: str, pattern: Any, missing: str) -> str:
+        """A scalar pattern against a value that may be a list: Kyverno checks every element (an empty list
+        passes, a null element is a missing value)."""
+        self._depth += 1
+        e = f"e{self._depth}"
+        try:
+            each = f"{v}.all({e}, {e} != null ? {self.scalar(e, pattern)} : {missing})"
+        finally:
+            self._depth -= 1
+        return f"(type({v}) == list ? {each} : {self.scalar(v, pattern)})"
 
     # -- structure -----------------------------------------------------------------------------------------
     def value(self, v: str, pattern: Any, top: bool) -> str:
@@ -105,7 +116,8 @@ class PatternTranslation:
             return self.map(v, pattern, top)
         if isinstance(pattern, list):
             return self.list(v, pattern, top)
-        return f"({v} != null && {self.scalar(v, pattern)})"
+        missing = "true" if validate_scalar(None, pattern) else "false"
+        return f"({v} != null && {self._scalar_or_each(v, pattern, missing)})"
 
     def list(self, v: str, pattern: list[Any], top: bool = False) -> str:
         if not pattern:

@@ -9,8 +9,9 @@ from typing import Any
 
 from verno.core.hookspecs import hookimpl
 from verno.core.kinds import kind_entries
+from verno.core.migration.context import translate_context
 from verno.core.migration.expressions import (
-    Untranslatable, condition_block, message_fields, value_expression,
+    Scope, Untranslatable, condition_block, message_fields, value_expression,
 )
 from verno.core.migration.model import RuleMigration
 from verno.core.migration.pattern import translate_pattern
@@ -22,16 +23,16 @@ def _failure_action(policy: Any, rule: Any) -> str:
     return rule.validate_.failure_action or policy.spec.validation_failure_action
 
 
-def _preconditions(rule: Any) -> list[tuple[str, str]]:
+def _preconditions(rule: Any, scope: Scope | None = None) -> list[tuple[str, str]]:
     conds: list[tuple[str, str]] = []
     if rule.preconditions is not None:
-        conds.append(("preconditions", condition_block(rule.preconditions)))
+        conds.append(("preconditions", condition_block(rule.preconditions, scope)))
     for c in rule.cel_preconditions or []:
         conds.append((c.name, c.expression))
     return conds
 
 
-def _validate(policy: Any, rule: Any) -> RuleMigration:
+def _validate(policy: Any, rule: Any, scope: Scope, conditions_scope: Scope) -> RuleMigration:
     v = rule.validate_
     for what, present in (("foreach", v.foreach), ("podSecurity", v.pod_security), ("manifests", v.manifests),
                           ("assert", v.assert_)):
@@ -39,8 +40,8 @@ def _validate(policy: Any, rule: Any) -> RuleMigration:
             raise Untranslatable(f"validate.{what} (no CEL translation yet)")
     if v.failure_action_overrides or policy.spec.validation_failure_action_overrides:
         raise Untranslatable("validationFailureActionOverrides (a ValidatingPolicy has one set of actions)")
-    message = message_fields(v.message)
-    conditions = _preconditions(rule)
+    message = message_fields(v.message, scope)
+    conditions = _preconditions(rule, conditions_scope)
     spec: dict[str, Any] = {}
     if v.pattern is not None:
         expression, anchors = translate_pattern(v.pattern)
@@ -55,9 +56,11 @@ def _validate(policy: Any, rule: Any) -> RuleMigration:
             parts.append(expression)
         spec["validations"] = [{"expression": " || ".join(parts) or "false", **message}]
     elif v.deny is not None:
-        deny = condition_block(v.deny.conditions) if v.deny.conditions is not None else "true"
+        deny = condition_block(v.deny.conditions, scope) if v.deny.conditions is not None else "true"
         spec["validations"] = [{"expression": f"!({deny})", **message}]
     elif v.cel is not None:
+        if rule.context:
+            raise Untranslatable("validate.cel with context entries")
         if v.cel.param_kind is not None:
             raise Untranslatable("validate.cel with paramKind (a ValidatingPolicy has no params)")
         validations = []
@@ -85,20 +88,20 @@ def _validate(policy: Any, rule: Any) -> RuleMigration:
     return RuleMigration("ValidatingPolicy", spec, conditions)
 
 
-def _generate(policy: Any, rule: Any) -> RuleMigration:
+def _generate(policy: Any, rule: Any, scope: Scope, conditions_scope: Scope) -> RuleMigration:
     g = rule.generate
     if g.foreach or g.clone_list is not None:
         raise Untranslatable("generate.foreach and generate.cloneList (no CEL translation yet)")
     if not g.kind or not g.name:
         raise Untranslatable("a generate rule without kind and name")
-    namespace = value_expression(g.namespace) if g.namespace else '""'
+    namespace = value_expression(g.namespace, scope) if g.namespace else '""'
     if g.data is not None:
         obj = {"apiVersion": g.api_version, "kind": g.kind, "metadata": {"name": g.name}}
         data = dict(g.data) if isinstance(g.data, dict) else {}
         meta = dict(data.pop("metadata", None) or {})
         obj["metadata"] = {**meta, "name": g.name}
         obj.update(data)
-        item = value_expression(obj)
+        item = value_expression(obj, scope)
     elif g.clone is not None:
         if g.clone.name != g.name or "{{" in (g.clone.namespace + g.clone.name):
             raise Untranslatable("a clone whose target name differs from its source's, or with variables")
@@ -119,13 +122,14 @@ def _generate(policy: Any, rule: Any) -> RuleMigration:
     spec: dict[str, Any] = {"generate": [{"expression": f"generator.Apply({namespace}, [{item}])"}]}
     if evaluation:
         spec["evaluation"] = evaluation
-    return RuleMigration("GeneratingPolicy", spec, _preconditions(rule), default_operations=["CREATE", "UPDATE"])
+    return RuleMigration("GeneratingPolicy", spec, _preconditions(rule, conditions_scope),
+                         default_operations=["CREATE", "UPDATE"])
 
 
 _IDENT = __import__("re").compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _apply_configuration(value: Any, path: str) -> str:
+def _apply_configuration(value: Any, path: str, scope: Scope) -> str:
     """A strategic-merge patch value as an ``Object{...}`` apply configuration (maps with keys that are not
     field names, such as labels, stay map literals)."""
     if isinstance(value, dict):
@@ -136,17 +140,18 @@ def _apply_configuration(value: Any, path: str) -> str:
                 raise Untranslatable(f"the patch key {key!r} (anchors and $patch directives have no "
                                      "ApplyConfiguration form)")
         if value and all(_IDENT.match(k) for k in value):
-            fields = ", ".join(f"{k}: {_apply_configuration(v, f'{path}.{k}')}" for k, v in value.items())
+            fields = ", ".join(f"{k}: {_apply_configuration(v, f'{path}.{k}', scope)}" for k, v in value.items())
             return f"{path}{{{fields}}}"
-        return "{" + ", ".join(f"{json.dumps(k)}: {_apply_configuration(v, path)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{json.dumps(k)}: {_apply_configuration(v, path, scope)}"
+                               for k, v in value.items()) + "}"
     if isinstance(value, list):
-        return "[" + ", ".join(_apply_configuration(v, path) for v in value) + "]"
+        return "[" + ", ".join(_apply_configuration(v, path, scope) for v in value) + "]"
     if value is None:
         raise Untranslatable("a null in a patch (removing a field has no ApplyConfiguration form)")
-    return value_expression(value)
+    return value_expression(value, scope)
 
 
-def _mutate(policy: Any, rule: Any) -> RuleMigration:
+def _mutate(policy: Any, rule: Any, scope: Scope) -> RuleMigration:
     m = rule.mutate
     if m.targets:
         raise Untranslatable("mutate.targets (mutateExisting; no CEL translation yet)")
@@ -156,7 +161,7 @@ def _mutate(policy: Any, rule: Any) -> RuleMigration:
     if m.patch_strategic_merge is not None:
         if not isinstance(m.patch_strategic_merge, dict):
             raise Untranslatable("a patchStrategicMerge that is not a map")
-        expression = _apply_configuration(m.patch_strategic_merge, "Object")
+        expression = _apply_configuration(m.patch_strategic_merge, "Object", scope)
         mutations.append({"patchType": "ApplyConfiguration", "applyConfiguration": {"expression": expression}})
     if m.patches_json6902:
         import yaml
@@ -172,7 +177,7 @@ def _mutate(policy: Any, rule: Any) -> RuleMigration:
             if "from" in op:
                 fields.append(f"from: {json.dumps(str(op['from']))}")
             if "value" in op:
-                fields.append(f"value: {value_expression(op['value'])}")
+                fields.append(f"value: {value_expression(op['value'], scope)}")
             items.append("JSONPatch{" + ", ".join(fields) + "}")
         mutations.append({"patchType": "JSONPatch", "jsonPatch": {"expression": "[" + ", ".join(items) + "]"}})
     if not mutations:
@@ -183,17 +188,20 @@ def _mutate(policy: Any, rule: Any) -> RuleMigration:
         spec["evaluation"] = {"useServerSideApply": True}
     if policy.spec.failure_policy:
         spec["failurePolicy"] = policy.spec.failure_policy
-    return RuleMigration("MutatingPolicy", spec, _preconditions(rule))
+    return RuleMigration("MutatingPolicy", spec, _preconditions(rule, scope))  # variables bind before conditions
 
 
 @hookimpl(trylast=True)
 def verno_migrate_rule(policy: Any, rule: Any) -> RuleMigration | None:
-    if rule.context:
-        raise Untranslatable("context entries (ConfigMaps, apiCalls, variables) have no CEL translation yet")
+    if rule.validate_ is None and rule.generate is None and rule.mutate is None:
+        return None
+    variables, scope, conditions_scope = translate_context(rule, rule.context or [], Scope())
     if rule.validate_ is not None:
-        return _validate(policy, rule)
-    if rule.generate is not None:
-        return _generate(policy, rule)
-    if rule.mutate is not None:
-        return _mutate(policy, rule)
-    return None
+        out = _validate(policy, rule, scope, conditions_scope)
+    elif rule.generate is not None:
+        out = _generate(policy, rule, scope, conditions_scope)
+    else:
+        out = _mutate(policy, rule, scope)
+    if variables:
+        out.spec = {"variables": variables, **out.spec}
+    return out
