@@ -127,3 +127,42 @@ def test_offline_secret_entries_need_cluster_access(world):
         "attestors": [{"entries": [{"keys": {"publicKeys": "k8s://keys/signer", **OFFLINE}}]}]})
     assert rules[0].status == Status.ERROR
     assert "Secret keys/signer needs cluster access" in rules[0].message
+
+
+def _ivpol(world, **spec):
+    """An ImageValidatingPolicy over the TLS registry's images, verified with the world's key."""
+    import sys
+    from pathlib import Path
+
+    helpers = str(Path(__file__).resolve().parents[1] / "plugins" / "imagevalidatingpolicy")
+    if helpers not in sys.path:
+        sys.path.insert(0, helpers)
+    from ivpol_helpers import key_attestor, load, policy_doc
+
+    host = world["image"].split("/")[0]
+    doc = policy_doc(["images.containers.all(i, verifyImageSignatures(i, [attestors.key]) > 0)"],
+                     [key_attestor("key", world["pem"], **spec.pop("cosign", {}))],
+                     validationConfigurations={"verifyDigest": False}, **spec)
+    doc["spec"]["matchImageReferences"] = [{"glob": f"{host}/*"}]
+    engine = Engine()
+    return engine, load(engine, doc)
+
+
+def _ivpol_status(world, engine, policy):
+    from verno.core.policykinds import KindInputs
+    from verno.core.request import Request
+
+    [response] = engine.evaluate_kinds([policy], Request(pod(world["image"]), None, "CREATE"),
+                                       KindInputs(_sources(world), {}, engine=engine))
+    return response.rules[0].status, response.rules[0].message
+
+
+def test_image_validating_policy_credentials_and_pull_secrets_from_secrets(world):
+    """An ImageValidatingPolicy reads registry credentials from `credentials.secrets` and from a cosign
+    attestor's `source.PullSecrets` (Secrets in verno's namespace); without them the registry refuses."""
+    assert _ivpol_status(world, *_ivpol(world))[0] is Status.ERROR
+    assert _ivpol_status(world, *_ivpol(world, credentials={"secrets": ["regcred"]})) == (Status.PASS, "success")
+    status = _ivpol_status(world, *_ivpol(world, cosign={"source": {"PullSecrets": [{"name": "regcred"}]}}))
+    assert status == (Status.PASS, "success")
+    status, message = _ivpol_status(world, *_ivpol(world, cosign={"source": {"PullSecrets": [{"name": "nope"}]}}))
+    assert status is Status.ERROR and "attestor key: cosign.source.PullSecrets: Secret verno/nope not found" in message

@@ -112,15 +112,20 @@ class ImageVerifier:
             if provider != "default":
                 raise VernoError(f"credentials.providers: {provider} is not supported (verno reads the docker "
                                  "config and pull Secrets)")
-        names = [str(n) for n in credentials.get("secrets") or []]
-        if not names:
+        named = [(what, str(n)) for n in credentials.get("secrets") or []]
+        for attestor_name, attestor in sorted(self.attestors.items()):
+            source = ((attestor.get("cosign") or {}).get("source") or {}) if isinstance(attestor, dict) else {}
+            for secret in source.get("PullSecrets") or []:
+                if isinstance(secret, dict) and secret.get("name"):
+                    named.append((f"attestor {attestor_name}: cosign.source.PullSecrets", str(secret["name"])))
+        if not named:
             return {}
         cluster = getattr(self.sources, "cluster", None)
         if cluster is None:
-            raise needs_cluster(what, ", ".join(names))
+            raise needs_cluster(named[0][0], ", ".join(n for _, n in named))
         out: dict[str, Any] = {}
         own = getattr(cluster, "namespace", "") or ""
-        for entry in names:
+        for what, entry in named:
             ns, _, name = entry.rpartition("/")
             ns = ns or own
             if not ns:
