@@ -181,3 +181,30 @@ def test_referrers_index_without_a_manifests_list_is_an_error():
     client, _ = _referrers_client({"schemaVersion": 2, "manifests": "not a list"})
     with pytest.raises(RegistryError, match="the referrers index's manifests is not a list"):
         client.referrers("team/app", "sha256:" + "b" * 64, "application/x")
+
+
+def test_concurrent_first_requests_to_an_insecure_registry_all_fall_back_to_http(registry, pusher):
+    """Several threads start on a fresh insecure client at once: each HTTPS attempt fails, and every one of
+    them goes on over plain HTTP, including those whose fallback another thread made first."""
+    import threading
+
+    pusher.image("race/app", "v1")
+    for _ in range(3):
+        client = RegistryClient(registry.host, egress=LOOPBACK, insecure=True)
+        barrier = threading.Barrier(8)
+        outcomes: list[object] = []
+
+        def resolve() -> None:
+            barrier.wait()
+            try:
+                outcomes.append(client.resolve("race/app", "v1").digest)
+            except Exception as exc:  # recorded: the assertion below names it
+                outcomes.append(exc)
+
+        threads = [threading.Thread(target=resolve) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        client.close()
+        assert all(isinstance(o, str) and o.startswith("sha256:") for o in outcomes), outcomes

@@ -122,8 +122,8 @@ class RegistryClient:
     def close(self) -> None:
         self._http.close()
 
-    def _url(self, path: str) -> str:
-        return f"{self._scheme}://{self.host}{path}"
+    def _url(self, path: str, scheme: str) -> str:
+        return f"{scheme}://{self.host}{path}"
 
     def _fetch(self, method: str, url: str, subject: str, headers: dict[str, str], max_bytes: int,
                plain_http: bool) -> Reply:
@@ -137,10 +137,13 @@ class RegistryClient:
 
     def _send(self, method: str, path: str, subject: str, headers: dict[str, str],
               max_bytes: int = MAX_MANIFEST_BYTES) -> Reply:
+        scheme = self._scheme  # another thread may switch it meanwhile: this request's own
         try:
-            return self._fetch(method, self._url(path), subject, headers, max_bytes, self._scheme == "http")
+            return self._fetch(method, self._url(path, scheme), subject, headers, max_bytes, scheme == "http")
         except Unreachable as exc:
-            if self._fallback_pending and self._scheme == "https" and not exc.timeout:
+            # an insecure registry that does not speak TLS: plain HTTP from now on, also when another
+            # request's fallback switched already while this one was trying HTTPS
+            if scheme == "https" and (self._fallback_pending or self._scheme == "http") and not exc.timeout:
                 self._scheme, self._fallback_pending = "http", False
                 return self._send(method, path, subject, headers, max_bytes)
             hint = "" if self.insecure else " (a plain-HTTP registry needs allowInsecureRegistry)"
