@@ -1,10 +1,13 @@
 """``verno controller``: generate and synchronize in a cluster, one leader among replicas."""
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
 import click
+
+from verno.cli.registry_opts import EGRESS_HELP, parse_egress
 
 
 @click.command("controller")
@@ -32,9 +35,19 @@ import click
               help="Port of /health/liveness, /health/readiness and /metrics.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option("--registry-ca", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="A PEM file of CA certificates trusted for registries (ImageValidatingPolicies in background "
+                   "scans).")
+@click.option("--allow-insecure-registry", is_flag=True, help="Plain HTTP (and unverified TLS) allowed for registries.")
+@click.option("--docker-config", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="The docker config.json registry credentials are read from "
+                   "(default: $DOCKER_CONFIG/config.json or ~/.docker/config.json).")
+@click.option("--allow-egress", "allow_egress", multiple=True, metavar="CIDR|HOST", help=EGRESS_HELP)
 def controller_command(kubeconfig: str | None, in_cluster: bool, namespace: str | None, workers: int,
                        scan_interval: str, openreports: bool, leader_elect: bool, leader_election_retry_period: str,
-                       host: str, port: int, log_level: str) -> None:
+                       host: str, port: int, log_level: str, registry_ca: str | None = None,
+                       allow_insecure_registry: bool = False, docker_config: str | None = None,
+                       allow_egress: tuple[str, ...] = ()) -> None:
     """Create and synchronize what generate rules describe, from the webhook's UpdateRequests; scan resources
     against background policies into PolicyReports."""
     from verno.controller.controller import ControllerSettings, default_namespace, main_loop
@@ -48,7 +61,14 @@ def controller_command(kubeconfig: str | None, in_cluster: bool, namespace: str 
                                   namespace=namespace or default_namespace(), workers=workers,
                                   scan_interval=interval, leader_elect=leader_elect, retry_period=retry,
                                   lease_duration=max(1, round(6 * retry)), renew_deadline=5 * retry,
-                                  host=host, port=port, openreports=openreports)
+                                  host=host, port=port, openreports=openreports,
+                                  registry_ca=os.path.abspath(registry_ca) if registry_ca else None,
+                                  allow_insecure_registry=allow_insecure_registry,
+                                  docker_config=os.path.abspath(docker_config) if docker_config else None,
+                                  allow_egress=list(parse_egress(allow_egress).entries))
+    if registry_ca and "-----BEGIN CERTIFICATE-----" not in open(registry_ca, encoding="utf-8",
+                                                                  errors="replace").read():
+        raise click.BadParameter(f"{registry_ca} holds no PEM certificate", param_hint="--registry-ca")
 
     def started() -> None:  # the credentials were read: from here on this process is the controller
         jsonlog.setup(log_level.upper())

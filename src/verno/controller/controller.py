@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from verno.controller.cel_mutate import CelMutator
@@ -26,6 +26,9 @@ from verno.controller.events import EventRecorder
 from verno.controller.exceptions import ExceptionCache
 from verno.controller.generate import GenerateFailed, Generator
 from verno.controller import kindscan
+from verno.core.egress import EgressPolicy
+from verno.registry import Registries
+from verno.registry.auth import load_docker_config
 from verno.controller.generating import CelGenerator, GeneratingPolicies
 from verno.controller.kindpolicies import KindPolicies
 from verno.controller.informer import Informer
@@ -87,6 +90,12 @@ class ControllerSettings:
     scan_debounce: float = 1.0
     scan_workers: int = 2
     report_writers: int = 4
+    #: registries ImageValidatingPolicies' background scans reach: CA file, plain HTTP, docker config.json
+    #: credentials, and the egress fence's extra entries (``--allow-egress``), as ``verno serve`` takes them
+    registry_ca: str | None = None
+    allow_insecure_registry: bool = False
+    docker_config: str | None = None
+    allow_egress: list[str] = field(default_factory=list)
 
 
 def default_namespace() -> str:
@@ -219,13 +228,25 @@ class Controller:
                                           watch_seconds=self.settings.watch_seconds).start()
         self.working.set()
 
+    def _registries(self) -> Registries:
+        """The registry pool of background scans (ImageValidatingPolicies), behind the egress fence."""
+        s = self.settings
+        credentials = load_docker_config(s.docker_config) if s.docker_config else load_docker_config()
+        ca = None
+        if s.registry_ca:
+            with open(s.registry_ca, encoding="utf-8") as fh:
+                ca = fh.read()
+        return Registries(credentials=credentials, ca=ca, allow_insecure=s.allow_insecure_registry,
+                          egress=EgressPolicy.parse(s.allow_egress))
+
     def _scanner_for_reports(self) -> Scanner:
         s = self.settings
         try:
             return Scanner(self.kube, self.engine, self.policies, self.stop_event, interval=s.scan_interval,
                            debounce=s.scan_debounce, workers=s.scan_workers, writers=s.report_writers,
                            openreports=s.openreports, watch_seconds=s.watch_seconds, backoff=s.backoff,
-                           counters=self.scan_counters, kind_policies=self.vpols, exceptions=self.exceptions.all)
+                           counters=self.scan_counters, kind_policies=self.vpols, exceptions=self.exceptions.all,
+                           registries=self._registries(), namespace=s.namespace)
         except APIError as exc:
             if exc.not_found:
                 group = "openreports.io" if s.openreports else "wgpolicyk8s.io"

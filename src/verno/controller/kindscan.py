@@ -1,8 +1,9 @@
-"""ValidatingPolicies and NamespacedValidatingPolicies in background scans (Kyverno's reports controller scans
-them next to ClusterPolicies): the policies with ``evaluation.background`` enabled (the default) and the
-Kubernetes evaluation mode, evaluated through the engine against the resources their ``matchConstraints``
-select (and their autogen variants': a Pod policy also scans Deployments, CronJobs ...), with the cluster's
-``policies.kyverno.io`` PolicyExceptions, ``namespaceObject`` and the CEL data libraries reading the cluster.
+"""ValidatingPolicies and ImageValidatingPolicies (and their namespaced kinds) in background scans (Kyverno's
+reports controller scans them next to ClusterPolicies): the policies with ``evaluation.background`` enabled
+(the default) and the Kubernetes evaluation mode, evaluated through the engine against the resources their
+``matchConstraints`` select (and their autogen variants': a Pod policy also scans Deployments, CronJobs ...),
+with the cluster's ``policies.kyverno.io`` PolicyExceptions, ``namespaceObject``, the CEL data libraries
+reading the cluster, and the controller's registry pool for signatures (behind the egress fence).
 
 :class:`KindScan` answers the scanner's questions for these policies: which resources to watch, which
 policies apply to one resource, each policy's report label value, and the report results of one resource.
@@ -29,7 +30,7 @@ log = logging.getLogger("verno.controller.kindscan")
 
 GROUP = "policies.kyverno.io"
 #: the policy kinds background scans evaluate besides ClusterPolicies and Policies
-KINDS = ("ValidatingPolicy", "NamespacedValidatingPolicy")
+KINDS = ("ValidatingPolicy", "NamespacedValidatingPolicy", "ImageValidatingPolicy", "NamespacedImageValidatingPolicy")
 EXCEPTIONS = f"{EXCEPTION_GROUP}/PolicyException"
 
 
@@ -64,10 +65,13 @@ def mark(policy: Any) -> str:
 
 class KindScan:
     def __init__(self, kube: Kube, engine: Any, policies: KindPolicies, data_source: Any, stop: threading.Event, *,
-                 watch_seconds: int = 60):
+                 watch_seconds: int = 60, registries: Any = None):
         self.kube, self.engine, self.policies, self.stop_event = kube, engine, policies, stop
         self.watch_seconds = watch_seconds
-        self.sources = Sources(cluster=data_source)
+        self.sources = Sources(cluster=data_source, registry_access=registries is not None,
+                               registry_client=registries)
+        if registries is not None:
+            self.sources.egress = registries.egress
         self.sources.cel_data = ClusterCelData(data_source)
         self._lock = threading.Lock()
         self._exceptions: dict[str, dict[str, Any]] = {}

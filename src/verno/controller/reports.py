@@ -42,7 +42,9 @@ HASH_LABEL = "audit.kyverno.io/resource.hash"
 LAST_SCAN = "audit.kyverno.io/last-scan-time"
 #: the label domains of evaluated policies, by policy kind (Kyverno's ``cpol.``, ``pol.``)
 POLICY_LABEL_DOMAINS = {"ClusterPolicy": "cpol.kyverno.io/", "Policy": "pol.kyverno.io/",
-                        "ValidatingPolicy": "vpol.kyverno.io/", "NamespacedValidatingPolicy": "nvpol.kyverno.io/"}
+                        "ValidatingPolicy": "vpol.kyverno.io/", "NamespacedValidatingPolicy": "nvpol.kyverno.io/",
+                        "ImageValidatingPolicy": "ivpol.kyverno.io/",
+                        "NamespacedImageValidatingPolicy": "nivpol.kyverno.io/"}
 #: a label key's name part is at most 63 characters
 LABEL_NAME_MAX = 63
 #: writes of one report tried before it goes back on the queue with backoff

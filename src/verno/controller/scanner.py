@@ -137,7 +137,7 @@ class Scanner:
                  interval: float = 3600.0, debounce: float = 1.0, workers: int = 2, writers: int = 4,
                  max_pending: int = 1000, openreports: bool = False, watch_seconds: int = 60,
                  backoff: float = 0.5, counters: Any = None, kind_policies: KindPolicies | None = None,
-                 exceptions: Callable[[], list[Any]] | None = None):
+                 exceptions: Callable[[], list[Any]] | None = None, registries: Any = None, namespace: str = ""):
         self.kube, self.engine, self.policies, self.stop_event = kube, engine, policies, stop
         self.interval, self.debounce, self.workers, self.watch_seconds = interval, debounce, workers, watch_seconds
         self.counters = counters
@@ -146,12 +146,12 @@ class Scanner:
         self.openreports = openreports
         self.resolve = KindResolver(kube)
         self.queue = WorkQueue(base_delay=backoff)
-        self.data_source = KubeDataSource(kube)
+        self.data_source = KubeDataSource(kube, namespace)
         #: the cluster's kyverno.io PolicyExceptions (a matching one makes a rule's result a skip)
         self.exceptions = exceptions or (lambda: [])
         #: ValidatingPolicies (``kindscan.py``), when the controller reads them
-        self.kinds = KindScan(kube, engine, kind_policies, self.data_source, stop, watch_seconds=watch_seconds) \
-            if kind_policies is not None else None
+        self.kinds = KindScan(kube, engine, kind_policies, self.data_source, stop, watch_seconds=watch_seconds,
+                              registries=registries) if kind_policies is not None else None
         self._kind_applicable: dict[tuple[str, str, str], list[Any]] = {}
         self._lock = threading.Lock()
         #: resources watched, by uid (the informers' own objects), and their resource

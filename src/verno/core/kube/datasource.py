@@ -12,8 +12,11 @@ from verno.core.errors import ContextLoadError
 
 
 class KubeDataSource:
-    def __init__(self, kube: Kube):
-        self.kube = kube
+    """``verno.core.sources.ClusterClient`` over the API server; ``namespace`` is verno's own (where bare
+    Secret names are read)."""
+
+    def __init__(self, kube: Kube, namespace: str = ""):
+        self.kube, self.namespace = kube, namespace
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         try:
