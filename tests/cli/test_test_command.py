@@ -5,6 +5,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 import yaml
 
 
@@ -362,6 +363,23 @@ def test_service_call_mocked_in_the_test(run, tmp_path):
                 {"blue-pod": "fail", "red-pod": "pass"}, extra=mock, cluster=None)
     r = run("test", tmp_path)
     assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("response, field", [
+    ("{statusCode: [200], body: {owner: red}}", "statusCode"),
+    ("{statusCode: 7, body: {owner: red}}", "statusCode"),
+    ("{status: 200, body: {owner: red}}", "status"),
+])
+def test_a_malformed_mocked_response_is_an_error_naming_the_field(run, tmp_path, response, field):
+    mock = f"""apiCallResponses:
+- url: https://owners.example.com/shop
+  response: {response}
+"""
+    owner_suite(tmp_path, "apiCall: {service: {url: 'https://owners.example.com/shop'}}", "owners.owner",
+                {"blue-pod": "fail", "red-pod": "pass"}, extra=mock, cluster=None)
+    r = run("test", tmp_path)
+    assert r.exit_code != 0 and "Traceback" not in r.output and "internal error" not in r.output, r.output
+    assert "apiCallResponses" in r.output and field in r.output, r.output
 
 
 def test_missing_crd_file_of_a_cluster_resource_is_a_notice(run, tmp_path):

@@ -424,7 +424,7 @@ class SuiteRunner:
     def _mocks(self) -> dict[tuple[str, str], dict[str, Any]]:
         mocks = {}
         for m in self.test.api_call_responses:
-            mocks[(m.method, m.url_path or m.url)] = m.response
+            mocks[(m.method, m.url_path or m.url)] = {"statusCode": m.response.status_code, "body": m.response.body}
         return mocks
 
     def _global_context(self) -> dict[str, Any]:

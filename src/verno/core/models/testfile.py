@@ -65,11 +65,18 @@ def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name)
 
 
+class APICallResponseBody(Model):
+    """``response`` of an ``apiCallResponses`` entry: the status code and the JSON body an apiCall or a CEL
+    ``http`` call gets."""
+    status_code: int = Field(default=200, ge=100, le=599)
+    body: Any = None
+
+
 class APICallResponse(Model):
     url: str = ""
     url_path: str = ""
     method: Literal["GET", "POST"] = "GET"
-    response: dict[str, Any] = {}
+    response: APICallResponseBody = APICallResponseBody()
 
 
 class Projection(Model):
