@@ -383,6 +383,20 @@ def test_global_context_entry_with_two_sources_is_an_error(run, tmp_path):
         in r.output
 
 
+def test_a_global_context_path_that_fails_is_an_error_naming_the_field(run, tmp_path):
+    test = {"apiVersion": "cli.kyverno.io/v1alpha1", "kind": "Test", "metadata": {"name": "g"},
+            "policies": ["policy.yaml"], "resources": ["resources.yaml"],
+            "globalContextEntries": [{"name": "x", "data": {"a": 1},
+                                      "projections": [{"name": "p", "path": "deployments"}]}],
+            "results": [{"policy": "replica-budget", "rule": "budget", "resources": ["new"], "result": "fail"}]}
+    (tmp_path / "policy.yaml").write_text(GCTX_POLICY)
+    (tmp_path / "resources.yaml").write_text(yaml.safe_dump(deployment("new", 1)))
+    (tmp_path / "kyverno-test.yaml").write_text(yaml.safe_dump(test))
+    r = run("test", tmp_path)
+    assert r.exit_code == 1 and "internal error" not in r.output
+    assert "kyverno-test.yaml: globalContextEntries[0].projections[0].path: deployments: Unknown key" in r.output
+
+
 def test_global_context_projections_are_what_the_entry_holds(run, tmp_path):
     """An entry with projections holds {projection: value}, for JMESPath globalReference and CEL alike."""
     (tmp_path / "policy.yaml").write_text(GCTX_POLICY.replace('jmesPath: "length(@)"',

@@ -439,17 +439,26 @@ class SuiteRunner:
                 data = [dict(r) for r in entry.resources] + \
                     [d.data for d in iter_resources([self._p(f) for f in entry.resource_files])]
             if entry.field_path:
-                data = self.engine.jmespath.search(entry.field_path, data)
+                data = self._search(entry.field_path, data, f"globalContextEntries[{i}].fieldPath")
             if entry.projections:
                 # an entry with projections holds {projection name: value} (Kyverno's projected store);
                 # ``<entry>.<projection>`` names one of them
                 projected = {}
-                for proj in entry.projections:
-                    projected[proj.name] = self.engine.jmespath.search(proj.path, data) if proj.path else data
+                for j, proj in enumerate(entry.projections):
+                    projected[proj.name] = self._search(proj.path, data,
+                                                        f"globalContextEntries[{i}].projections[{j}].path") \
+                        if proj.path else data
                     out[f"{entry.name}.{proj.name}"] = projected[proj.name]
                 data = projected
             out[entry.name] = data
         return out
+
+    def _search(self, expression: str, data: Any, field: str) -> Any:
+        """A JMESPath search over a Test's own data; a failing one is an error naming the file and field."""
+        try:
+            return self.engine.jmespath.search(expression, data)
+        except VernoError as exc:
+            raise LoadError(self.path, f"{expression}: {exc}", field=field) from None
 
     def _check(self, result: TestResult, name: str, responses: list[PolicyResponse],
                policy_set: PolicySet) -> list[TestRow]:
