@@ -1,5 +1,5 @@
 """The built-in rule translations of ``verno migrate`` (the ``migrate-rules`` plugin): ``validate`` rules
-(pattern, anyPattern, deny, cel) to ValidatingPolicies and ``generate`` rules (data, clone) to
+(pattern, anyPattern, deny, cel, foreach) to ValidatingPolicies and ``generate`` rules (data, clone) to
 GeneratingPolicies. Other rules (mutate, verifyImages, foreach, podSecurity, context entries) are left to
 other plugins; untranslated, they are reported with the reason."""
 from __future__ import annotations
@@ -13,6 +13,7 @@ from verno.core.migration.context import translate_context
 from verno.core.migration.expressions import (
     Scope, Untranslatable, condition_block, message_fields, value_expression,
 )
+from verno.core.migration.foreach import validate_foreach
 from verno.core.migration.model import RuleMigration
 from verno.core.migration.pattern import translate_pattern
 
@@ -34,8 +35,7 @@ def _preconditions(rule: Any, scope: Scope | None = None) -> list[tuple[str, str
 
 def _validate(policy: Any, rule: Any, scope: Scope, conditions_scope: Scope) -> RuleMigration:
     v = rule.validate_
-    for what, present in (("foreach", v.foreach), ("podSecurity", v.pod_security), ("manifests", v.manifests),
-                          ("assert", v.assert_)):
+    for what, present in (("podSecurity", v.pod_security), ("manifests", v.manifests), ("assert", v.assert_)):
         if present:
             raise Untranslatable(f"validate.{what} (no CEL translation yet)")
     if v.failure_action_overrides or policy.spec.validation_failure_action_overrides:
@@ -58,6 +58,10 @@ def _validate(policy: Any, rule: Any, scope: Scope, conditions_scope: Scope) -> 
     elif v.deny is not None:
         deny = condition_block(v.deny.conditions, scope) if v.deny.conditions is not None else "true"
         spec["validations"] = [{"expression": f"!({deny})", **message}]
+    elif v.foreach is not None:
+        expression, applies = validate_foreach(v.foreach, scope, conditions_scope)
+        conditions.append(("foreach-applies", applies))
+        spec["validations"] = [{"expression": expression, **message}]
     elif v.cel is not None:
         if rule.context:
             raise Untranslatable("validate.cel with context entries")
