@@ -15,6 +15,7 @@ from verno.core.migration.expressions import (
 )
 from verno.core.migration.foreach import validate_foreach
 from verno.core.migration.model import RuleMigration
+from verno.core.migration.mutate_foreach import mutate_foreach
 from verno.core.migration.pattern import translate_pattern
 
 __all__ = ["verno_migrate_rule"]
@@ -159,9 +160,11 @@ def _mutate(policy: Any, rule: Any, scope: Scope) -> RuleMigration:
     m = rule.mutate
     if m.targets:
         raise Untranslatable("mutate.targets (mutateExisting; no CEL translation yet)")
-    if m.foreach:
-        raise Untranslatable("mutate.foreach (no CEL translation yet)")
     mutations = []
+    if m.foreach:
+        if m.patch_strategic_merge is not None or m.patches_json6902:
+            raise Untranslatable("a mutate rule with both foreach and a patch")
+        mutations = mutate_foreach(m.foreach, scope)
     if m.patch_strategic_merge is not None:
         if not isinstance(m.patch_strategic_merge, dict):
             raise Untranslatable("a patchStrategicMerge that is not a map")
