@@ -49,8 +49,8 @@ class _Entry:
         if entry.context:
             raise Untranslatable("context entries in a mutate.foreach")
         if entry.patch_strategic_merge is not None:
-            raise Untranslatable("patchStrategicMerge per foreach element (each element's merge sees the previous "
-                                 "element's result; no exact ApplyConfiguration form)")
+            raise Untranslatable("patchStrategicMerge per foreach element (each element merges into the result of the "
+                                 "previous one; no exact ApplyConfiguration form)")
         if not entry.patches_json6902:
             raise Untranslatable("a mutate.foreach entry without patchesJson6902")
         segments = None

@@ -15,6 +15,7 @@ from verno.core.migration.expressions import (
 )
 from verno.core.migration.foreach import validate_foreach
 from verno.core.migration.model import RuleMigration
+from verno.core.migration.mutate_existing import check_patch_reads_only_the_target, target_selection
 from verno.core.migration.mutate_foreach import mutate_foreach
 from verno.core.migration.pattern import translate_pattern
 
@@ -158,8 +159,13 @@ def _apply_configuration(value: Any, path: str, scope: Scope) -> str:
 
 def _mutate(policy: Any, rule: Any, scope: Scope) -> RuleMigration:
     m = rule.mutate
+    existing: tuple[dict[str, Any], list[dict[str, str]]] | None = None
     if m.targets:
-        raise Untranslatable("mutate.targets (mutateExisting; no CEL translation yet)")
+        if m.foreach:
+            raise Untranslatable("mutate.foreach over mutateExisting targets (no CEL translation yet)")
+        check_patch_reads_only_the_target(m)
+        existing = target_selection(policy, rule, scope)
+    trigger_scope, scope = scope, (scope.child(target="object") if existing is not None else scope)
     mutations = []
     if m.foreach:
         if m.patch_strategic_merge is not None or m.patches_json6902:
@@ -193,9 +199,16 @@ def _mutate(policy: Any, rule: Any, scope: Scope) -> RuleMigration:
     if m.patch_strategic_merge is not None:
         # a strategic merge replaces lists without merge keys: server-side apply's replacement of atomic values
         spec["evaluation"] = {"useServerSideApply": True}
+    if existing is not None:
+        constraints, target_conditions = existing
+        spec["targetMatchConstraints"] = constraints
+        if target_conditions:
+            spec["targetMatchConditions"] = target_conditions
+        spec["evaluation"] = {**spec.get("evaluation", {}), "admission": {"enabled": False},
+                              "mutateExisting": {"enabled": True}}
     if policy.spec.failure_policy:
         spec["failurePolicy"] = policy.spec.failure_policy
-    return RuleMigration("MutatingPolicy", spec, _preconditions(rule, scope))  # variables bind before conditions
+    return RuleMigration("MutatingPolicy", spec, _preconditions(rule, trigger_scope))  # variables bind before conditions
 
 
 @hookimpl(trylast=True)
