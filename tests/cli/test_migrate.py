@@ -100,3 +100,32 @@ def test_check_lists_a_difference(run_exe, tmp_path):
     check = run_exe("migrate", "--check", tmp_path / "policy.yaml", "-r", tmp_path / "pod.yaml")
     assert check.returncode == 1
     assert "default/Pod/p: ports/named:" in check.stdout and "1 differ" in check.stderr
+
+
+EXISTING = """
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: label-secrets}
+spec:
+  rules:
+  - name: on-configmap
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    mutate:
+      targets: [{apiVersion: v1, kind: Secret, name: "secret-*", namespace: staging}]
+      patchStrategicMerge: {metadata: {labels: {foo: bar}}}
+"""
+
+
+def test_check_patches_mutate_existing_targets(run_exe, tmp_path):
+    (tmp_path / "policy.yaml").write_text(EXISTING)
+    (tmp_path / "trigger.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: staging}\n")
+    (tmp_path / "targets.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: secret-1, namespace: staging}\n---\n"
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: other, namespace: staging}\n")
+    out = run_exe("migrate", tmp_path / "policy.yaml")
+    [doc] = [d for d in yaml.safe_load_all(out.stdout) if d]
+    assert doc["spec"]["evaluation"]["mutateExisting"] == {"enabled": True}
+    assert doc["spec"]["targetMatchConstraints"]["resourceRules"][0]["resources"] == ["secrets"]
+    check = run_exe("migrate", "--check", tmp_path / "policy.yaml", "-r", tmp_path / "trigger.yaml",
+                    "--target-resource", tmp_path / "targets.yaml")
+    assert check.returncode == 0 and "1 rule verdicts compared, 0 differ" in check.stderr, check.stdout + check.stderr
