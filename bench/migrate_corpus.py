@@ -48,9 +48,10 @@ def main() -> int:
             try:
                 policy_paths = [str(base / p) for p in test.get("policies") or []]
                 resource_paths = [str(base / p) for p in test.get("resources") or []]
+                target_paths = [str(base / p) for p in test.get("targetResources") or []]
                 policy_set, migrations = migrate_paths(engine, policy_paths)
-                _, _, differences = check(engine, policy_set, migrations, resource_paths) if resource_paths \
-                    else (0, 0, [])
+                _, _, differences = check(engine, policy_set, migrations, resource_paths, target_paths) \
+                    if resource_paths else (0, 0, [])
             except (VernoError, OSError, ValueError) as exc:
                 errors += 1
                 print(f"  {test_path}: {type(exc).__name__}: {str(exc)[:160]}", file=sys.stderr)

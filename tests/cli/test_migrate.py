@@ -46,11 +46,12 @@ spec:
 
 
 def test_the_examples_migrate_and_decide_alike(run_exe, tmp_path):
-    out = run_exe("migrate", EXAMPLES / "policies", "--allow-partial")
+    out = run_exe("migrate", EXAMPLES / "policies")
     assert out.returncode == 0, out.stderr
     docs = [d for d in yaml.safe_load_all(out.stdout) if d]
     assert {d["kind"] for d in docs} == {"ValidatingPolicy"}
-    assert "rule validate-resources not translated: validate.foreach" in out.stdout
+    assert "not translated" not in out.stdout  # the foreach rules too
+    assert "5 of 5 rules translated; 4 of 4 policies whole" in out.stderr
     (tmp_path / "migrated.yaml").write_text(out.stdout)
     applied = run_exe("apply", tmp_path / "migrated.yaml", "-r", EXAMPLES / "resources")  # they load and run
     assert "Error" not in applied.stderr, applied.stderr
@@ -59,10 +60,11 @@ def test_the_examples_migrate_and_decide_alike(run_exe, tmp_path):
     assert "0 differ" in check.stderr
 
 
-def test_partial_migration_exits_1_and_names_the_rule(run_exe):
-    out = run_exe("migrate", EXAMPLES / "policies")
+def test_partial_migration_exits_1_and_names_the_rule(run_exe, tmp_path):
+    (tmp_path / "policy.yaml").write_text(GENERATE_AND_MUTATE)
+    out = run_exe("migrate", tmp_path / "policy.yaml")
     assert out.returncode == 1
-    assert "3 of 5 rules translated; 2 of 4 policies whole" in out.stderr
+    assert "2 of 3 rules translated; 0 of 1 policies whole" in out.stderr
 
 
 def test_generate_mutate_and_what_is_left_out(run_exe, tmp_path):
@@ -98,3 +100,32 @@ def test_check_lists_a_difference(run_exe, tmp_path):
     check = run_exe("migrate", "--check", tmp_path / "policy.yaml", "-r", tmp_path / "pod.yaml")
     assert check.returncode == 1
     assert "default/Pod/p: ports/named:" in check.stdout and "1 differ" in check.stderr
+
+
+EXISTING = """
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: label-secrets}
+spec:
+  rules:
+  - name: on-configmap
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    mutate:
+      targets: [{apiVersion: v1, kind: Secret, name: "secret-*", namespace: staging}]
+      patchStrategicMerge: {metadata: {labels: {foo: bar}}}
+"""
+
+
+def test_check_patches_mutate_existing_targets(run_exe, tmp_path):
+    (tmp_path / "policy.yaml").write_text(EXISTING)
+    (tmp_path / "trigger.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: staging}\n")
+    (tmp_path / "targets.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: secret-1, namespace: staging}\n---\n"
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: other, namespace: staging}\n")
+    out = run_exe("migrate", tmp_path / "policy.yaml")
+    [doc] = [d for d in yaml.safe_load_all(out.stdout) if d]
+    assert doc["spec"]["evaluation"]["mutateExisting"] == {"enabled": True}
+    assert doc["spec"]["targetMatchConstraints"]["resourceRules"][0]["resources"] == ["secrets"]
+    check = run_exe("migrate", "--check", tmp_path / "policy.yaml", "-r", tmp_path / "trigger.yaml",
+                    "--target-resource", tmp_path / "targets.yaml")
+    assert check.returncode == 0 and "1 rule verdicts compared, 0 differ" in check.stderr, check.stdout + check.stderr

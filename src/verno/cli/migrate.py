@@ -68,7 +68,10 @@ def _dump(migrations: list[Migration]) -> str:
 @click.option("--check", "check_", is_flag=True,
               help="Run the original and the migrated policies over -r resources and list every difference.")
 @click.option("-r", "--resource", "resources", multiple=True, help="Resources for --check (files or directories).")
-def migrate_command(policies: tuple[str, ...], allow_partial: bool, check_: bool, resources: tuple[str, ...]) -> None:
+@click.option("--target-resource", "target_resources", multiple=True,
+              help="Existing resources mutateExisting rules patch, for --check (files or directories).")
+def migrate_command(policies: tuple[str, ...], allow_partial: bool, check_: bool, resources: tuple[str, ...],
+                    target_resources: tuple[str, ...]) -> None:
     """Write ClusterPolicies and Policies as the equivalent CEL policies (ValidatingPolicy,
     GeneratingPolicy ...), one per rule, saying what could not be translated and why.
 
@@ -81,7 +84,8 @@ def migrate_command(policies: tuple[str, ...], allow_partial: bool, check_: bool
             raise click.UsageError("--check needs resources: -r FILE_OR_DIR")
         from verno.cli.migrate_check import check
 
-        count, comparisons, differences = check(engine, policy_set, migrations, list(resources))
+        count, comparisons, differences = check(engine, policy_set, migrations, list(resources),
+                                                list(target_resources))
         for d in differences:
             click.echo(f"{d.resource}: {d.policy}/{d.rule}: {d.original} -> {d.migrated}")
         click.echo(f"{count} resources, {comparisons} rule verdicts compared, {len(differences)} differ",

@@ -64,9 +64,43 @@ def path_expression(path: str, scope: Scope | None = None) -> str:
     else:
         raise Untranslatable(f"the variable {{{{{path}}}}} (only request.object, request.oldObject, request "
                              "fields, context entries and foreach elements translate)")
+    if scope is not None and scope.errors is not None:
+        return _lenient_path(out, rest, scope)
     for seg in rest:
         out = select(out, seg)
     return out
+
+
+def _lenient_path(root: str, rest: list[str | int], scope: Scope) -> str:
+    """``root`` followed by ``rest`` with JMESPath's null for a field of a non-map or an index out of range,
+    and (added to ``scope.errors``) Kyverno's "Unknown key" condition: some step is a map without its key."""
+    def step(v: str, seg: str | int) -> str:
+        if isinstance(seg, int):
+            return f"(type({v}) == list && size({v}) > {seg} ? dyn({v}[{seg}]) : dyn(null))"
+        key = json.dumps(seg)
+        return f"(type({v}) == map && {key} in {v} ? dyn({v}[{key}]) : dyn(null))"
+
+    def walk(v: str, segs: list[str | int], last: Any) -> str:
+        if not segs:
+            return last(v)
+        name = scope.fresh()
+        return f"cel.bind({name}, {step(v, segs[0])}, {walk(name, segs[1:], last)})" if len(segs) > 1 \
+            else last(step(v, segs[0]))
+
+    def missing(v: str, segs: list[str | int]) -> str:
+        seg, more = segs[0], segs[1:]
+        here = "false" if isinstance(seg, int) else f"(type({v}) == map && !({json.dumps(seg)} in {v}))"
+        if not more:
+            return here
+        name = scope.fresh()
+        return f"({here} || cel.bind({name}, {step(v, seg)}, {missing(name, more)}))"
+
+    if not rest:
+        return root
+    assert scope.errors is not None
+    if any(isinstance(s, str) for s in rest):
+        scope.errors.append(missing(root, rest))
+    return walk(root, rest, lambda v: v)
 
 
 def variable_expression(text: str, scope: Scope | None = None) -> str:

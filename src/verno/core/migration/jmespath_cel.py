@@ -54,11 +54,15 @@ class Scope:
     names: dict[str, str] = field(default_factory=dict)
     inline: dict[str, str] | None = None
     counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+    #: when a list: whole-variable field paths (strict in Kyverno: a missing key is an error) are written
+    #: leniently (null for a missing key) and the CEL condition under which Kyverno errors is added here, so
+    #: that a caller can decide what an error means at that place (a foreach element's error is positional)
+    errors: list[str] | None = None
 
     def child(self, **names: str) -> "Scope":
         """This scope with ``names`` added (foreach elements: plain CEL names, never inlined)."""
         inline = None if self.inline is None else {k: v for k, v in self.inline.items() if k not in names}
-        return Scope({**self.names, **names}, inline, self.counter)
+        return Scope({**self.names, **names}, inline, self.counter, self.errors)
 
     def resolve(self, name: str) -> str | None:
         if self.inline is not None and name in self.inline:

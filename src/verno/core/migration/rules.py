@@ -1,5 +1,5 @@
 """The built-in rule translations of ``verno migrate`` (the ``migrate-rules`` plugin): ``validate`` rules
-(pattern, anyPattern, deny, cel) to ValidatingPolicies and ``generate`` rules (data, clone) to
+(pattern, anyPattern, deny, cel, foreach) to ValidatingPolicies and ``generate`` rules (data, clone) to
 GeneratingPolicies. Other rules (mutate, verifyImages, foreach, podSecurity, context entries) are left to
 other plugins; untranslated, they are reported with the reason."""
 from __future__ import annotations
@@ -13,7 +13,10 @@ from verno.core.migration.context import translate_context
 from verno.core.migration.expressions import (
     Scope, Untranslatable, condition_block, message_fields, value_expression,
 )
+from verno.core.migration.foreach import validate_foreach
 from verno.core.migration.model import RuleMigration
+from verno.core.migration.mutate_existing import check_patch_reads_only_the_target, target_selection
+from verno.core.migration.mutate_foreach import mutate_foreach
 from verno.core.migration.pattern import translate_pattern
 
 __all__ = ["verno_migrate_rule"]
@@ -34,8 +37,7 @@ def _preconditions(rule: Any, scope: Scope | None = None) -> list[tuple[str, str
 
 def _validate(policy: Any, rule: Any, scope: Scope, conditions_scope: Scope) -> RuleMigration:
     v = rule.validate_
-    for what, present in (("foreach", v.foreach), ("podSecurity", v.pod_security), ("manifests", v.manifests),
-                          ("assert", v.assert_)):
+    for what, present in (("podSecurity", v.pod_security), ("manifests", v.manifests), ("assert", v.assert_)):
         if present:
             raise Untranslatable(f"validate.{what} (no CEL translation yet)")
     if v.failure_action_overrides or policy.spec.validation_failure_action_overrides:
@@ -58,6 +60,10 @@ def _validate(policy: Any, rule: Any, scope: Scope, conditions_scope: Scope) -> 
     elif v.deny is not None:
         deny = condition_block(v.deny.conditions, scope) if v.deny.conditions is not None else "true"
         spec["validations"] = [{"expression": f"!({deny})", **message}]
+    elif v.foreach is not None:
+        expression, applies = validate_foreach(v.foreach, scope, conditions_scope)
+        conditions.append(("foreach-applies", applies))
+        spec["validations"] = [{"expression": expression, **message}]
     elif v.cel is not None:
         if rule.context:
             raise Untranslatable("validate.cel with context entries")
@@ -153,11 +159,18 @@ def _apply_configuration(value: Any, path: str, scope: Scope) -> str:
 
 def _mutate(policy: Any, rule: Any, scope: Scope) -> RuleMigration:
     m = rule.mutate
+    existing: tuple[dict[str, Any], list[dict[str, str]]] | None = None
     if m.targets:
-        raise Untranslatable("mutate.targets (mutateExisting; no CEL translation yet)")
-    if m.foreach:
-        raise Untranslatable("mutate.foreach (no CEL translation yet)")
+        if m.foreach:
+            raise Untranslatable("mutate.foreach over mutateExisting targets (no CEL translation yet)")
+        check_patch_reads_only_the_target(m)
+        existing = target_selection(policy, rule, scope)
+    trigger_scope, scope = scope, (scope.child(target="object") if existing is not None else scope)
     mutations = []
+    if m.foreach:
+        if m.patch_strategic_merge is not None or m.patches_json6902:
+            raise Untranslatable("a mutate rule with both foreach and a patch")
+        mutations = mutate_foreach(m.foreach, scope)
     if m.patch_strategic_merge is not None:
         if not isinstance(m.patch_strategic_merge, dict):
             raise Untranslatable("a patchStrategicMerge that is not a map")
@@ -186,9 +199,16 @@ def _mutate(policy: Any, rule: Any, scope: Scope) -> RuleMigration:
     if m.patch_strategic_merge is not None:
         # a strategic merge replaces lists without merge keys: server-side apply's replacement of atomic values
         spec["evaluation"] = {"useServerSideApply": True}
+    if existing is not None:
+        constraints, target_conditions = existing
+        spec["targetMatchConstraints"] = constraints
+        if target_conditions:
+            spec["targetMatchConditions"] = target_conditions
+        spec["evaluation"] = {**spec.get("evaluation", {}), "admission": {"enabled": False},
+                              "mutateExisting": {"enabled": True}}
     if policy.spec.failure_policy:
         spec["failurePolicy"] = policy.spec.failure_policy
-    return RuleMigration("MutatingPolicy", spec, _preconditions(rule, scope))  # variables bind before conditions
+    return RuleMigration("MutatingPolicy", spec, _preconditions(rule, trigger_scope))  # variables bind before conditions
 
 
 @hookimpl(trylast=True)
