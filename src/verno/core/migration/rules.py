@@ -1,7 +1,7 @@
 """The built-in rule translations of ``verno migrate`` (the ``migrate-rules`` plugin): ``validate`` rules
-(pattern, anyPattern, deny, cel, foreach) to ValidatingPolicies and ``generate`` rules (data, clone) to
-GeneratingPolicies. Other rules (mutate, verifyImages, foreach, podSecurity, context entries) are left to
-other plugins; untranslated, they are reported with the reason."""
+(pattern, anyPattern, deny, cel, foreach) to ValidatingPolicies, ``mutate`` rules to MutatingPolicies,
+``generate`` rules (data, clone) to GeneratingPolicies and ``verifyImages`` rules to ImageValidatingPolicies
+(``verify_images.py``). What is not translated is reported with the reason."""
 from __future__ import annotations
 
 import json
@@ -18,6 +18,7 @@ from verno.core.migration.model import RuleMigration
 from verno.core.migration.mutate_existing import check_patch_reads_only_the_target, target_selection
 from verno.core.migration.mutate_foreach import mutate_foreach
 from verno.core.migration.pattern import translate_pattern
+from verno.core.migration.verify_images import verify_images
 
 __all__ = ["verno_migrate_rule"]
 
@@ -213,6 +214,10 @@ def _mutate(policy: Any, rule: Any, scope: Scope) -> RuleMigration:
 
 @hookimpl(trylast=True)
 def verno_migrate_rule(policy: Any, rule: Any) -> RuleMigration | None:
+    if rule.verify_images is not None:
+        if rule.context or rule.preconditions is not None or rule.cel_preconditions:
+            raise Untranslatable("verifyImages with context entries or preconditions (no translation yet)")
+        return verify_images(policy, rule)
     if rule.validate_ is None and rule.generate is None and rule.mutate is None:
         return None
     variables, scope, conditions_scope = translate_context(rule, rule.context or [], Scope())
