@@ -152,3 +152,17 @@ def test_an_expression_that_needs_a_size_check_is_judged_on_the_whole_inputs_ahe
     # the unread list makes the whole inputs over budget for the costly check, ahead as alone
     assert results[0] == [True, True]
     assert results[1][1][0] == "error" and results[2] == results[1]
+
+
+def test_the_fused_calls_are_planned_once_for_inputs_of_the_same_sizes(env, monkeypatch):
+    from verno.core.cel import fusion
+
+    programs = [env.compile(e, expect=("bool",)) for e in EXPRESSIONS[:3]]
+    obj = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a"}]}}
+    planned = []
+    real = fusion._chunks
+    monkeypatch.setattr(fusion, "_chunks", lambda group: planned.append(1) or real(group))
+    for _ in range(4):
+        shared = SharedInputs({"object": obj})
+        assert [Activation(shared).evaluate(p) for p in programs] == [True, True, True]
+    assert len(planned) == 1 and shared.results

@@ -97,29 +97,38 @@ def prefetch(shared: SharedInputs, programs: Iterable[Program]) -> None:
                   if name in cut.reads}
         found = shared.projected[id(cut)] = (cut, values, costs.measure(*values.values())[0], [None])
     sizes = found[2]
-    by_env: dict[int, list[tuple[Program, int]]] = {}
-    for program in chosen:
-        try:
-            if program.needs_size_check and program.estimate(shared.sizes()) > program.limit:
-                continue  # refused when the policy reaches it
-            cost = program.estimate(sizes)
-        except costs.Unbounded:  # pragma: no cover - refused at compile time
-            continue
-        by_env.setdefault(id(program.runtime_env), []).append((program, cost))
-    for group in by_env.values():
-        for chunk in _chunks(group):
-            if len(chunk) >= 2:
-                _evaluate(shared, chunk, found)
+    chunks = cut.chunks.get(sizes) if not cut.size_checked else None
+    if chunks is None:
+        by_env: dict[int, list[tuple[Program, int]]] = {}
+        for program in chosen:
+            try:
+                if program.needs_size_check and program.estimate(shared.sizes()) > program.limit:
+                    continue  # refused when the policy reaches it
+                cost = program.estimate(sizes)
+            except costs.Unbounded:  # pragma: no cover - refused at compile time
+                continue
+            by_env.setdefault(id(program.runtime_env), []).append((program, cost))
+        chunks = [chunk for group in by_env.values() for chunk in _chunks(group) if len(chunk) >= 2]
+        if not cut.size_checked:  # the same sizes give the same chunks
+            if len(cut.chunks) >= _CACHE_LIMIT:
+                cut.chunks.clear()
+            cut.chunks[sizes] = chunks
+    for chunk in chunks:
+        _evaluate(shared, chunk, found)
 
 
 class _Cut:
     """What a list of programs can read together."""
 
-    __slots__ = ("programs", "reads")
+    __slots__ = ("programs", "reads", "size_checked", "chunks")
 
     def __init__(self, programs: tuple[Program, ...]):
         self.programs = programs  # alive as long as the cut: the ids in its key stay theirs
         self.reads = merged(_reads(p) for p in programs)
+        #: whether a program is judged on the sizes of the whole inputs (then nothing is kept by sizes)
+        self.size_checked = any(p.needs_size_check for p in programs)
+        #: the fused calls by the sizes of the projected inputs
+        self.chunks: dict[costs.Sizes, list[tuple[Program, ...]]] = {}
 
 
 _cuts: dict[tuple[int, ...], _Cut] = {}
