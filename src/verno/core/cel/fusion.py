@@ -97,7 +97,8 @@ def prefetch(shared: SharedInputs, programs: Iterable[Program]) -> None:
                   if name in cut.reads}
         found = shared.projected[id(cut)] = (cut, values, costs.measure(*values.values())[0], [None])
     sizes = found[2]
-    chunks = cut.chunks.get(sizes) if not cut.size_checked else None
+    key = (sizes, shared.sizes()) if cut.size_checked else sizes  # whole sizes: measured with the NULs
+    chunks = cut.chunks.get(key)
     if chunks is None:
         by_env: dict[int, list[tuple[Program, int]]] = {}
         for program in chosen:
@@ -109,10 +110,9 @@ def prefetch(shared: SharedInputs, programs: Iterable[Program]) -> None:
                 continue
             by_env.setdefault(id(program.runtime_env), []).append((program, cost))
         chunks = [chunk for group in by_env.values() for chunk in _chunks(group) if len(chunk) >= 2]
-        if not cut.size_checked:  # the same sizes give the same chunks
-            if len(cut.chunks) >= _CACHE_LIMIT:
-                cut.chunks.clear()
-            cut.chunks[sizes] = chunks
+        if len(cut.chunks) >= _CACHE_LIMIT:  # the same sizes give the same chunks
+            cut.chunks.clear()
+        cut.chunks[key] = chunks
     for chunk in chunks:
         _evaluate(shared, chunk, found)
 
@@ -125,10 +125,10 @@ class _Cut:
     def __init__(self, programs: tuple[Program, ...]):
         self.programs = programs  # alive as long as the cut: the ids in its key stay theirs
         self.reads = merged(_reads(p) for p in programs)
-        #: whether a program is judged on the sizes of the whole inputs (then nothing is kept by sizes)
+        #: whether a program is judged on the sizes of the whole inputs (then they are part of the key)
         self.size_checked = any(p.needs_size_check for p in programs)
-        #: the fused calls by the sizes of the projected inputs
-        self.chunks: dict[costs.Sizes, list[tuple[Program, ...]]] = {}
+        #: the fused calls by the sizes of the projected inputs (and of the whole ones, if size-checked)
+        self.chunks: dict[object, list[tuple[Program, ...]]] = {}
 
 
 _cuts: dict[tuple[int, ...], _Cut] = {}
