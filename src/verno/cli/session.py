@@ -120,6 +120,8 @@ class Session:
         may set fields of the resource itself (``request.object.metadata.labels.x: y``), which the
         policy then sees in matching and validation alike.
         """
+        if not policies:
+            return []
         resource = with_default_namespace(resource)
         if self.values is None:  # one operation and one view of the resource for every policy
             return engine.evaluate(policies, self.request(resource, operation), sources=self.sources,
@@ -286,7 +288,23 @@ def float64_measured(value: Any) -> Any:
         if kind is list:
             if len(v) > items:
                 items = len(v)
-            return [copy(x) for x in v]
+            out_list = []
+            add = out_list.append
+            for x in v:  # the scalars in place (most lists hold strings), containers through copy
+                t = type(x)
+                if t is str:
+                    if len(x) > chars:
+                        chars = len(x)
+                    if "\0" in x:
+                        nul = True
+                    add(x)
+                elif t is int:
+                    add(float(x))
+                elif t is float or t is bool or x is None:
+                    add(x)
+                else:
+                    add(copy(x))
+            return out_list
         if kind is str:
             if len(v) > chars:
                 chars = len(v)

@@ -21,6 +21,8 @@ from verno.core.sources import Sources
 from verno.core.trace import Trace
 from verno.core.variables_builtin import base_context
 
+_MISSING = object()
+
 #: The order rule kinds run in for one resource (Kyverno's CLI and admission order).
 PHASES = ("mutate", "verifyImages", "validate", "generate")
 
@@ -61,6 +63,8 @@ class Engine:
         self._rule_handlers: dict[str, Any] = {}
         self._handler_owners: dict[str, str] = {}
         self._plans: dict[tuple[Any, ...], list[_Step]] = {}
+        #: the policy-kind entry with a ``finish`` step of each (apiVersion, kind) met, or None
+        self._finishing: dict[tuple[str, str], Any] = {}
         self._cel_environments: dict[str, Environment] = {}
         self._trace_impls: tuple[Any, ...] | None = None
 
@@ -293,10 +297,19 @@ class Engine:
     def _finish_kinds(self, request: Request, responses: list[PolicyResponse]) -> None:
         """Each kind's ``finish`` with its responses, once every policy of the evaluation ran."""
         by_kind: dict[int, tuple[Any, list[PolicyResponse]]] = {}  # one PolicyKind may hold several kinds
+        finishing = self._finishing
         for response in responses:
             policy = response.policy
-            entry = self.policy_kinds.kinds.get(f"{policy.api_version.split('/')[0]}/{policy.kind}")
-            if entry is not None and entry.value.finish is not None:
+            key = (policy.api_version, policy.kind)
+            entry = finishing.get(key, _MISSING)
+            if entry is _MISSING:
+                entry = self.policy_kinds.kinds.get(f"{policy.api_version.split('/')[0]}/{policy.kind}")
+                if entry is not None and entry.value.finish is None:
+                    entry = None
+                if len(finishing) >= 256:
+                    finishing.clear()
+                finishing[key] = entry
+            if entry is not None:
                 by_kind.setdefault(id(entry.value), (entry, []))[1].append(response)
         for entry, mine in by_kind.values():
             try:

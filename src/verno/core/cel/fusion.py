@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from verno.core.cel import cost as costs
+from verno.core.cel.projection import merged, project, reads
 from verno.core.cel.syntax import Node
 
 Program = Any  # verno.core.cel.program.Program (which reads this module)
@@ -78,26 +79,78 @@ def fusable(program: Program) -> bool:
 
 def prefetch(shared: SharedInputs, programs: Iterable[Program]) -> None:
     """Evaluate ``programs`` on ``shared`` together where that cannot change a result (see the module's
-    description); the results are read by :meth:`~verno.core.cel.program.Activation.evaluate`."""
+    description); the results are read by :meth:`~verno.core.cel.program.Activation.evaluate`.
+
+    The fused calls read the inputs cut down to what their expressions can read
+    (:mod:`~verno.core.cel.projection`): the runtime converts only that, and each expression's cost bound
+    is taken on the sizes of that part (an expression that needs a size check is still refused on the
+    sizes of the whole inputs, as it is when evaluated alone)."""
     results = shared.results
     chosen = [p for p in {id(p): p for p in programs}.values()
               if fusable(p) and (results is None or id(p) not in results)]
     if len(chosen) < 2 or shared.has_nul():
         return
-    sizes = shared.sizes()
-    by_env: dict[int, list[tuple[Program, int]]] = {}
-    for program in chosen:
-        try:
-            cost = program.estimate(sizes)
-        except costs.Unbounded:  # pragma: no cover - refused at compile time
-            continue
-        if cost > program.limit:
-            continue  # refused when the policy reaches it
-        by_env.setdefault(id(program.runtime_env), []).append((program, cost))
-    for group in by_env.values():
-        for chunk in _chunks(group):
-            if len(chunk) >= 2:
-                _evaluate(shared, chunk)
+    cut = _cut(tuple(chosen))
+    found = shared.projected.get(id(cut))
+    if found is None or found[0] is not cut:
+        values = {name: project(value, cut.reads[name]) for name, value in shared.values.items()
+                  if name in cut.reads}
+        found = shared.projected[id(cut)] = (cut, values, costs.measure(*values.values())[0], [None])
+    sizes = found[2]
+    key = (sizes, shared.sizes()) if cut.size_checked else sizes  # whole sizes: measured with the NULs
+    chunks = cut.chunks.get(key)
+    if chunks is None:
+        by_env: dict[int, list[tuple[Program, int]]] = {}
+        for program in chosen:
+            try:
+                if program.needs_size_check and program.estimate(shared.sizes()) > program.limit:
+                    continue  # refused when the policy reaches it
+                cost = program.estimate(sizes)
+            except costs.Unbounded:  # pragma: no cover - refused at compile time
+                continue
+            by_env.setdefault(id(program.runtime_env), []).append((program, cost))
+        chunks = [chunk for group in by_env.values() for chunk in _chunks(group) if len(chunk) >= 2]
+        if len(cut.chunks) >= _CACHE_LIMIT:  # the same sizes give the same chunks
+            cut.chunks.clear()
+        cut.chunks[key] = chunks
+    for chunk in chunks:
+        _evaluate(shared, chunk, found)
+
+
+class _Cut:
+    """What a list of programs can read together."""
+
+    __slots__ = ("programs", "reads", "size_checked", "chunks")
+
+    def __init__(self, programs: tuple[Program, ...]):
+        self.programs = programs  # alive as long as the cut: the ids in its key stay theirs
+        self.reads = merged(_reads(p) for p in programs)
+        #: whether a program is judged on the sizes of the whole inputs (then they are part of the key)
+        self.size_checked = any(p.needs_size_check for p in programs)
+        #: the fused calls by the sizes of the projected inputs (and of the whole ones, if size-checked)
+        self.chunks: dict[object, list[tuple[Program, ...]]] = {}
+
+
+_cuts: dict[tuple[int, ...], _Cut] = {}
+
+
+def _reads(program: Program) -> dict:
+    found = program.reads
+    if found is None:
+        found = program.reads = reads(program.tree)
+    return found
+
+
+def _cut(programs: tuple[Program, ...]) -> _Cut:
+    key = tuple(map(id, programs))
+    found = _cuts.get(key)
+    if found is None or any(a is not b for a, b in zip(found.programs, programs)):
+        found = _Cut(programs)
+        with _lock:
+            if len(_cuts) >= _CACHE_LIMIT:
+                _cuts.clear()
+            _cuts[key] = found
+    return found
 
 
 def _chunks(group: list[tuple[Program, int]]) -> list[tuple[Program, ...]]:
@@ -134,11 +187,17 @@ def _compiled(chunk: tuple[Program, ...]) -> object | None:
     return compiled
 
 
-def _evaluate(shared: SharedInputs, chunk: tuple[Program, ...]) -> None:
+def _evaluate(shared: SharedInputs, chunk: tuple[Program, ...], projected: tuple) -> None:
     compiled = _compiled(chunk)
     if compiled is None:
         return
-    activation = shared.runtime_activation(chunk[0].runtime_env)
+    _, values, _, made = projected
+    activation = made[0]
+    if activation is None:  # one runtime activation of the cut inputs serves every chunk (data by name)
+        try:
+            activation = made[0] = chunk[0].runtime_env.Activation(values)
+        except (RuntimeError, TypeError, ValueError):
+            return  # reported by the evaluation of each expression alone
     values = _value(compiled, activation)
     if isinstance(values, list) and len(values) == len(chunk) and all(type(v) is bool for v in values):
         shared.keep(chunk, values)

@@ -95,6 +95,9 @@ class Program:
     #: whether :meth:`SharedInputs.prefetch` may evaluate it with others in one runtime call (None: not
     #: decided yet; false once it failed on some input)
     fusable: bool | None = field(default=None, repr=False, compare=False)
+    #: what the expression can read of its inputs (:func:`verno.core.cel.projection.reads`, made when
+    #: first needed)
+    reads: dict | None = field(default=None, repr=False, compare=False)
 
     def estimate(self, sizes: costs.Sizes) -> int:
         """The cost bound of one evaluation on inputs within ``sizes`` (raises ``costs.Unbounded``)."""
@@ -226,7 +229,7 @@ class SharedInputs:
     (read-only), their sizes (measured once, when an expression first needs them) and the runtime's
     activation of them (the runtime converts its inputs once per activation, which dominates a check)."""
 
-    __slots__ = ("values", "_sizes", "_nul", "runtime", "_known", "results", "_kept", "_first")
+    __slots__ = ("values", "_sizes", "_nul", "runtime", "_known", "results", "_kept", "_first", "projected")
 
     def __init__(self, values: Mapping[str, object], sizes: costs.Sizes | None = None, *,
                  known: Iterable[costs.Measured] = ()):
@@ -241,6 +244,9 @@ class SharedInputs:
         self.results: dict[int, object] | None = None
         self._kept: list[tuple[Program, ...]] = []  # the programs of those ids, alive as long as the results
         self._first: tuple[Program, list[Program], set[int]] | None = None
+        #: the runtime activation and sizes of :attr:`values` cut down to what some programs read
+        #: (:func:`verno.core.cel.fusion.prefetch`), by the identity of that cut
+        self.projected: dict[int, tuple] = {}
 
     def runtime_activation(self, env: object) -> object:
         """The runtime's activation of :attr:`values` (made once; ``env``: any runtime environment, since

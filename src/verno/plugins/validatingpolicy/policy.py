@@ -116,10 +116,11 @@ class ValidatingPolicy:
             return None  # Kubernetes-mode policies do not read JSON payloads
         if self.namespace and request.namespace != self.namespace:
             return None
-        namespace = inputs.namespaces.get(request.namespace) if request.namespace else None
-        if request.kind == "Namespace" and not request.namespace:
-            namespace = None
-        variant = self._variant(request, namespace)
+        facts = request.cache.get(_FACTS)
+        if facts is None or facts[0] is not inputs:
+            facts = _request_facts(request, inputs)
+        namespace = facts[1]
+        variant = self._variant(request, namespace, facts[2])
         if variant is None:
             if self.variants[0].match is None or self.simple_constraints:
                 return None
@@ -130,11 +131,14 @@ class ValidatingPolicy:
         response.rules.append(self._rule(variant, _request_inputs(request, namespace), inputs))
         return response
 
-    def _variant(self, request: Request, namespace: Mapping[str, Any] | None) -> CompiledSpec | None:
-        """The first variant whose constraints select the request (the policy's own, or an autogen one)."""
+    def _variant(self, request: Request, namespace: Mapping[str, Any] | None,
+                 key: Any = None) -> CompiledSpec | None:
+        """The first variant whose constraints select the request (the policy's own, or an autogen one).
+        ``key``: the request's :func:`~verno.core.matchresources.verdict_key`, when already known."""
         cache = self._variants
         if cache is not None:
-            key = verdict_key(request)
+            if key is None:
+                key = verdict_key(request)
             if key in cache:
                 return cache[key]
         variant = next((v for v in self.variants if v.match is not None and v.match.matches(request, namespace)),
@@ -161,6 +165,14 @@ class ValidatingPolicy:
         compiled = exceptions_for(self.kind, self.name, inputs.companions, self.env, inputs.memo,
                                   variant.variables)
         values: SharedInputs | dict[str, Any] = given.shared
+        if not compiled and trace is None and not variant.conditions and not variant.audit_annotations:
+            results = given.shared.results
+            if results is not None:  # every validation already evaluated ahead, and true: a pass
+                for validation in variant.validations:
+                    if results.get(id(validation.program)) is not True:
+                        break
+                else:
+                    return RuleResponse("", RULE_TYPE, Status.PASS, "success", properties={})
         if compiled:
             outcome = match_exceptions(compiled, given.plain)
             if outcome.exempt:
@@ -258,6 +270,19 @@ class _Inputs:
 def _usable(values: dict[str, Any]) -> dict[str, Any]:
     """The typed variables cannot be null in the runtime: an unset one fails the expressions that read it."""
     return {k: v for k, v in values.items() if v is not None or k not in _TYPED}
+
+
+#: where a request's memo keeps what every policy evaluating it reads alike: (the run's inputs, the
+#: namespace object, the verdict key)
+_FACTS = "cel.vpol.facts"
+
+
+def _request_facts(request: Request, inputs: KindInputs) -> tuple[KindInputs, Mapping[str, Any] | None, Any]:
+    namespace = inputs.namespaces.get(request.namespace) if request.namespace else None
+    if request.kind == "Namespace" and not request.namespace:
+        namespace = None
+    facts = request.cache[_FACTS] = (inputs, namespace, verdict_key(request))
+    return facts
 
 
 def _request_inputs(request: Request, namespace: Mapping[str, Any] | None) -> _Inputs:
