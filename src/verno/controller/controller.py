@@ -28,7 +28,7 @@ from verno.controller.generate import GenerateFailed, Generator
 from verno.controller import kindscan
 from verno.core.egress import EgressPolicy
 from verno.registry import Registries
-from verno.registry.auth import load_docker_config
+from verno.registry.access import configured_pool
 from verno.controller.generating import CelGenerator, GeneratingPolicies
 from verno.controller.kindpolicies import KindPolicies
 from verno.controller.informer import Informer
@@ -231,13 +231,8 @@ class Controller:
     def _registries(self) -> Registries:
         """The registry pool of background scans (ImageValidatingPolicies), behind the egress fence."""
         s = self.settings
-        credentials = load_docker_config(s.docker_config) if s.docker_config else load_docker_config()
-        ca = None
-        if s.registry_ca:
-            with open(s.registry_ca, encoding="utf-8") as fh:
-                ca = fh.read()
-        return Registries(credentials=credentials, ca=ca, allow_insecure=s.allow_insecure_registry,
-                          egress=EgressPolicy.parse(s.allow_egress))
+        return configured_pool(docker_config=s.docker_config, registry_ca=s.registry_ca,
+                               allow_insecure=s.allow_insecure_registry, egress=EgressPolicy.parse(s.allow_egress))
 
     def _scanner_for_reports(self) -> Scanner:
         s = self.settings

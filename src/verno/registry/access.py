@@ -32,6 +32,19 @@ def registries_for(sources: Any, pools: dict[Any, Registries], what: str) -> Reg
                      "(registries are never reached unless asked)")
 
 
+def configured_pool(*, docker_config: str | None, registry_ca: str | None, allow_insecure: bool, egress: Any,
+                    timeout: float | None = None) -> Registries:
+    """The pool a long-running process builds from its flags: credentials from ``docker_config`` (else the
+    default docker config), the CA file ``registry_ca``, plain HTTP allowed or not, behind ``egress``."""
+    credentials = load_docker_config(docker_config) if docker_config else load_docker_config()
+    ca = None
+    if registry_ca:
+        with open(registry_ca, encoding="utf-8") as fh:
+            ca = fh.read()
+    extra = {"timeout": timeout} if timeout is not None else {}
+    return Registries(credentials=credentials, ca=ca, allow_insecure=allow_insecure, egress=egress, **extra)
+
+
 def docker_credentials(data: dict[str, bytes], what: str, ref: str) -> dict[str, Credentials]:
     """Registry host -> credentials of a ``kubernetes.io/dockerconfigjson`` (or ``dockercfg``) Secret's data."""
     try:
@@ -42,6 +55,26 @@ def docker_credentials(data: dict[str, bytes], what: str, ref: str) -> dict[str,
     except (ValueError, AttributeError, UnicodeDecodeError) as exc:
         raise VernoError(f"{what}: Secret {ref} holds no valid docker config: {exc}") from None
     raise VernoError(f"{what}: Secret {ref} has no .dockerconfigjson")
+
+
+def named_secret_credentials(cluster: Any, named: list[tuple[str, str]]) -> dict[str, Credentials]:
+    """Registry host -> credentials of the docker-config Secrets ``named`` (``(field, "[namespace/]name")``,
+    a bare name in verno's own namespace, ``cluster.namespace``; later entries win). A Secret that is missing
+    or holds no docker config is an error naming the field."""
+    from verno.core.signatures.secrets import secret_data
+
+    out: dict[str, Credentials] = {}
+    own = getattr(cluster, "namespace", "") or ""
+    for what, entry in named:
+        ns, _, name = str(entry).rpartition("/")
+        ns = ns or own
+        if not ns:
+            raise VernoError(f"{what}: Secret {entry}: verno's own namespace is unknown (set POD_NAMESPACE) "
+                             "or name it as <namespace>/<name>")
+        data = secret_data(cluster, ns, name, what)
+        assert data is not None
+        out.update(docker_credentials(data, what, f"{ns}/{name}"))
+    return out
 
 
 def with_credentials(base: Registries, extra: dict[str, Credentials], pools: dict[Any, Registries]) -> Registries:

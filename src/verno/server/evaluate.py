@@ -12,7 +12,8 @@ from verno.core.policykinds import KindInputs
 from verno.core.prepare import PreparedPolicy
 from verno.core.request import Request
 from verno.core.sources import Sources
-from verno.registry import Registries, load_docker_config
+from verno.registry import Registries
+from verno.registry.access import configured_pool
 from verno.server import messages
 from verno.server.decide import Decision, mutate_decision, validate_decision
 from verno.server.metrics import Metrics
@@ -110,13 +111,9 @@ def _track(store: PolicyStore, metrics: Metrics) -> None:
 
 def registries(settings: Settings) -> Registries:
     """The worker process's registry pool (one pooled client per registry, per process)."""
-    credentials = load_docker_config(settings.docker_config) if settings.docker_config else load_docker_config()
-    ca = None
-    if settings.registry_ca:
-        with open(settings.registry_ca, encoding="utf-8") as fh:
-            ca = fh.read()
-    return Registries(credentials=credentials, ca=ca, allow_insecure=settings.allow_insecure_registry,
-                      timeout=settings.registry_timeout, egress=settings.egress)
+    return configured_pool(docker_config=settings.docker_config, registry_ca=settings.registry_ca,
+                           allow_insecure=settings.allow_insecure_registry, egress=settings.egress,
+                           timeout=settings.registry_timeout)
 
 
 def _sources(settings: Settings, pool: Registries, **extra: Any) -> Sources:

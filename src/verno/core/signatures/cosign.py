@@ -87,20 +87,26 @@ class Target:
         return self._objects[key]
 
 
-def public_services_needed(entry: Attestor) -> str:
-    """Why ``entry`` would need the public Sigstore services (checked before any network), or ""."""
+#: the fields a fix names, as a verifyImages rule spells them
+RULE_FIELDS = {"roots": "keyless.roots", "rekor_pubkey": "rekor.pubkey", "ignore_tlog": "rekor.ignoreTlog",
+               "ctlog_pubkey": "ctlog.pubkey", "ignore_sct": "ctlog.ignoreSCT"}
+
+
+def public_services_needed(entry: Attestor, fields: dict[str, str] = RULE_FIELDS) -> str:
+    """Why ``entry`` would need the public Sigstore services (checked before any network), or "". ``fields``
+    names the settings that avoid them, as the policy kind spells them."""
     if entry.kind == "attestor" and entry.nested is not None:
-        return next((m for e in entry.nested.entries if (m := public_services_needed(e))), "")
+        return next((m for e in entry.nested.entries if (m := public_services_needed(e, fields))), "")
     if entry.kind == "keyless" and not entry.roots:
         return (f"{entry.where}: keyless verification without roots needs the public Fulcio roots; "
-                "verno works offline: set keyless.roots")
+                f"verno works offline: set {fields['roots']}")
     if not entry.rekor.ignore_tlog and not entry.rekor.pubkey:
         return (f"{entry.where}: verifying the transparency log needs the public Rekor ({entry.rekor.url}), "
-                "which verno does not contact; set rekor.pubkey (signatures then need a Rekor bundle) "
-                "or rekor.ignoreTlog: true")
+                f"which verno does not contact; set {fields['rekor_pubkey']} (signatures then need a Rekor bundle) "
+                f"or {fields['ignore_tlog']}: true")
     if entry.kind in ("keyless", "certificates") and not entry.ctlog.ignore_sct and not entry.ctlog.pubkey:
         return (f"{entry.where}: verifying the certificate's SCT needs the public CT log key; "
-                "set ctlog.pubkey or ctlog.ignoreSCT: true")
+                f"set {fields['ctlog_pubkey']} or {fields['ignore_sct']}: true")
     return ""
 
 

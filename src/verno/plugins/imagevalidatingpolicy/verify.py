@@ -28,13 +28,13 @@ from verno.core.images import ImageError, parse_image_reference
 from verno.core.signatures.attestor import Attestor
 from verno.core.signatures.bundle import bundle_offline_problem, verify_bundles
 from verno.core.signatures.cache import TTLCache
-from verno.core.signatures.cosign import Target, verify_attestations, verify_signatures
+from verno.core.signatures.cosign import Target, public_services_needed, verify_attestations, verify_signatures
 from verno.core.signatures.crypto import VerifyFailure
-from verno.core.signatures.secrets import needs_cluster, secret_data
+from verno.core.signatures.secrets import needs_cluster
 from verno.plugins.imagevalidatingpolicy.attestors import cosign_attestor
 from verno.plugins.imagevalidatingpolicy.notary import verify_notary
 from verno.registry import Registries
-from verno.registry.access import docker_credentials, registries_for, with_credentials
+from verno.registry.access import named_secret_credentials, registries_for, with_credentials
 
 MAX_REFERRERS = 50  # Kyverno's bound on the referrers of one image
 _engine_state: "weakref.WeakKeyDictionary[Any, dict[str, Any]]" = weakref.WeakKeyDictionary()
@@ -64,19 +64,15 @@ class Resolved:
         return f"{self.registry}/{self.path}:{self.tag or 'latest'}"
 
 
+#: the settings that avoid the public Sigstore services, as an ImageValidatingPolicy spells them
+FIELDS = {"roots": "cosign.keyless.roots or cosign.trustedRoot", "rekor_pubkey": "cosign.ctlog.rekorPubKey",
+          "ignore_tlog": "cosign.ctlog.insecureIgnoreTlog", "ctlog_pubkey": "cosign.ctlog.ctLogPubKey",
+          "ignore_sct": "cosign.ctlog.insecureIgnoreSCT"}
+
+
 def offline_problem(entry: Attestor) -> str:
     """Why ``entry`` would need the public Sigstore services (checked before any network), or ""."""
-    if entry.kind == "keyless" and not entry.roots:
-        return (f"{entry.where}: keyless verification without roots needs the public Fulcio roots; verno works "
-                "offline: set cosign.keyless.roots or cosign.trustedRoot")
-    if not entry.rekor.ignore_tlog and not entry.rekor.pubkey:
-        return (f"{entry.where}: verifying the transparency log needs the public Rekor ({entry.rekor.url}), which "
-                "verno does not contact; set cosign.ctlog.rekorPubKey (signatures then need a Rekor bundle) or "
-                "cosign.ctlog.insecureIgnoreTlog: true")
-    if entry.kind in ("keyless", "certificates") and not entry.ctlog.ignore_sct and not entry.ctlog.pubkey:
-        return (f"{entry.where}: verifying the certificate's SCT needs the public CT log key; set "
-                "cosign.ctlog.ctLogPubKey or cosign.ctlog.insecureIgnoreSCT: true")
-    return ""
+    return public_services_needed(entry, FIELDS)
 
 
 class ImageVerifier:
@@ -123,18 +119,7 @@ class ImageVerifier:
         cluster = getattr(self.sources, "cluster", None)
         if cluster is None:
             raise needs_cluster(named[0][0], ", ".join(n for _, n in named))
-        out: dict[str, Any] = {}
-        own = getattr(cluster, "namespace", "") or ""
-        for what, entry in named:
-            ns, _, name = entry.rpartition("/")
-            ns = ns or own
-            if not ns:
-                raise VernoError(f"{what}: Secret {entry}: verno's own namespace is unknown (set POD_NAMESPACE) "
-                                 "or name it as <namespace>/<name>")
-            data = secret_data(cluster, ns, name, what)
-            assert data is not None
-            out.update(docker_credentials(data, what, f"{ns}/{name}"))
-        return out
+        return named_secret_credentials(cluster, named)
 
     def resolve(self, image: str) -> Resolved:
         """The image and its digest (the tag resolved once per evaluation); a VernoError naming the image."""

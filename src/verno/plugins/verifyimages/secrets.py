@@ -15,10 +15,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from verno.core.errors import VernoError
 from verno.core.signatures.secrets import needs_cluster, secret_data, secret_public_key
 from verno.plugins.verifyimages.spec import Attestor, AttestorSet, ImageVerification
-from verno.registry.access import docker_credentials
+from verno.registry.access import docker_credentials, named_secret_credentials
 from verno.registry.auth import Credentials
 
 
@@ -72,16 +71,7 @@ def secret_credentials(iv: ImageVerification, resource: dict[str, Any], cluster:
         raise needs_cluster(what, ", ".join(str(e) for e in entries))
     if cluster is None:
         return out
-    own = getattr(cluster, "namespace", "") or ""
-    for entry in entries:
-        ns, _, name = str(entry).rpartition("/")
-        ns = ns or own
-        if not ns:
-            raise VernoError(f"{what}: Secret {entry}: verno's own namespace is unknown (set POD_NAMESPACE) "
-                             "or name it as <namespace>/<name>")
-        data = secret_data(cluster, ns, name, what)
-        assert data is not None
-        out.update(docker_credentials(data, what, f"{ns}/{name}"))
+    out.update(named_secret_credentials(cluster, [(what, str(e)) for e in entries]))
     spec = resource.get("spec") or {}
     pod_ns = (resource.get("metadata") or {}).get("namespace") or ""
     if pod_ns and resource.get("kind") == "Pod":
