@@ -14,9 +14,10 @@ import yaml
 
 from verno.core.engine import Engine
 from verno.core.errors import VernoError
-from verno.core.loading import Document
+from verno.core.loading import Document, iter_path_documents
 from verno.core.migration import Migration, migrate_policy
-from verno.core.policyset import load_policy_set
+from verno.core.migration.cleanup import is_cleanup_policy, migrate_cleanup_policy
+from verno.core.policyset import no_policies_error, policy_set_from_documents
 
 __all__ = ["migrate_command", "migrate_paths"]
 
@@ -42,10 +43,17 @@ def _checked(engine: Engine, migration: Migration) -> Migration:
 
 
 def migrate_paths(engine: Engine, paths: list[str]) -> tuple[Any, list[Migration]]:
-    """The policy set of ``paths`` and the migration of every ClusterPolicy/Policy in it."""
-    policy_set = load_policy_set(engine, paths, exceptions_in_policies=True)
-    return policy_set, [_checked(engine, migrate_policy(engine, prepared.policy, prepared.source))
-                        for prepared in policy_set.policies]
+    """The policy set of ``paths`` and the migration of every ClusterPolicy/Policy in it, and of every
+    CleanupPolicy/ClusterCleanupPolicy (to DeletingPolicies; verno does not run those itself)."""
+    documents = list(iter_path_documents(paths))
+    cleanup = [d for d in documents if is_cleanup_policy(d.data)]
+    policy_set = policy_set_from_documents(engine, [d for d in documents if not is_cleanup_policy(d.data)],
+                                           exceptions_in_policies=True)
+    if not policy_set.policies and not policy_set.kind_policies and not cleanup:
+        raise no_policies_error(engine, ", ".join(paths))
+    migrations = [_checked(engine, migrate_policy(engine, prepared.policy, prepared.source))
+                  for prepared in policy_set.policies]
+    return policy_set, migrations + [_checked(engine, migrate_cleanup_policy(d)) for d in cleanup]
 
 
 def _dump(migrations: list[Migration]) -> str:
