@@ -76,3 +76,22 @@ def test_without_the_egress_fence_opened_the_scan_reports_an_error(cluster, cont
     controllers(allow_insecure_registry=True, **FAST)  # loopback registries are fenced off by default
     [(policy, result, message, _)] = wait_for(lambda: verdict(cluster, good), what="the Pod's report")
     assert (policy, result) == ("signed", "error") and images["host"].split(":")[0] in message
+
+
+def test_verify_images_rules_are_scanned_against_the_registry(cluster, controllers, api_client, images):
+    """A ClusterPolicy's verifyImages rule in background scans: each existing Pod's images verified through
+    the controller's registry pool, the verdict in its report."""
+    policy = {"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "verify"},
+              "spec": {"validationFailureAction": "Audit", "rules": [{
+                  "name": "signed", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+                  "verifyImages": [{"imageReferences": [f"{images['host']}/scan/*"], "mutateDigest": False,
+                                    "attestors": [{"entries": [{"keys": {
+                                        "publicKeys": images["pem"], "rekor": {"ignoreTlog": True},
+                                        "ctlog": {"ignoreSCT": True}}}]}]}]}]}}
+    client.CustomObjectsApi(api_client).create_cluster_custom_object("kyverno.io", "v1", "clusterpolicies", policy)
+    good, bad = pod(api_client, "good", images["signed"]), pod(api_client, "bad", images["unsigned"])
+    controllers(allow_egress=["127.0.0.1"], allow_insecure_registry=True, **FAST)
+    assert [r[:2] for r in wait_for(lambda: verdict(cluster, good), what="the signed Pod's report")] == \
+        [("verify", "pass")]
+    [(policy_name, result, message, source)] = wait_for(lambda: verdict(cluster, bad), what="the unsigned Pod's report")
+    assert (policy_name, result, source) == ("verify", "fail", "kyverno") and "signature" in message, message

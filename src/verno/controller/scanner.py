@@ -1,8 +1,8 @@
 """Background scans (Kyverno's reports controller, K: pkg/controllers/report/background/controller.go): the
-validate rules of ``background: true`` policies evaluated against the resources of the kinds they match,
-results into one report per resource (``reports.py``), whatever the failure action.
+validate and verifyImages rules of ``background: true`` policies evaluated against the resources of the kinds
+they match, results into one report per resource (``reports.py``), whatever the failure action.
 
-- **Which resources:** every kind a background policy's validate rules name (autogen rules included: Pod
+- **Which resources:** every kind a background policy's validate and verifyImages rules name (autogen rules included: Pod
   policies also scan Deployments, CronJobs ...) is listed and watched; a kind given with a wildcard or a
   subresource is not scanned (logged).
 - **When:** a watched resource added or changed is scanned after ``debounce`` seconds (several changes in a
@@ -44,12 +44,13 @@ from verno.core.wildcard import has_wildcard
 
 log = logging.getLogger("verno.controller.scanner")
 
-#: the rule kinds a background scan evaluates
-PHASES = ("validate",)
+#: the rule kinds a background scan evaluates (verifyImages checks signatures through the controller's
+#: registry pool, as Kyverno's background scans do)
+PHASES = ("verifyImages", "validate")
 
 
 def scanned(prepared: PreparedPolicy) -> bool:
-    """Whether background scans evaluate the policy: ``background: true`` and validate rules."""
+    """Whether background scans evaluate the policy: ``background: true`` and validate or verifyImages rules."""
     return prepared.policy.spec.background is not False and any(k in prepared.kinds for k in PHASES)
 
 
@@ -147,6 +148,7 @@ class Scanner:
         self.resolve = KindResolver(kube)
         self.queue = WorkQueue(base_delay=backoff)
         self.data_source = KubeDataSource(kube, namespace)
+        self.registries = registries
         #: the cluster's kyverno.io PolicyExceptions (a matching one makes a rule's result a skip)
         self.exceptions = exceptions or (lambda: [])
         #: ValidatingPolicies (``kindscan.py``), when the controller reads them
@@ -429,7 +431,10 @@ class Scanner:
             with self._lock:
                 ns_labels = dict(self._namespaces.get(str(meta.get("namespace") or ""), {}))
         request = Request(_typed(obj, res), None, "CREATE", None, namespace_labels=ns_labels)
-        sources = Sources(cluster=self.data_source)
+        sources = Sources(cluster=self.data_source, registry_access=self.registries is not None,
+                          registry_client=self.registries)
+        if self.registries is not None:
+            sources.egress = self.registries.egress
         responses = self.engine.evaluate(policies, request, sources=sources, phases=PHASES,
                                          exceptions=self.exceptions())
         results: list[dict[str, Any]] = []
