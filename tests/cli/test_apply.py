@@ -152,6 +152,19 @@ def test_set_and_values_file(run, data):
     assert r.stdout.endswith("pass: 1, fail: 1, warn: 0, error: 0, skip: 0 \n")
 
 
+def test_a_values_subresource_with_a_field_of_the_wrong_type_is_an_error_naming_it(run, data, tmp_path):
+    values = tmp_path / "values.yaml"
+    values.write_text("""apiVersion: cli.kyverno.io/v1alpha1
+kind: Value
+subresources:
+- parentResource: {kind: 64, name: pods, namespaced: true, version: v1}
+  subresource: {kind: Binding, name: pods/binding, namespaced: true, version: v1}
+""")
+    r = run("apply", data / "extra/env-policy.yaml", "-r", data / "resources/pods.yaml", "-f", values)
+    assert r.exit_code != 0 and "internal error" not in r.output and "Traceback" not in r.output
+    assert "subresources[0].parentResource.kind: Input should be a valid string" in r.output, r.output
+
+
 def test_userinfo_roles_cluster_roles_subjects(run, data):
     pol = data / "extra/admins-only.yaml"
     res = data / "resources/configmap.json"

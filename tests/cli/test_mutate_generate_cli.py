@@ -38,6 +38,12 @@ def test_patched_resource_matches(run, tmp_path):
     assert rows(r.output)[0][4:6] == ["Pass", "Ok"]
 
 
+def test_a_missing_patched_resource_file_is_an_error_naming_the_test_and_field(run, tmp_path):
+    r = run("test", mutate_suite(tmp_path, "no-such-file.yaml"))
+    assert r.exit_code != 0 and "internal error" not in r.output
+    assert "kyverno-test.yaml: results[].patchedResources:" in r.output and "no-such-file.yaml" in r.output, r.output
+
+
 def test_patched_resource_diff(run, tmp_path):
     r = run("test", mutate_suite(tmp_path, "pod-wrong.yaml"), "--detailed-results")
     assert r.exit_code == 1

@@ -24,6 +24,7 @@ from typing import Any, Callable
 from verno.cli.compare import label, load_documents, pick_expected, same_resource, unified_diff
 from verno.cli.report import report_result
 from verno.cli.sarif import resource_path
+from verno.core.errors import LoadError, VernoError
 from verno.core.models.testfile import TestResult
 from verno.core.results import PolicyResponse, RuleResponse
 
@@ -50,16 +51,23 @@ class ResultChecker:
     """Checks rows of one result; ``path_of`` resolves a file named by the Test."""
 
     def __init__(self, result: TestResult, path_of: Callable[[str], str], rule_names: set[str],
-                 is_existing: Callable[[Any, str], bool]):
+                 is_existing: Callable[[Any, str], bool], test: str = ""):
         self.result = result
         self.path_of = path_of
+        #: the Test file (named in the error when a file it names cannot be read)
+        self.test = test
         self.rule_names = rule_names
         self.is_existing = is_existing
         self._docs: dict[str, list[dict[str, Any]]] = {}
 
-    def _expected_docs(self, rel: str) -> list[dict[str, Any]]:
+    def _expected_docs(self, rel: str, field: str = "patchedResources") -> list[dict[str, Any]]:
         if rel not in self._docs:
-            self._docs[rel] = load_documents(self.path_of(rel))
+            try:
+                self._docs[rel] = load_documents(self.path_of(rel))
+            except VernoError as exc:
+                if not self.test:
+                    raise
+                raise LoadError(self.test, str(exc), field=f"results[].{field}") from None
         return self._docs[rel]
 
     # -- rows ------------------------------------------------------------------------------------------
@@ -117,7 +125,7 @@ class ResultChecker:
                        files: list[str]) -> Outcome | None:
         if not files:
             return self._status_row(response, rule, generated)
-        docs = [d for f in files for d in self._expected_docs(f)]
+        docs = [d for f in files for d in self._expected_docs(f, "generatedResource")]
         if pick_expected(docs, generated) is None:
             # a generated resource the expected files do not describe is a difference, not a skip
             return Outcome(_row_label(generated), False, "Resource diff",

@@ -214,12 +214,10 @@ class Session:
         group, _, version = api_version.rpartition("/")
         for sub in self.values.subresources:
             s = sub.subresource
-            if s.get("kind") == resource.get("kind") and (s.get("group") or "") == group and \
-                    (s.get("version") or "") == version:
+            if s.kind == resource.get("kind") and s.group == group and s.version == version:
                 parent = sub.parent_resource
-                name = str(s.get("name") or "")
-                return name.split("/", 1)[1] if "/" in name else name, (
-                    parent.get("group") or "", parent.get("version") or "", parent.get("kind") or "")
+                return s.name.split("/", 1)[1] if "/" in s.name else s.name, (parent.group, parent.version,
+                                                                             parent.kind)
         return "", None
 
 

@@ -363,7 +363,7 @@ class SuiteRunner:
                     expectation=self.expectation_of(result))
         wanted_policy = result.policy.rsplit("/", 1)[-1]
         patched_file = result.patched_resources or result.patched_resource
-        checker = ResultChecker(result, self._p, set(), lambda policy, rule: False)
+        checker = ResultChecker(result, self._p, set(), lambda policy, rule: False, test=self.path)
         rows: list[TestRow] = []
         for key, response in responses:
             if response.policy.name != wanted_policy:
@@ -474,7 +474,7 @@ class SuiteRunner:
                 r.name in _rule_names(result.rule) for r in prepared.rules):
             return [TestRow(0, **base, result="Fail", reason="Rule not found",
                             message=f"policy {result.policy} has no rule {result.rule}", counted_as="fail")]
-        checker = ResultChecker(result, self._p, _rule_names(result.rule), _is_mutate_existing)
+        checker = ResultChecker(result, self._p, _rule_names(result.rule), _is_mutate_existing, test=self.path)
         trigger_label = _row_label
         for response in responses:
             if response.policy.key != result.policy:

@@ -42,9 +42,20 @@ class NamespaceSelector(Model):
     labels: dict[str, str] = {}
 
 
+class APIResource(BaseModel):
+    """A Values subresource's ``parentResource`` or ``subresource`` (Kubernetes' APIResource): the fields verno
+    reads are typed, the rest kept."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = ""
+    kind: str = ""
+    group: str = ""
+    version: str = ""
+
+
 class Subresource(Model):
-    parent_resource: dict[str, Any]
-    subresource: dict[str, Any]
+    parent_resource: APIResource
+    subresource: APIResource
 
 
 class NamespaceMetadata(Metadata):
