@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from verno.controller.events import EventRecorder
 from verno.controller.informer import object_key
-from verno.controller.kindpolicies import KindPolicyCache, cel_exceptions, served_informers
+from verno.controller.kindpolicies import KindPolicyCache, cel_exceptions, constraint_resources, served_informers
 from verno.controller.kube import APIError, Kube, Resource
 from verno.controller.sources import KubeDataSource
 from verno.core.cel.cluster_data import ClusterCelData
@@ -137,17 +137,6 @@ class DeletionScheduler:
             self._wake.clear()
 
     # -- one run --------------------------------------------------------------------------------------------
-    def _targets(self, policy: Any) -> list[Resource]:
-        rules = ((policy.document.get("spec") or {}).get("matchConstraints") or {}).get("resourceRules") or []
-        found: dict[tuple[str, str, str], Resource] = {}
-        for rule in rules:
-            for group in rule.get("apiGroups") or [""]:
-                for version in rule.get("apiVersions") or ["*"]:
-                    for plural in rule.get("resources") or []:
-                        for res in self.kube.resources_matching(group, version, plural):
-                            found[(res.group, res.version, res.plural)] = res
-        return list(found.values())
-
     def run(self, obj: dict[str, Any], policy: Any) -> int:
         """Run one policy now: delete what it selects and its conditions hold for; record the run."""
         started = self.now()
@@ -159,7 +148,7 @@ class DeletionScheduler:
         inputs = KindInputs(sources, {"policies.kyverno.io/PolicyException": cel_exceptions(self.kube)},
                             namespaces=namespaces, engine=self.engine)
         deleted = 0
-        for res in self._targets(policy):
+        for res in constraint_resources(self.kube, policy):
             try:
                 listed = self.kube.list(res, policy.namespace if res.namespaced else "")
             except APIError as exc:

@@ -146,6 +146,18 @@ def _contains(have: Any, want: Any) -> bool:
     return bool(have == want)
 
 
+def trigger_alive(kube: Kube, ref: Any) -> bool:
+    """Whether the trigger ``ref`` (a TriggerRef) still exists (same uid, not being deleted); True when that
+    cannot be told (the request decides)."""
+    try:
+        res = kube.resource(ref.api_version, ref.kind)
+        live = kube.get(res, ref.namespace if res.namespaced else "", ref.name)
+    except APIError:
+        return True
+    meta = _meta(live) if live is not None else {}
+    return live is not None and (not ref.uid or meta.get("uid") == ref.uid) and not meta.get("deletionTimestamp")
+
+
 def selector(labels: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in labels.items())
 

@@ -36,8 +36,8 @@ from verno.controller.denials import Denials
 from verno.controller.events import EventRecorder
 from verno.controller.generate import GenerateFailed
 from verno.controller.informer import Informer
-from verno.controller.kindpolicies import KindPolicies, cel_exceptions
-from verno.controller.kube import APIError, Kube, Resource
+from verno.controller.kindpolicies import KindPolicies, cel_exceptions, constraint_resources
+from verno.controller.kube import APIError, Kube
 from verno.controller.metrics import Metrics
 from verno.controller.recent import RecentSet
 from verno.controller.sources import KubeDataSource
@@ -339,24 +339,12 @@ class CelGenerator:
                 if synchronized:
                     self.watch(pair)
 
-    def _targets(self, policy: Any) -> list[Resource]:
-        rules = ((policy.document.get("spec") or {}).get("matchConstraints") or {}).get("resourceRules") or []
-        found: dict[tuple[str, str, str], Resource] = {}
-        for rule in rules:
-            for group in rule.get("apiGroups") or [""]:
-                for version in rule.get("apiVersions") or ["*"]:
-                    for plural in rule.get("resources") or []:
-                        for res in self.kube.resources_matching(group, version, plural):
-                            if "/" not in res.plural:
-                                found[(res.group, res.version, res.plural)] = res
-        return list(found.values())
-
     def generate_existing(self, key: str, policy: Any) -> None:
         """Records for every existing object the policy applies to."""
         contexts: list[RuleContext] = []
         exceptions = cel_exceptions(self.kube)  # read once for the whole pass
         namespaces: dict[str, dict[str, Any]] = {}
-        for res in self._targets(policy):
+        for res in constraint_resources(self.kube, policy):
             listed = self.kube.list(res, policy.namespace if res.namespaced else "")
             for item in listed.get("items") or []:
                 item = {**item, "apiVersion": res.api_version, "kind": res.kind}
@@ -399,15 +387,6 @@ class CelGenerator:
             self.watched[pair] = informer
         informer.start()
 
-    def _trigger_alive(self, ref: TriggerRef) -> bool:
-        try:
-            res = self.kube.resource(ref.api_version, ref.kind)
-            live = self.kube.get(res, ref.namespace if res.namespaced else "", ref.name)
-        except APIError:
-            return True  # cannot tell: let the request decide
-        meta = _meta(live)
-        return live is not None and (not ref.uid or meta.get("uid") == ref.uid) and not meta.get("deletionTimestamp")
-
     def _downstream_event(self, kind: str, obj: dict[str, Any]) -> None:
         if kind not in ("DELETED", "MODIFIED"):
             return
@@ -423,7 +402,8 @@ class CelGenerator:
         key = policy_key(labels)
         policy = self.policies.get(key)
         trigger = trigger_of(obj)
-        if policy is None or not policy.synchronize or trigger is None or not self._trigger_alive(trigger):
+        if policy is None or not policy.synchronize or trigger is None or \
+                not downstream.trigger_alive(self.kube, trigger):
             return
         log.info("downstream changed; restoring", extra={"policy": key, "event": kind,
                                                          "object": downstream.reference(obj)})

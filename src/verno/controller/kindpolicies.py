@@ -9,14 +9,15 @@ import threading
 from typing import Any, Callable
 
 from verno.controller.informer import Informer, object_key
-from verno.controller.kube import APIError, Kube
+from verno.controller.kube import APIError, Kube, Resource
 from verno.core.errors import VernoError
 from verno.core.loading import Document
 from verno.core.policykinds import CLUSTER_VERSIONS
 
 log = logging.getLogger("verno.controller.kindpolicies")
 
-__all__ = ["KindPolicies", "KindPolicyCache", "cel_exceptions", "generation_of", "served_informers"]
+__all__ = ["KindPolicies", "KindPolicyCache", "cel_exceptions", "constraint_resources", "generation_of",
+           "served_informers"]
 
 EXCEPTION_GROUP = "policies.kyverno.io"
 
@@ -42,6 +43,19 @@ def served_informers(kube: Kube, group: str, kinds: tuple[str, ...], handler: Ca
             raise
         out.append(Informer(kube, res, handler, stop, watch_seconds=watch_seconds))
     return out
+
+
+def constraint_resources(kube: Kube, policy: Any) -> list[Resource]:
+    """The served resources (no subresources) a CEL policy's ``matchConstraints.resourceRules`` select."""
+    rules = ((policy.document.get("spec") or {}).get("matchConstraints") or {}).get("resourceRules") or []
+    found: dict[tuple[str, str, str], Resource] = {}
+    for rule in rules:
+        for group in rule.get("apiGroups") or [""]:
+            for version in rule.get("apiVersions") or ["*"]:
+                for plural in rule.get("resources") or []:
+                    for res in kube.resources_matching(group, version, plural):
+                        found[(res.group, res.version, res.plural)] = res
+    return list(found.values())
 
 
 def cel_exceptions(kube: Kube) -> list[dict[str, Any]]:

@@ -255,15 +255,6 @@ class Triggers:
         return TriggerRef(f"{group}/{version}" if group else version, kind,
                           labels.get(downstream.TRIGGER_NAMESPACE, ""), name, labels.get(downstream.TRIGGER_UID, ""))
 
-    def _trigger_alive(self, ref: TriggerRef) -> bool:
-        try:
-            res = self.kube.resource(ref.api_version, ref.kind)
-            live = self.kube.get(res, ref.namespace if res.namespaced else "", ref.name)
-        except APIError:
-            return True  # cannot tell: let the request decide
-        meta = (live or {}).get("metadata") or {}
-        return live is not None and (not ref.uid or meta.get("uid") == ref.uid) and not meta.get("deletionTimestamp")
-
     def _downstream_event(self, res: Resource) -> Callable[[str, dict[str, Any]], None]:
         def handle(kind: str, obj: dict[str, Any]) -> None:
             if kind not in ("DELETED", "MODIFIED"):
@@ -285,7 +276,7 @@ class Triggers:
             trigger = self._trigger_of(obj)
             if rule is None or not rule.rule.generate.synchronize or trigger is None:
                 return
-            if not self._trigger_alive(trigger):
+            if not downstream.trigger_alive(self.kube, trigger):
                 return  # the trigger is gone: its deletion removes the downstream, nothing to restore
             log.info("downstream changed; restoring", extra={"policy": key, "event": kind,
                                                              "object": downstream.reference(obj)})
